@@ -1,0 +1,1 @@
+//! hz-backend-quickjs

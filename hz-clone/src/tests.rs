@@ -1,0 +1,195 @@
+use crate::{BigInt, DecodeError, ErrorValue, MAX_DEPTH, Payload, Value, ViewKind, Writer};
+
+fn round_trip(v: &Value) -> Value {
+    Value::from_payload(&v.to_payload().expect("encodes")).expect("decodes")
+}
+
+#[test]
+fn primitives_round_trip() {
+    for v in [
+        Value::Undefined,
+        Value::Null,
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Number(0.0),
+        Value::Number(-1.0),
+        Value::Number(i32::MAX as f64),
+        Value::Number(i32::MIN as f64),
+        Value::Number(1.5),
+        Value::Number(f64::INFINITY),
+        Value::Number(1e300),
+        Value::String(String::new()),
+        Value::String("héllo ✓ 🎉".into()),
+        Value::BigInt(BigInt::from(-(1i128 << 100))),
+        Value::BigInt(BigInt::from(0)),
+    ] {
+        assert_eq!(round_trip(&v), v);
+    }
+}
+
+#[test]
+fn negative_zero_and_nan_are_exact() {
+    let Value::Number(z) = round_trip(&Value::Number(-0.0)) else { panic!() };
+    assert!(z == 0.0 && z.is_sign_negative());
+    let Value::Number(n) = round_trip(&Value::Number(f64::NAN)) else { panic!() };
+    assert!(n.is_nan());
+}
+
+#[test]
+fn bigint_i128_conversion() {
+    for v in [0i128, 1, -1, i64::MAX as i128 + 7, i128::MIN + 1, i128::MAX] {
+        assert_eq!(BigInt::from(v).to_i128(), Some(v));
+    }
+}
+
+#[test]
+fn containers_round_trip() {
+    let v = Value::Object(vec![
+        ("a".into(), Value::Array(vec![Value::Number(1.0), Value::Hole, Value::String("x".into())])),
+        ("m".into(), Value::Map(vec![(Value::Number(1.0), Value::Set(vec![Value::Null]))])),
+        ("d".into(), Value::Date(1_700_000_000_000.0)),
+        ("s".into(), Value::SparseArray { length: u32::MAX, entries: vec![("7".into(), Value::Bool(true))] }),
+        (
+            "e".into(),
+            Value::Error(Box::new(ErrorValue {
+                name: "TypeError".into(),
+                message: Some("bad".into()),
+                stack: Some("at x".into()),
+                cause: Some(Value::Number(3.0)),
+            })),
+        ),
+        (
+            "t".into(),
+            Value::View {
+                kind: ViewKind::Int32,
+                buffer: Box::new(Value::ArrayBuffer(vec![0; 16])),
+                byte_offset: 4,
+                length: 3,
+            },
+        ),
+    ]);
+    assert_eq!(round_trip(&v), v);
+}
+
+#[test]
+fn shared_and_cyclic_references_keep_their_numbers() {
+    // obj#0 = { self: obj#0, buf: ab#1, view: view#2 over ab#1, again: ab#1 }
+    let v = Value::Object(vec![
+        ("self".into(), Value::Ref(0)),
+        ("buf".into(), Value::ArrayBuffer(vec![1, 2, 3, 4])),
+        (
+            "view".into(),
+            Value::View { kind: ViewKind::Uint8, buffer: Box::new(Value::Ref(1)), byte_offset: 1, length: 2 },
+        ),
+        ("again".into(), Value::Ref(1)),
+    ]);
+    assert_eq!(round_trip(&v), v);
+    // A view written before its buffer numbers the view first.
+    let w = Value::Array(vec![
+        Value::View { kind: ViewKind::Uint8, buffer: Box::new(Value::ArrayBuffer(vec![9; 4])), byte_offset: 0, length: 4 },
+        Value::Ref(2),
+        Value::Ref(1),
+    ]);
+    assert_eq!(round_trip(&w), w);
+}
+
+#[test]
+fn serde_round_trip() {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Job {
+        id: u32,
+        tags: Vec<String>,
+        weight: f64,
+    }
+    let job = Job { id: 7, tags: vec!["a".into()], weight: 0.5 };
+    let v = crate::to_value(&job).unwrap();
+    let back: Job = crate::from_value(&round_trip(&v)).unwrap();
+    assert_eq!(back, job);
+    assert!(crate::from_value::<Job>(&Value::Map(vec![])).is_err());
+}
+
+fn decode_bytes(bytes: Vec<u8>) -> Result<Value, DecodeError> {
+    Value::from_payload(&Payload { bytes, hosts: vec![] })
+}
+
+#[test]
+fn hostile_bytes_are_clean_errors() {
+    assert_eq!(decode_bytes(vec![]), Err(DecodeError::BadHeader));
+    assert_eq!(decode_bytes(b"hz\x09\x00".to_vec()), Err(DecodeError::UnsupportedVersion(9)));
+    assert_eq!(decode_bytes(b"hz\x01".to_vec()), Err(DecodeError::Truncated));
+    // A string declaring 2^40 bytes with 1 byte left: rejected before allocating.
+    let mut b = b"hz\x01\x07".to_vec();
+    b.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20, b'x']);
+    assert!(matches!(decode_bytes(b), Err(DecodeError::LengthTooLarge(..))));
+    // A dense array of 4 billion elements in 3 bytes.
+    let mut b = b"hz\x01\x11".to_vec();
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert!(matches!(decode_bytes(b), Err(DecodeError::LengthTooLarge(..))));
+    // An overlong varint.
+    let mut b = b"hz\x01\x04".to_vec();
+    b.extend_from_slice(&[0xff; 11]);
+    assert!(matches!(decode_bytes(b), Err(DecodeError::BadVarint(_))));
+    // Unknown tag, unknown back reference, unknown host object, trailing bytes.
+    assert!(matches!(decode_bytes(b"hz\x01\x7f".to_vec()), Err(DecodeError::BadTag(0x7f, 3))));
+    assert_eq!(decode_bytes(b"hz\x01\x19\x05".to_vec()), Err(DecodeError::BadReference(5)));
+    assert_eq!(decode_bytes(b"hz\x01\x1a\x00".to_vec()), Err(DecodeError::BadHostObject(0)));
+    assert_eq!(decode_bytes(b"hz\x01\x00\x00".to_vec()), Err(DecodeError::TrailingBytes(1)));
+    // Invalid UTF-8.
+    assert_eq!(decode_bytes(b"hz\x01\x07\x01\xff".to_vec()), Err(DecodeError::BadString));
+    // A back reference to an object still under construction is fine (a cycle)...
+    assert!(decode_bytes(b"hz\x01\x10\x07\x01a\x19\x00\x1f".to_vec()).is_ok());
+}
+
+#[test]
+fn hostile_views_are_rejected() {
+    let view = |kind: u8, off: u8, len: u8, buf: u8| {
+        let mut b = b"hz\x01\x17".to_vec();
+        b.extend_from_slice(&[kind, off, len, 0x16, buf]);
+        b.extend(std::iter::repeat_n(0u8, buf as usize));
+        decode_bytes(b)
+    };
+    assert!(view(5, 4, 2, 12).is_ok());
+    assert_eq!(view(5, 2, 1, 12), Err(DecodeError::BadView("misaligned offset")));
+    assert_eq!(view(5, 4, 3, 12), Err(DecodeError::BadView("view exceeds its buffer")));
+    assert_eq!(view(99, 0, 0, 0), Err(DecodeError::BadView("unknown view kind")));
+    // A view over a back reference to a non-buffer.
+    assert_eq!(
+        decode_bytes(b"hz\x01\x11\x01\x17\x01\x00\x00\x19\x00\x1f".to_vec()),
+        Err(DecodeError::BadView("view over a non-buffer"))
+    );
+}
+
+/// Runs `f` on a thread with a main thread's stack (8 MiB): the depth limit
+/// is chosen so encoding and decoding fit there even in debug builds.
+fn on_main_sized_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().stack_size(8 << 20).spawn(f).unwrap().join().unwrap();
+}
+
+#[test]
+fn nesting_is_bounded_both_ways() {
+    on_main_sized_stack(nesting_is_bounded_both_ways_inner);
+}
+
+fn nesting_is_bounded_both_ways_inner() {
+    let mut v = Value::Null;
+    for _ in 0..MAX_DEPTH + 10 {
+        v = Value::Array(vec![v]);
+    }
+    assert!(v.to_payload().is_err());
+    // Hand-written deep bytes: 100k nested arrays.
+    let mut b = b"hz\x01".to_vec();
+    for _ in 0..100_000 {
+        b.extend_from_slice(&[0x11, 0x01]);
+    }
+    assert_eq!(decode_bytes(b), Err(DecodeError::TooDeep(MAX_DEPTH)));
+    // Drop iteratively-built deep values without overflowing the test stack.
+    std::mem::forget(v);
+}
+
+#[test]
+fn writer_numbers_small_ints_compactly() {
+    let mut w = Writer::new();
+    w.number(-3.0);
+    assert_eq!(w.finish().bytes, b"hz\x01\x04\x05");
+}
+
