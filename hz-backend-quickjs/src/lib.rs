@@ -1,1 +1,215 @@
-//! hz-backend-quickjs
+//! hz backend on QuickJS (quickjs-ng through rquickjs, `parallel`).
+//!
+//! Each agent owns a QuickJS runtime and context. With rquickjs's
+//! `parallel` feature they are `Send`, and every entry into the context
+//! (`Context::with`) calls `JS_UpdateStackTop` for the current thread, so an
+//! agent can run its next turn on any worker thread (`MIGRATABLE = true`).
+
+mod clone;
+mod natives;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hz_clone::Payload;
+use hz_core::{AgentBox, Engine, Error, Host, Source, Task};
+use rquickjs::{CatchResultExt, Context, Ctx, Runtime, Value};
+
+pub(crate) use clone::{from_payload, to_payload};
+
+/// The QuickJS engine.
+#[derive(Debug, Clone)]
+pub struct QuickJsEngine {
+    /// Max native stack QuickJS may use per agent, in bytes.
+    pub max_stack: usize,
+}
+
+impl Default for QuickJsEngine {
+    fn default() -> Self {
+        // Workers have 16 MiB stacks; leave room for hz's own frames.
+        QuickJsEngine { max_stack: 4 << 20 }
+    }
+}
+
+impl QuickJsEngine {
+    /// The engine with default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Engine for QuickJsEngine {
+    const NAME: &'static str = "quickjs";
+    const MIGRATABLE: bool = true;
+    type Agent = QuickJsAgent;
+
+    fn create_agent(&self, host: Host) -> Result<QuickJsAgent, Error> {
+        QuickJsAgent::new(self, host)
+    }
+
+    fn boxed(agent: QuickJsAgent) -> AgentBox {
+        AgentBox::Migratable(Box::new(agent))
+    }
+}
+
+fn engine_error(e: impl std::fmt::Display) -> Error {
+    Error::Engine { engine: QuickJsEngine::NAME, message: e.to_string() }
+}
+
+/// One QuickJS agent: a runtime and its context.
+pub struct QuickJsAgent {
+    // Field order matters: the context drops before its runtime.
+    ctx: Context,
+    rt: Runtime,
+    host: Host,
+    terminate: Arc<AtomicBool>,
+}
+
+impl QuickJsAgent {
+    fn new(engine: &QuickJsEngine, host: Host) -> Result<Self, Error> {
+        let rt = Runtime::new().map_err(engine_error)?;
+        rt.set_max_stack_size(engine.max_stack);
+        let terminate = host.terminate_flag();
+        let flag = terminate.clone();
+        // Polled by QuickJS during execution; returning true raises an
+        // uncatchable error, so `try { while (true) {} } catch {}` still ends.
+        rt.set_interrupt_handler(Some(Box::new(move || flag.load(Ordering::Relaxed))));
+        let ctx = Context::full(&rt).map_err(engine_error)?;
+        ctx.with(|ctx| natives::install(&ctx, host.clone())).map_err(engine_error)?;
+        Ok(QuickJsAgent { ctx, rt, host, terminate })
+    }
+
+    /// Drains the job queue. A job that fails is an uncaught error (unless
+    /// the agent is being terminated).
+    fn drain_jobs(&self) {
+        loop {
+            match self.rt.execute_pending_job() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    if self.terminate.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    e.0.with(|ctx| {
+                        let exc = ctx.catch();
+                        self.uncaught(&ctx, exc);
+                    });
+                }
+            }
+        }
+    }
+
+    /// An exception nobody caught: it fails the agent.
+    fn uncaught<'js>(&self, ctx: &Ctx<'js>, exc: Value<'js>) {
+        if self.terminate.load(Ordering::Relaxed) || exc.is_uncatchable_error() {
+            return;
+        }
+        let payload = thrown_payload(ctx, &exc);
+        self.host.settle(Err(payload));
+    }
+
+    fn start(&self, spec: hz_core::AgentSpec) {
+        self.ctx.with(|ctx| {
+            let r: rquickjs::Result<()> = (|| {
+                let data = natives::data(&ctx);
+                let args = from_payload(&ctx, &data.helpers, &spec.args).map_err(|e| e.throw(&ctx, &data))?;
+                let start = data.start.clone();
+                drop(data);
+                let (kind, what) = match &spec.source {
+                    Source::Function { code } => (0, eval(&ctx, code, "<spawn>")?),
+                    Source::Script { name, code } => (1, eval(&ctx, code, name)?),
+                    Source::Program { name, code } => {
+                        eval(&ctx, code, name)?;
+                        (2, Value::new_undefined(ctx.clone()))
+                    }
+                    other => {
+                        return Err(rquickjs::Exception::throw_type(&ctx, &format!("unsupported source {other:?}")));
+                    }
+                };
+                start.call::<_, ()>((kind, what, args))
+            })();
+            if let Err(e) = r.catch(&ctx) {
+                self.caught(&ctx, e);
+            }
+        });
+    }
+
+    fn complete(&self, op: u64, completion: hz_core::Completion) {
+        if !self.host.take_op(op) {
+            return;
+        }
+        self.ctx.with(|ctx| {
+            let r: rquickjs::Result<()> = (|| {
+                let data = natives::data(&ctx);
+                let value = match &completion.value {
+                    Some(p) => from_payload(&ctx, &data.helpers, p).map_err(|e| e.throw(&ctx, &data))?,
+                    None => Value::new_undefined(ctx.clone()),
+                };
+                let dispatch = data.dispatch.clone();
+                drop(data);
+                dispatch.call::<_, ()>((op as f64, completion.status as i32, value, completion.index))
+            })();
+            if let Err(e) = r.catch(&ctx) {
+                self.caught(&ctx, e);
+            }
+        });
+    }
+
+    fn caught<'js>(&self, ctx: &Ctx<'js>, e: rquickjs::CaughtError<'js>) {
+        match e {
+            rquickjs::CaughtError::Exception(exc) => self.uncaught(ctx, exc.into_value()),
+            rquickjs::CaughtError::Value(v) => self.uncaught(ctx, v),
+            rquickjs::CaughtError::Error(e) => {
+                if !self.terminate.load(Ordering::Relaxed) {
+                    self.host.fail(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn eval<'js>(ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'js>> {
+    let mut opts = rquickjs::context::EvalOptions::default();
+    opts.global = true;
+    opts.strict = false;
+    opts.filename = Some(name.to_owned());
+    ctx.eval_with_options(code, opts)
+}
+
+/// Serializes a thrown value for join/`hz run`; a value that cannot be
+/// cloned is described by a plain Error instead.
+fn thrown_payload<'js>(ctx: &Ctx<'js>, exc: &Value<'js>) -> Payload {
+    let data = natives::data(ctx);
+    match to_payload(ctx, &data.helpers, exc) {
+        Ok(p) => p,
+        Err(_) => {
+            drop(data);
+            let _ = ctx.catch();
+            let msg = exc
+                .as_object()
+                .and_then(|o| o.get::<_, String>("message").ok())
+                .unwrap_or_else(|| "uncloneable exception".into());
+            hz_core::JsError::error_value("Error", msg).to_payload().unwrap_or_default()
+        }
+    }
+}
+
+impl hz_core::Agent for QuickJsAgent {
+    fn run_task(&mut self, task: Task) {
+        match task {
+            Task::Start(spec) => self.start(spec),
+            Task::Complete { op, completion } => self.complete(op, completion),
+            _ => {}
+        }
+        self.drain_jobs();
+    }
+}
+
+impl Drop for QuickJsAgent {
+    fn drop(&mut self) {
+        // JS values held in userdata must go before the runtime frees its objects.
+        self.ctx.with(|ctx| {
+            let _ = ctx.remove_userdata::<natives::AgentData<'_>>();
+        });
+    }
+}

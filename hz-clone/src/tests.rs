@@ -86,7 +86,12 @@ fn shared_and_cyclic_references_keep_their_numbers() {
     assert_eq!(round_trip(&v), v);
     // A view written before its buffer numbers the view first.
     let w = Value::Array(vec![
-        Value::View { kind: ViewKind::Uint8, buffer: Box::new(Value::ArrayBuffer(vec![9; 4])), byte_offset: 0, length: 4 },
+        Value::View {
+            kind: ViewKind::Uint8,
+            buffer: Box::new(Value::ArrayBuffer(vec![9; 4])),
+            byte_offset: 0,
+            length: 4,
+        },
         Value::Ref(2),
         Value::Ref(1),
     ]);
@@ -192,4 +197,3 @@ fn writer_numbers_small_ints_compactly() {
     w.number(-3.0);
     assert_eq!(w.finish().bytes, b"hz\x01\x04\x05");
 }
-

@@ -31,11 +31,7 @@ impl BigInt {
         let mut b = [0u8; 16];
         b[..self.magnitude.len()].copy_from_slice(&self.magnitude);
         let m = u128::from_le_bytes(b);
-        if self.negative {
-            0i128.checked_sub_unsigned(m)
-        } else {
-            i128::try_from(m).ok()
-        }
+        if self.negative { 0i128.checked_sub_unsigned(m) } else { i128::try_from(m).ok() }
     }
 }
 
@@ -436,7 +432,13 @@ impl Sink for ArenaSink {
     fn array_buffer(&mut self, bytes: &[u8]) -> Result<usize, DecodeError> {
         self.push(Node::Buffer(bytes.to_vec()))
     }
-    fn view(&mut self, kind: ViewKind, buffer: &usize, byte_offset: usize, length: usize) -> Result<usize, DecodeError> {
+    fn view(
+        &mut self,
+        kind: ViewKind,
+        buffer: &usize,
+        byte_offset: usize,
+        length: usize,
+    ) -> Result<usize, DecodeError> {
         self.push(Node::View { kind, buffer: *buffer, byte_offset, length })
     }
     fn error(&mut self, fields: ErrorFields<usize>) -> Result<usize, DecodeError> {
@@ -465,9 +467,9 @@ pub fn to_value<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value, serde_
 ///
 /// Values JSON cannot hold (Map, Set, BigInt, buffers, cycles...) are an error.
 pub fn from_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
-    let json = value.to_json().map_err(|what| {
-        <serde_json::Error as serde::de::Error>::custom(format!("{what} has no JSON form"))
-    })?;
+    let json = value
+        .to_json()
+        .map_err(|what| <serde_json::Error as serde::de::Error>::custom(format!("{what} has no JSON form")))?;
     serde_json::from_value(json)
 }
 

@@ -129,9 +129,7 @@ impl JsStr<'_> {
             JsStr::Utf8(s) => (*s).to_owned(),
             JsStr::Utf16(b) => {
                 let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-                char::decode_utf16(units)
-                    .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-                    .collect()
+                char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
             }
         }
     }
@@ -294,17 +292,9 @@ impl Writer {
         self.take_id()
     }
     /// Starts an Error; when `has_cause`, follow with the cause value. Returns its id.
-    pub fn begin_error(
-        &mut self,
-        name: &str,
-        message: Option<&str>,
-        stack: Option<&str>,
-        has_cause: bool,
-    ) -> u32 {
+    pub fn begin_error(&mut self, name: &str, message: Option<&str>, stack: Option<&str>, has_cause: bool) -> u32 {
         self.buf.push(tag::ERROR);
-        let flags = u8::from(message.is_some())
-            | (u8::from(stack.is_some()) << 1)
-            | (u8::from(has_cause) << 2);
+        let flags = u8::from(message.is_some()) | (u8::from(stack.is_some()) << 1) | (u8::from(has_cause) << 2);
         self.buf.push(flags);
         self.string(name);
         if let Some(m) = message {
@@ -375,7 +365,13 @@ pub trait Sink {
     fn set_add(&mut self, set: &Self::Value, value: Self::Value) -> Result<(), Self::Error>;
     fn array_buffer(&mut self, bytes: &[u8]) -> Result<Self::Value, Self::Error>;
     /// A view over `buffer` (already validated to fit).
-    fn view(&mut self, kind: ViewKind, buffer: &Self::Value, byte_offset: usize, length: usize) -> Result<Self::Value, Self::Error>;
+    fn view(
+        &mut self,
+        kind: ViewKind,
+        buffer: &Self::Value,
+        byte_offset: usize,
+        length: usize,
+    ) -> Result<Self::Value, Self::Error>;
     /// An Error object (its cause comes after, through [`Sink::error_cause`]).
     fn error(&mut self, fields: ErrorFields<Self::Value>) -> Result<Self::Value, Self::Error>;
     fn error_cause(&mut self, error: &Self::Value, cause: Self::Value) -> Result<(), Self::Error>;

@@ -1,1 +1,41 @@
-//! hz-core
+//! hz-core: everything concurrent in hz, engine-free.
+//!
+//! A backend implements [`Engine`] and [`Agent`]; its natives call [`Host`].
+//! Embedders use [`Runtime`], [`AgentHandle`] and [`Channel`].
+
+mod sync;
+
+pub mod channel;
+
+#[cfg(not(hz_loom))]
+mod agent;
+#[cfg(not(hz_loom))]
+mod api;
+#[cfg(not(hz_loom))]
+mod engine;
+#[cfg(not(hz_loom))]
+mod error;
+#[cfg(not(hz_loom))]
+mod runtime;
+#[cfg(not(hz_loom))]
+mod timer;
+
+/// Agent and host API: what a backend's natives call.
+#[cfg(not(hz_loom))]
+pub use agent::{AgentId, AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status, Task};
+/// Embedder API: handles and channels.
+#[cfg(not(hz_loom))]
+pub use api::{AgentHandle, Channel};
+/// The backend traits.
+#[cfg(not(hz_loom))]
+pub use engine::{Agent, AgentBox, Engine};
+/// Errors.
+#[cfg(not(hz_loom))]
+pub use error::{Error, JoinError, JsError};
+/// The runtime and its builder.
+#[cfg(not(hz_loom))]
+pub use runtime::{Runtime, RuntimeBuilder};
+
+/// The JavaScript half of the JS API, shared by every backend: a function
+/// expression `(ops, global) => internals` (see `prelude.js`).
+pub const PRELUDE: &str = include_str!("prelude.js");

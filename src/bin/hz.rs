@@ -1,1 +1,90 @@
-fn main() {}
+//! The `hz` command: `hz run FILE.js [--threads N] [--engine NAME]`.
+
+use std::process::ExitCode;
+
+use hz::{AgentSpec, JoinError, Runtime};
+
+const USAGE: &str = "usage: hz run FILE.js [--threads N] [--engine NAME]";
+
+struct Options {
+    file: String,
+    threads: Option<usize>,
+    engine: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("run") => {}
+        Some("-h" | "--help") | None => return Err(USAGE.into()),
+        Some(other) => return Err(format!("unknown command {other:?}\n{USAGE}")),
+    }
+    let (mut file, mut threads, mut engine) = (None, None, None);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--threads" | "-t" => {
+                let n = it.next().ok_or("--threads needs a number")?;
+                threads = Some(n.parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("bad --threads {n:?}"))?);
+            }
+            "--engine" | "-e" => engine = Some(it.next().ok_or("--engine needs a name")?.clone()),
+            f if file.is_none() && !f.starts_with('-') => file = Some(f.to_owned()),
+            other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(Options { file: file.ok_or(USAGE)?, threads, engine })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match std::fs::read_to_string(&opts.file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hz: cannot read {}: {e}", opts.file);
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = Runtime::builder();
+    if let Some(n) = opts.threads {
+        builder = builder.threads(n);
+    }
+    let rt = match builder.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hz: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let engine = opts.engine.unwrap_or_else(|| rt.engines()[0].to_owned());
+    let main = match rt.spawn_on(&engine, AgentSpec::program(opts.file.clone(), code)) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("hz: {e} (this build has: {})", rt.engines().join(", "));
+            return ExitCode::from(2);
+        }
+    };
+    match main.join() {
+        Ok(_) => {
+            // The program is done when every agent it started is done.
+            rt.wait_idle();
+            ExitCode::SUCCESS
+        }
+        Err(JoinError::Js(e)) => {
+            eprintln!("Uncaught {e}");
+            if let Some(stack) = e.stack.as_deref().filter(|s| !s.trim().is_empty()) {
+                eprintln!("{}", stack.trim_end());
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("hz: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! QuickJS values <-> the hz-clone wire format.
+
+use std::collections::HashMap;
+
+use hz_clone::{CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, ViewKind, Writer, decode};
+use hz_core::PayloadChan;
+use rquickjs::object::Property;
+use rquickjs::{Array, ArrayBuffer, Class, Ctx, Filter, Function, Object, Type, Value, qjs};
+
+use crate::natives::JsChannel;
+
+/// `JS_CLASS_OBJECT` in quickjs.c's class-id enum ("must be first"): the
+/// class of ordinary objects. Anything else unrecognised is exotic.
+const JS_CLASS_OBJECT: u32 = 1;
+
+/// A clone failure: not cloneable, not decodable, or a JS exception (a
+/// getter threw; it is pending in the context and propagates as is).
+pub(crate) enum CloneErr {
+    Clone(CloneError),
+    Decode(DecodeError),
+    Js(rquickjs::Error),
+}
+
+impl From<rquickjs::Error> for CloneErr {
+    fn from(e: rquickjs::Error) -> Self {
+        CloneErr::Js(e)
+    }
+}
+impl From<CloneError> for CloneErr {
+    fn from(e: CloneError) -> Self {
+        CloneErr::Clone(e)
+    }
+}
+impl From<DecodeError> for CloneErr {
+    fn from(e: DecodeError) -> Self {
+        CloneErr::Decode(e)
+    }
+}
+
+/// The prelude's clone helpers (captured intrinsics).
+pub(crate) struct Helpers<'js> {
+    map_entries: Function<'js>,
+    set_values: Function<'js>,
+    new_map: Function<'js>,
+    map_set: Function<'js>,
+    new_set: Function<'js>,
+    set_add: Function<'js>,
+    date_value: Function<'js>,
+    new_date: Function<'js>,
+    bigint_hex: Function<'js>,
+    new_bigint: Function<'js>,
+    view_info: Function<'js>,
+    new_view: Function<'js>,
+    new_error: Function<'js>,
+}
+
+impl<'js> Helpers<'js> {
+    pub(crate) fn new(o: Object<'js>) -> rquickjs::Result<Self> {
+        Ok(Helpers {
+            map_entries: o.get("mapEntries")?,
+            set_values: o.get("setValues")?,
+            new_map: o.get("newMap")?,
+            map_set: o.get("mapSet")?,
+            new_set: o.get("newSet")?,
+            set_add: o.get("setAdd")?,
+            date_value: o.get("dateValue")?,
+            new_date: o.get("newDate")?,
+            bigint_hex: o.get("bigintHex")?,
+            new_bigint: o.get("newBigInt")?,
+            view_info: o.get("viewInfo")?,
+            new_view: o.get("newView")?,
+            new_error: o.get("newError")?,
+        })
+    }
+}
+
+/// Serializes one value.
+pub(crate) fn to_payload<'js>(ctx: &Ctx<'js>, h: &Helpers<'js>, v: &Value<'js>) -> Result<Payload, CloneErr> {
+    let _ = ctx;
+    let mut s = Serializer { h, w: Writer::new(), memory: HashMap::new() };
+    s.write(v, 0)?;
+    Ok(s.w.finish())
+}
+
+/// Deserializes one payload.
+pub(crate) fn from_payload<'js>(ctx: &Ctx<'js>, h: &Helpers<'js>, p: &Payload) -> Result<Value<'js>, CloneErr> {
+    decode(p, &mut Builder { ctx: ctx.clone(), h })
+}
+
+struct Serializer<'a, 'js> {
+    h: &'a Helpers<'js>,
+    w: Writer,
+    /// Objects already written, by identity (a QuickJS `Value` hashes and
+    /// compares by its raw JSValue, i.e. the object pointer).
+    memory: HashMap<Value<'js>, u32>,
+}
+
+fn uncloneable(what: &str) -> CloneErr {
+    CloneErr::Clone(CloneError::Uncloneable(what.into()))
+}
+
+/// Keeps standard error names, as HTML's serialization does; others become "Error".
+fn error_name(name: &str) -> &str {
+    match name {
+        "Error" | "EvalError" | "RangeError" | "ReferenceError" | "SyntaxError" | "TypeError" | "URIError" => name,
+        _ => "Error",
+    }
+}
+
+impl<'js> Serializer<'_, 'js> {
+    fn write(&mut self, v: &Value<'js>, depth: usize) -> Result<(), CloneErr> {
+        match v.type_of() {
+            Type::Uninitialized | Type::Undefined => self.w.undefined(),
+            Type::Null => self.w.null(),
+            Type::Bool => self.w.boolean(v.as_bool().unwrap_or(false)),
+            Type::Int => self.w.number(f64::from(v.as_int().unwrap_or(0))),
+            Type::Float => self.w.number(v.as_float().unwrap_or(f64::NAN)),
+            Type::String => {
+                let s = v.as_string().map(|s| s.to_string()).transpose()?.unwrap_or_default();
+                self.w.string(&s);
+            }
+            Type::BigInt => self.bigint(v)?,
+            Type::Symbol => return Err(uncloneable("Symbol")),
+            Type::Function | Type::Constructor => return Err(uncloneable("function")),
+            Type::Promise => return Err(uncloneable("Promise")),
+            Type::Proxy => return Err(uncloneable("Proxy")),
+            Type::Module => return Err(uncloneable("module")),
+            Type::Object | Type::Array | Type::Exception => self.object(v, depth)?,
+            _ => return Err(uncloneable("value")),
+        }
+        Ok(())
+    }
+
+    fn bigint(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
+        let hex: String = self.h.bigint_hex.call((v.clone(),))?;
+        let (negative, digits) = match hex.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, hex.as_str()),
+        };
+        // Hex digits, most significant first -> little-endian bytes.
+        let mut bytes = Vec::with_capacity(digits.len() / 2 + 1);
+        let digits = digits.as_bytes();
+        let mut end = digits.len();
+        while end > 0 {
+            let start = end.saturating_sub(2);
+            let pair = std::str::from_utf8(&digits[start..end]).unwrap_or("0");
+            bytes.push(u8::from_str_radix(pair, 16).unwrap_or(0));
+            end = start;
+        }
+        self.w.bigint(negative, &bytes);
+        Ok(())
+    }
+
+    fn remember(&mut self, v: &Value<'js>, id: u32) {
+        self.memory.insert(v.clone(), id);
+    }
+
+    fn object(&mut self, v: &Value<'js>, depth: usize) -> Result<(), CloneErr> {
+        Writer::check_depth(depth)?;
+        if let Some(&id) = self.memory.get(v) {
+            self.w.back_ref(id);
+            return Ok(());
+        }
+        let obj = v.as_object().ok_or_else(|| uncloneable("value"))?;
+        let raw = v.as_raw();
+        if let Some(ch) = Class::<JsChannel>::from_object(obj) {
+            self.w.host(HostObject::new(ch.borrow().chan.clone()));
+            return Ok(());
+        }
+        // SAFETY: `raw` is a live value owned by `v` for this whole call;
+        // these predicates only read its tag and class id.
+        let (is_array, is_date, is_map, is_set, is_error, is_view, class_id) = unsafe {
+            (
+                qjs::JS_IsArray(raw),
+                qjs::JS_IsDate(raw),
+                qjs::JS_IsMap(raw),
+                qjs::JS_IsSet(raw),
+                qjs::JS_IsError(raw),
+                qjs::JS_GetTypedArrayType(raw) >= 0 || qjs::JS_IsDataView(raw),
+                qjs::JS_GetClassID(raw),
+            )
+        };
+        if is_array {
+            return self.array(v, obj, depth);
+        }
+        if is_date {
+            let t: f64 = self.h.date_value.call((v.clone(),))?;
+            let id = self.w.date(t);
+            self.remember(v, id);
+            return Ok(());
+        }
+        if is_map {
+            let entries: Array<'js> = self.h.map_entries.call((v.clone(),))?;
+            let id = self.w.begin_map();
+            self.remember(v, id);
+            for e in entries.iter::<Value<'js>>() {
+                self.write(&e?, depth + 1)?;
+            }
+            self.w.end();
+            return Ok(());
+        }
+        if is_set {
+            let values: Array<'js> = self.h.set_values.call((v.clone(),))?;
+            let id = self.w.begin_set();
+            self.remember(v, id);
+            for e in values.iter::<Value<'js>>() {
+                self.write(&e?, depth + 1)?;
+            }
+            self.w.end();
+            return Ok(());
+        }
+        if is_error {
+            return self.error(v, obj, depth);
+        }
+        if let Some(ab) = ArrayBuffer::from_object(obj.clone()) {
+            // SAFETY: the slice is copied into the writer at once; no
+            // JavaScript runs while it is alive (HOSTILE.md #5).
+            let bytes = unsafe { ab.as_bytes() }.ok_or_else(|| uncloneable("a detached ArrayBuffer"))?;
+            let id = self.w.array_buffer(bytes);
+            self.remember(v, id);
+            return Ok(());
+        }
+        if is_view {
+            let info: Array<'js> = self.h.view_info.call((v.clone(),))?;
+            let name: String = info.get(0)?;
+            let kind = ViewKind::from_constructor_name(&name).ok_or_else(|| uncloneable(&name))?;
+            let buffer: Value<'js> = info.get(1)?;
+            let offset: f64 = info.get(2)?;
+            let length: f64 = info.get(3)?;
+            let id = self.w.begin_view(kind, offset as u64, length as u64);
+            self.remember(v, id);
+            return self.write(&buffer, depth + 1);
+        }
+        if class_id != JS_CLASS_OBJECT || obj.is_function() {
+            return Err(uncloneable("this kind of object"));
+        }
+        let id = self.w.begin_object();
+        self.remember(v, id);
+        self.properties(obj, depth, None)?;
+        self.w.end();
+        Ok(())
+    }
+
+    /// Own enumerable string keys, read through [[Get]]. With `skip`, index
+    /// keys below it were already written as dense elements.
+    fn properties(&mut self, obj: &Object<'js>, depth: usize, skip: Option<u32>) -> Result<(), CloneErr> {
+        let keys: Vec<String> = obj.own_keys::<String>(Filter::new().string().enum_only()).collect::<Result<_, _>>()?;
+        for k in keys {
+            if let Some(n) = skip {
+                if k.parse::<u32>().is_ok_and(|i| i < n && i.to_string() == k) {
+                    continue;
+                }
+            }
+            let value: Value<'js> = obj.get(k.as_str())?;
+            self.w.string(&k);
+            self.write(&value, depth + 1)?;
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, v: &Value<'js>, obj: &Object<'js>, depth: usize) -> Result<(), CloneErr> {
+        let length: f64 = obj.get("length")?;
+        let length = length as u32;
+        let keys: Vec<String> = obj.own_keys::<String>(Filter::new().string().enum_only()).collect::<Result<_, _>>()?;
+        let indices = keys.iter().filter(|k| k.parse::<u32>().is_ok_and(|i| i.to_string() == **k)).count();
+        if (indices as u64) * 2 >= u64::from(length) {
+            // Dense: every element, holes marked.
+            let id = self.w.begin_dense_array(length);
+            self.remember(v, id);
+            let mut present = vec![false; length as usize];
+            for k in &keys {
+                if let Ok(i) = k.parse::<u32>() {
+                    if (i as usize) < present.len() {
+                        present[i as usize] = true;
+                    }
+                }
+            }
+            for (i, has) in present.into_iter().enumerate() {
+                if has {
+                    let e: Value<'js> = obj.get(i as u32)?;
+                    self.write(&e, depth + 1)?;
+                } else {
+                    self.w.hole();
+                }
+            }
+            self.properties(obj, depth, Some(length))?;
+        } else {
+            // Sparse (`new Array(2**32 - 1)`): only what is there.
+            let id = self.w.begin_sparse_array(length);
+            self.remember(v, id);
+            self.properties(obj, depth, None)?;
+        }
+        self.w.end();
+        Ok(())
+    }
+
+    fn error(&mut self, v: &Value<'js>, obj: &Object<'js>, depth: usize) -> Result<(), CloneErr> {
+        let name: Value<'js> = obj.get("name")?;
+        let name = name.as_string().map(|s| s.to_string()).transpose()?.unwrap_or_else(|| "Error".into());
+        let message = string_prop(obj, "message")?;
+        let stack = string_prop(obj, "stack")?;
+        let has_cause = obj.contains_key("cause")?;
+        let id = self.w.begin_error(error_name(&name), message.as_deref(), stack.as_deref(), has_cause);
+        self.remember(v, id);
+        if has_cause {
+            let cause: Value<'js> = obj.get("cause")?;
+            self.write(&cause, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+fn string_prop<'js>(obj: &Object<'js>, key: &str) -> rquickjs::Result<Option<String>> {
+    let v: Value<'js> = obj.get(key)?;
+    v.as_string().map(|s| s.to_string()).transpose()
+}
+
+struct Builder<'a, 'js> {
+    ctx: Ctx<'js>,
+    h: &'a Helpers<'js>,
+}
+
+impl From<CloneErr> for rquickjs::Error {
+    fn from(_: CloneErr) -> Self {
+        rquickjs::Error::Unknown
+    }
+}
+
+fn as_object<'a, 'js>(v: &'a Value<'js>) -> Result<&'a Object<'js>, CloneErr> {
+    v.as_object().ok_or(CloneErr::Decode(DecodeError::Malformed("expected an object")))
+}
+
+fn data_property<'js>(
+    target: &Value<'js>,
+    key: impl rquickjs::IntoAtom<'js>,
+    value: Value<'js>,
+) -> Result<(), CloneErr> {
+    // CreateDataProperty: an own, writable, enumerable, configurable data
+    // property; never a setter, and `__proto__` stays an ordinary key.
+    as_object(target)?.prop(key, Property::from(value).writable().enumerable().configurable())?;
+    Ok(())
+}
+
+impl<'js> Sink for Builder<'_, 'js> {
+    type Value = Value<'js>;
+    type Error = CloneErr;
+
+    fn undefined(&mut self) -> Result<Value<'js>, CloneErr> {
+        Ok(Value::new_undefined(self.ctx.clone()))
+    }
+    fn null(&mut self) -> Result<Value<'js>, CloneErr> {
+        Ok(Value::new_null(self.ctx.clone()))
+    }
+    fn boolean(&mut self, b: bool) -> Result<Value<'js>, CloneErr> {
+        Ok(Value::new_bool(self.ctx.clone(), b))
+    }
+    fn number(&mut self, n: f64) -> Result<Value<'js>, CloneErr> {
+        Ok(Value::new_number(self.ctx.clone(), n))
+    }
+    fn bigint(&mut self, negative: bool, magnitude_le: &[u8]) -> Result<Value<'js>, CloneErr> {
+        let mut hex = String::with_capacity(magnitude_le.len() * 2 + 1);
+        for b in magnitude_le.iter().rev() {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        if hex.is_empty() {
+            hex.push('0');
+        }
+        Ok(self.h.new_bigint.call((hex, negative))?)
+    }
+    fn string(&mut self, s: JsStr<'_>) -> Result<Value<'js>, CloneErr> {
+        let s = match s {
+            JsStr::Utf8(s) => rquickjs::String::from_str(self.ctx.clone(), s)?,
+            other => rquickjs::String::from_str(self.ctx.clone(), &other.to_string_lossy())?,
+        };
+        Ok(s.into_value())
+    }
+    fn object(&mut self) -> Result<Value<'js>, CloneErr> {
+        Ok(Object::new(self.ctx.clone())?.into_value())
+    }
+    fn array(&mut self, length: u32) -> Result<Value<'js>, CloneErr> {
+        let a = Array::new(self.ctx.clone())?;
+        a.as_object().set("length", f64::from(length))?;
+        Ok(a.into_value())
+    }
+    fn define(&mut self, target: &Value<'js>, key: JsStr<'_>, value: Value<'js>) -> Result<(), CloneErr> {
+        match key {
+            JsStr::Utf8(k) => data_property(target, k, value),
+            other => data_property(target, other.to_string_lossy(), value),
+        }
+    }
+    fn define_index(&mut self, target: &Value<'js>, index: u32, value: Value<'js>) -> Result<(), CloneErr> {
+        data_property(target, index, value)
+    }
+    fn date(&mut self, time: f64) -> Result<Value<'js>, CloneErr> {
+        Ok(self.h.new_date.call((time,))?)
+    }
+    fn map(&mut self) -> Result<Value<'js>, CloneErr> {
+        Ok(self.h.new_map.call(())?)
+    }
+    fn map_set(&mut self, map: &Value<'js>, key: Value<'js>, value: Value<'js>) -> Result<(), CloneErr> {
+        self.h.map_set.call::<_, ()>((map.clone(), key, value))?;
+        Ok(())
+    }
+    fn set(&mut self) -> Result<Value<'js>, CloneErr> {
+        Ok(self.h.new_set.call(())?)
+    }
+    fn set_add(&mut self, set: &Value<'js>, value: Value<'js>) -> Result<(), CloneErr> {
+        self.h.set_add.call::<_, ()>((set.clone(), value))?;
+        Ok(())
+    }
+    fn array_buffer(&mut self, bytes: &[u8]) -> Result<Value<'js>, CloneErr> {
+        Ok(ArrayBuffer::new_copy(self.ctx.clone(), bytes)?.into_value())
+    }
+    fn view(
+        &mut self,
+        kind: ViewKind,
+        buffer: &Value<'js>,
+        byte_offset: usize,
+        length: usize,
+    ) -> Result<Value<'js>, CloneErr> {
+        Ok(self.h.new_view.call((kind.constructor_name(), buffer.clone(), byte_offset as f64, length as f64))?)
+    }
+    fn error(&mut self, f: ErrorFields<Value<'js>>) -> Result<Value<'js>, CloneErr> {
+        Ok(self.h.new_error.call((f.name, f.message, f.stack))?)
+    }
+    fn error_cause(&mut self, error: &Value<'js>, cause: Value<'js>) -> Result<(), CloneErr> {
+        as_object(error)?.prop("cause", Property::from(cause).writable().configurable())?;
+        Ok(())
+    }
+    fn host(&mut self, object: &HostObject) -> Result<Value<'js>, CloneErr> {
+        match object.downcast::<PayloadChan>() {
+            Some(chan) => Ok(Class::instance(self.ctx.clone(), JsChannel { chan })?.into_value()),
+            None => Err(CloneErr::Clone(CloneError::Uncloneable("an unknown host object".into()))),
+        }
+    }
+}

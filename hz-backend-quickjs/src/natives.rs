@@ -1,0 +1,322 @@
+//! The `ops` object the shared prelude (hz_core::PRELUDE) is built on.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hz_clone::Payload;
+use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status};
+use rquickjs::class::{JsClass, Readable, Trace, Tracer};
+use rquickjs::function::{Opt, Rest};
+use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value};
+
+use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
+
+/// A channel as a JS object: the native class whose prototype the prelude
+/// fills with `send`, `recv`... The clone code recognises it as a host value.
+pub(crate) struct JsChannel {
+    pub(crate) chan: Arc<PayloadChan>,
+}
+
+// SAFETY: JsChannel holds no JS values, so it is the same type for every
+// lifetime and can never let a `'js` value escape its context.
+unsafe impl<'js> JsLifetime<'js> for JsChannel {
+    type Changed<'to> = JsChannel;
+}
+
+impl<'js> Trace<'js> for JsChannel {
+    fn trace<'a>(&self, _tracer: Tracer<'a, 'js>) {}
+}
+
+impl<'js> JsClass<'js> for JsChannel {
+    const NAME: &'static str = "Channel";
+    type Mutable = Readable;
+
+    fn constructor(_ctx: &Ctx<'js>) -> rquickjs::Result<Option<rquickjs::function::Constructor<'js>>> {
+        Ok(None)
+    }
+}
+
+/// Per-agent JS state the natives and the event loop need, kept in the
+/// runtime's userdata (cleared before the runtime frees its objects).
+pub(crate) struct AgentData<'js> {
+    pub(crate) helpers: Helpers<'js>,
+    pub(crate) dispatch: Function<'js>,
+    pub(crate) start: Function<'js>,
+    pub(crate) make_error: Function<'js>,
+}
+
+// SAFETY: `Changed<'to>` is the same struct with every `'js` replaced by
+// `'to`, which is what JsLifetime requires.
+unsafe impl<'js> JsLifetime<'js> for AgentData<'js> {
+    type Changed<'to> = AgentData<'to>;
+}
+
+/// The agent's data. Installed before any user code runs.
+pub(crate) fn data<'a, 'js>(ctx: &'a Ctx<'js>) -> rquickjs::runtime::UserDataGuard<'a, AgentData<'js>> {
+    ctx.userdata::<AgentData<'js>>().expect("hz agent data is installed at creation")
+}
+
+fn throw_error(ctx: &Ctx<'_>, name: &str, message: &str) -> rquickjs::Error {
+    let e = data(ctx).make_error.call::<_, Value<'_>>((name, message));
+    match e {
+        Ok(v) => ctx.throw(v),
+        Err(e) => e,
+    }
+}
+
+fn chan<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arc<PayloadChan>> {
+    match v.as_object().and_then(|o| Class::<JsChannel>::from_object(o)) {
+        Some(c) => Ok(c.borrow().chan.clone()),
+        None => Err(Exception::throw_type(ctx, "not a channel")),
+    }
+}
+
+fn serialize<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Payload> {
+    let d = data(ctx);
+    let r = to_payload(ctx, &d.helpers, v);
+    r.map_err(|e| e.throw(ctx, &d))
+}
+
+/// An op's JS-visible start: a pending op id, or `[status, value, index]`.
+fn op_result<'js>(ctx: &Ctx<'js>, start: OpStart) -> rquickjs::Result<Value<'js>> {
+    match start {
+        OpStart::Pending(id) => Ok(Value::new_number(ctx.clone(), id as f64)),
+        OpStart::Done(c) => completion(ctx, &c),
+    }
+}
+
+fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js>> {
+    let value = match &c.value {
+        Some(p) => {
+            let d = data(ctx);
+            let r = from_payload(ctx, &d.helpers, p);
+            r.map_err(|e| e.throw(ctx, &d))?
+        }
+        None => Value::new_undefined(ctx.clone()),
+    };
+    let a = Array::new(ctx.clone())?;
+    a.set(0, c.status as i32)?;
+    a.set(1, value)?;
+    a.set(2, c.index)?;
+    Ok(a.into_value())
+}
+
+/// Builds `ops`, evaluates the prelude with it and stores the internals.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host) -> rquickjs::Result<()> {
+    let ops = Object::new(ctx.clone())?;
+    let proto = Class::<JsChannel>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
+    ops.set("channelPrototype", proto)?;
+    ops.set("engine", "quickjs")?;
+
+    ops.set(
+        "channel",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, cap: f64| -> rquickjs::Result<Class<'js, JsChannel>> {
+                Class::instance(ctx, JsChannel { chan: host.channel(cap as usize) })
+            }
+        })?,
+    )?;
+    ops.set(
+        "send",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ch: Value<'js>, v: Value<'js>, _transfer: Opt<Value<'js>>| {
+                let ch = chan(&ctx, &ch)?;
+                let p = serialize(&ctx, &v)?;
+                op_result(&ctx, host.send(&ch, p))
+            }
+        })?,
+    )?;
+    ops.set(
+        "recv",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ch: Value<'js>| {
+                let ch = chan(&ctx, &ch)?;
+                op_result(&ctx, host.recv(&ch))
+            }
+        })?,
+    )?;
+    ops.set(
+        "trySend",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ch: Value<'js>, v: Value<'js>| -> rquickjs::Result<bool> {
+                let ch = chan(&ctx, &ch)?;
+                let p = serialize(&ctx, &v)?;
+                host.try_send(&ch, p).map_err(|_| throw_error(&ctx, "Error", "send on a closed channel"))
+            }
+        })?,
+    )?;
+    ops.set(
+        "tryRecv",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ch: Value<'js>| -> rquickjs::Result<Value<'js>> {
+                let ch = chan(&ctx, &ch)?;
+                match host.try_recv(&ch) {
+                    Some(c) => completion(&ctx, &c),
+                    None => Ok(Value::new_undefined(ctx.clone())),
+                }
+            }
+        })?,
+    )?;
+    ops.set(
+        "close",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, ch: Value<'js>| -> rquickjs::Result<()> {
+            let ch = chan(&ctx, &ch)?;
+            ch.close().map_err(|_| throw_error(&ctx, "Error", "close of a closed channel"))
+        })?,
+    )?;
+    ops.set(
+        "info",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, ch: Value<'js>| -> rquickjs::Result<Array<'js>> {
+            let ch = chan(&ctx, &ch)?;
+            let a = Array::new(ctx.clone())?;
+            a.set(0, ch.capacity() as f64)?;
+            a.set(1, ch.len() as f64)?;
+            a.set(2, ch.is_closed())?;
+            Ok(a)
+        })?,
+    )?;
+    ops.set(
+        "select",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, list: Array<'js>, has_default: bool, timeout: f64| {
+                let mut cases = Vec::with_capacity(list.len());
+                for c in list.iter::<Array<'js>>() {
+                    let c = c?;
+                    let ch = chan(&ctx, &c.get::<Value<'js>>(0)?)?;
+                    let value = if c.get::<bool>(1)? { Some(serialize(&ctx, &c.get::<Value<'js>>(2)?)?) } else { None };
+                    cases.push((ch, value));
+                }
+                let timeout = (timeout >= 0.0).then(|| Duration::from_secs_f64(timeout.min(1e9) / 1000.0));
+                op_result(&ctx, host.select(cases, has_default, timeout))
+            }
+        })?,
+    )?;
+    ops.set(
+        "spawn",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>,
+                  kind: i32,
+                  code: String,
+                  name: Opt<Value<'js>>,
+                  engine: Opt<Value<'js>>,
+                  args: Value<'js>|
+                  -> rquickjs::Result<f64> {
+                let string = |v: Opt<Value<'js>>| v.0.and_then(|v| v.as_string().and_then(|s| s.to_string().ok()));
+                let name = string(name);
+                let engine = string(engine);
+                let source = match kind {
+                    0 => Source::Function { code },
+                    _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
+                };
+                let args = serialize(&ctx, &args)?;
+                let spec = AgentSpec { source, args, name };
+                host.spawn(engine.as_deref(), spec)
+                    .map(|id| id as f64)
+                    .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))
+            }
+        })?,
+    )?;
+    ops.set(
+        "join",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, id: f64| op_result(&ctx, host.join(id as u64))
+        })?,
+    )?;
+    ops.set(
+        "terminate",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |id: f64| host.terminate(id as u64)
+        })?,
+    )?;
+    ops.set(
+        "timer",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ms: f64| host.timer(Duration::from_secs_f64(ms.clamp(0.0, 1e10) / 1000.0)) as f64
+        })?,
+    )?;
+    ops.set(
+        "cancel",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |op: f64| host.cancel_op(op as u64)
+        })?,
+    )?;
+    ops.set(
+        "settle",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ok: bool, v: Value<'js>| -> rquickjs::Result<()> {
+                let p = serialize(&ctx, &v)?;
+                host.settle(if ok { Ok(p) } else { Err(p) });
+                Ok(())
+            }
+        })?,
+    )?;
+    ops.set(
+        "clone",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, v: Value<'js>, _transfer: Opt<Value<'js>>| {
+            let p = serialize(&ctx, &v)?;
+            let d = data(&ctx);
+            let r = from_payload(&ctx, &d.helpers, &p);
+            r.map_err(|e| e.throw(&ctx, &d))
+        })?,
+    )?;
+    ops.set(
+        "print",
+        Function::new(ctx.clone(), move |stream: i32, text: Rest<String>| {
+            let line = text.0.join(" ");
+            // A closed stdout (`hz run x.js | head`) must not kill the agent.
+            if stream == 2 {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            } else {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+        })?,
+    )?;
+
+    let prelude: Function<'js> = ctx.eval(hz_core::PRELUDE)?;
+    let internals: Object<'js> = prelude.call((ops, ctx.globals()))?;
+    let helpers = Helpers::new(internals.get("clone")?)?;
+    let data = AgentData {
+        helpers,
+        dispatch: internals.get("dispatch")?,
+        start: internals.get("start")?,
+        make_error: internals.get("makeError")?,
+    };
+    if ctx.store_userdata(data).is_err() {
+        return Err(rquickjs::Error::Unknown);
+    }
+    let _ = Status::Ok;
+    Ok(())
+}
+
+impl CloneErr {
+    /// Raises this error in JS: a DataCloneError, a decode error, or the
+    /// exception a getter threw (already pending).
+    pub(crate) fn throw<'js>(self, ctx: &Ctx<'js>, d: &AgentData<'js>) -> rquickjs::Error {
+        match self {
+            CloneErr::Js(e) => e,
+            CloneErr::Clone(e) => match d.make_error.call::<_, Value<'js>>(("DataCloneError", e.to_string())) {
+                Ok(v) => ctx.throw(v),
+                Err(e) => e,
+            },
+            CloneErr::Decode(e) => {
+                match d.make_error.call::<_, Value<'js>>(("DataCloneError", format!("could not read message: {e}"))) {
+                    Ok(v) => ctx.throw(v),
+                    Err(e) => e,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,660 @@
+//! Agents as the core sees them: the shared record the scheduler moves
+//! around, and [`Host`], the engine-neutral API a backend's natives call.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use hz_clone::{Payload, Value};
+
+use crate::channel::{self, Attempt, Case, Chan, Outcome, Recv, Registration, Selected, Waiter};
+use crate::engine::{AgentBox, DynEngine};
+use crate::runtime::RuntimeInner;
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
+use crate::timer::TimerKey;
+use crate::{Error, JoinError, JsError};
+
+/// A process-unique agent id.
+pub type AgentId = u64;
+
+/// The channel type agents exchange: payloads of hz-clone.
+pub type PayloadChan = Chan<Payload>;
+
+/// What an agent runs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Source {
+    /// A function's source text, called with the agent's arguments; its
+    /// (awaited) return value is the agent's result.
+    Function {
+        /// `function (a, b) { ... }` or an arrow function.
+        code: String,
+    },
+    /// A program (the `hz run` entry point): a classic script whose result
+    /// is `undefined`; it ends once nothing is pending.
+    Program {
+        /// The file name used in stack traces.
+        name: String,
+        /// The text.
+        code: String,
+    },
+    /// A classic script; its (awaited) completion value is the result.
+    Script {
+        /// The file name used in stack traces.
+        name: String,
+        /// The text.
+        code: String,
+    },
+}
+
+/// Everything needed to start an agent.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    /// The code.
+    pub source: Source,
+    /// The arguments, as one payload holding an array (see [`AgentSpec::args`]).
+    pub args: Payload,
+    /// A name for diagnostics.
+    pub name: Option<String>,
+}
+
+impl AgentSpec {
+    /// A spec running `code` as a script named `name`.
+    pub fn script(name: impl Into<String>, code: impl Into<String>) -> Self {
+        AgentSpec { source: Source::Script { name: name.into(), code: code.into() }, args: empty_args(), name: None }
+    }
+
+    /// A spec running `code` as the program named `name` (see [`Source::Program`]).
+    pub fn program(name: impl Into<String>, code: impl Into<String>) -> Self {
+        AgentSpec { source: Source::Program { name: name.into(), code: code.into() }, args: empty_args(), name: None }
+    }
+
+    /// A spec calling the function whose source is `code`.
+    pub fn function(code: impl Into<String>) -> Self {
+        AgentSpec { source: Source::Function { code: code.into() }, args: empty_args(), name: None }
+    }
+
+    /// Sets the arguments (each is cloned into the agent).
+    pub fn args(mut self, args: Vec<Value>) -> Result<Self, Error> {
+        self.args = Value::Array(args).to_payload()?;
+        Ok(self)
+    }
+}
+
+fn empty_args() -> Payload {
+    Value::Array(Vec::new()).to_payload().expect("an empty array encodes")
+}
+
+/// A task for an agent's event loop.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Task {
+    /// Evaluate the agent's source (always the first task).
+    Start(AgentSpec),
+    /// A pending operation completed; hand its result to JS.
+    Complete {
+        /// The operation id [`Host`] returned when it started.
+        op: u64,
+        /// The result.
+        completion: Completion,
+    },
+}
+
+/// How an operation ended, as the JS layer sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    /// Succeeded, maybe with a value.
+    Ok = 0,
+    /// A receive found the channel closed and drained.
+    Done = 1,
+    /// Failed; the value is the error.
+    Error = 2,
+    /// A select's timeout fired.
+    Timeout = 3,
+    /// A select took its default.
+    Default = 4,
+}
+
+/// The result of an operation.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// How it ended.
+    pub status: Status,
+    /// Its value (a received message, a join result, an error...).
+    pub value: Option<Payload>,
+    /// The select case that ran (-1 if none).
+    pub index: i32,
+}
+
+impl Completion {
+    fn ok(value: Option<Payload>) -> Self {
+        Completion { status: Status::Ok, value, index: -1 }
+    }
+    fn error(name: &str, message: &str) -> Self {
+        Completion { status: Status::Error, value: error_payload(name, message), index: -1 }
+    }
+    fn from_outcome(o: Outcome<Payload>) -> Self {
+        match o {
+            Outcome::Received { case, value } => {
+                Completion { status: Status::Ok, value: Some(value), index: case as i32 }
+            }
+            Outcome::RecvClosed { case } => Completion { status: Status::Done, value: None, index: case as i32 },
+            Outcome::Sent { case } => Completion { status: Status::Ok, value: None, index: case as i32 },
+            Outcome::SendClosed { case, .. } => {
+                Completion { index: case as i32, ..Completion::error("Error", "send on a closed channel") }
+            }
+            Outcome::Timeout => Completion { status: Status::Timeout, value: None, index: -1 },
+        }
+    }
+}
+
+fn error_payload(name: &str, message: &str) -> Option<Payload> {
+    JsError::error_value(name, message).to_payload().ok()
+}
+
+/// An operation's immediate result: done now, or pending with an id whose
+/// [`Task::Complete`] comes later.
+#[derive(Debug)]
+pub enum OpStart {
+    /// Completed synchronously.
+    Done(Completion),
+    /// Pending: completes through a [`Task::Complete`] with this op id.
+    Pending(u64),
+}
+
+/// How an agent ended.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// It threw this value.
+    Thrown(Payload),
+    /// It was terminated.
+    Terminated,
+    /// The engine failed.
+    Engine(String),
+}
+
+/// An agent's result: its value, or why it has none.
+pub(crate) type AgentResult = Result<Payload, Failure>;
+
+pub(crate) fn join_error(f: &Failure) -> JoinError {
+    match f {
+        Failure::Thrown(p) => match Value::from_payload(p) {
+            Ok(v) => JoinError::Js(JsError::from_value(v)),
+            Err(e) => JoinError::Engine(format!("undecodable error: {e}")),
+        },
+        Failure::Terminated => JoinError::Terminated,
+        Failure::Engine(m) => JoinError::Engine(m.clone()),
+    }
+}
+
+/// A pending operation, kept so termination can cancel it and so a late
+/// completion of a cancelled op is ignored.
+enum PendingOp {
+    /// A channel op or select registered on channels, with an optional timeout.
+    Chan(Registration<Payload>, Option<TimerKey>),
+    /// A timer (`setTimeout`).
+    Timer(TimerKey),
+    /// A join on another agent.
+    Join,
+}
+
+#[derive(Default)]
+pub(crate) struct HostState {
+    next_op: u64,
+    ops: HashMap<u64, PendingOp>,
+    settled: Option<AgentResult>,
+    children: HashMap<AgentId, Arc<AgentShared>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Life {
+    New,
+    Running,
+    Finished,
+}
+
+pub(crate) struct Sched {
+    pub(crate) tasks: VecDeque<Task>,
+    /// In a run queue or running: whoever makes it true pushes it to a queue.
+    pub(crate) scheduled: bool,
+    pub(crate) life: Life,
+}
+
+type Joiner = Box<dyn FnOnce(&AgentResult) + Send>;
+
+enum ResultState {
+    Running(Vec<Joiner>),
+    Finished(AgentResult),
+}
+
+/// The scheduler's record of one agent.
+pub(crate) struct AgentShared {
+    pub(crate) id: AgentId,
+    pub(crate) rt: Arc<RuntimeInner>,
+    pub(crate) engine: Arc<dyn DynEngine>,
+    /// The home worker of a pinned agent.
+    pub(crate) home: Option<usize>,
+    pub(crate) sched: Mutex<Sched>,
+    /// A migratable agent's engine instance, between turns.
+    pub(crate) body: Mutex<Option<Box<dyn crate::engine::Agent + Send>>>,
+    pub(crate) terminate: Arc<AtomicBool>,
+    interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    host: Mutex<HostState>,
+    result: Mutex<ResultState>,
+}
+
+impl AgentShared {
+    pub(crate) fn new(
+        id: AgentId,
+        rt: Arc<RuntimeInner>,
+        engine: Arc<dyn DynEngine>,
+        home: Option<usize>,
+        spec: AgentSpec,
+    ) -> Arc<Self> {
+        let mut tasks = VecDeque::new();
+        tasks.push_back(Task::Start(spec));
+        Arc::new(AgentShared {
+            id,
+            rt,
+            engine,
+            home,
+            sched: Mutex::new(Sched { tasks, scheduled: true, life: Life::New }),
+            body: Mutex::new(None),
+            terminate: Arc::new(AtomicBool::new(false)),
+            interrupt: Mutex::new(None),
+            host: Mutex::new(HostState::default()),
+            result: Mutex::new(ResultState::Running(Vec::new())),
+        })
+    }
+
+    /// Queues a task and schedules the agent if it was idle. Tasks for a
+    /// finished agent are dropped (their senders were told when it ended).
+    pub(crate) fn enqueue(self: &Arc<Self>, task: Task) {
+        let schedule = {
+            let mut s = lock(&self.sched);
+            if s.life == Life::Finished {
+                return;
+            }
+            s.tasks.push_back(task);
+            !std::mem::replace(&mut s.scheduled, true)
+        };
+        if schedule {
+            self.rt.schedule(self.clone());
+        }
+    }
+
+    fn complete(self: &Arc<Self>, op: u64, completion: Completion) {
+        self.enqueue(Task::Complete { op, completion });
+    }
+
+    /// Requests termination: interrupts running JS and makes sure the
+    /// scheduler sees the agent so it tears it down. False if it had ended.
+    pub(crate) fn request_terminate(self: &Arc<Self>) -> bool {
+        let schedule = {
+            let mut s = lock(&self.sched);
+            if s.life == Life::Finished || self.terminate.swap(true, Ordering::AcqRel) {
+                return false;
+            }
+            !std::mem::replace(&mut s.scheduled, true)
+        };
+        if let Some(interrupt) = lock(&self.interrupt).as_ref() {
+            interrupt();
+        }
+        if schedule {
+            self.rt.schedule(self.clone());
+        }
+        true
+    }
+
+    pub(crate) fn is_terminating(&self) -> bool {
+        self.terminate.load(Ordering::Acquire)
+    }
+
+    /// Whether the agent has ended: it failed, or its result is settled, no
+    /// operation is pending and no task is queued.
+    pub(crate) fn is_done(&self) -> bool {
+        let h = lock(&self.host);
+        match h.settled {
+            // A failed agent ends now: what it still waits for is moot.
+            Some(Err(_)) => true,
+            Some(Ok(_)) => h.ops.is_empty() && lock(&self.sched).tasks.is_empty(),
+            None => false,
+        }
+    }
+
+    /// Ends the agent: cancels what is pending, drops queued tasks, records
+    /// the result and tells every joiner. Called once, by the scheduler.
+    pub(crate) fn finish(self: &Arc<Self>, result: Option<AgentResult>) {
+        let (ops, settled, children) = {
+            let mut h = lock(&self.host);
+            (std::mem::take(&mut h.ops), h.settled.take(), std::mem::take(&mut h.children))
+        };
+        for (_, op) in ops {
+            self.cancel_op(op);
+        }
+        {
+            let mut s = lock(&self.sched);
+            s.life = Life::Finished;
+            s.tasks.clear();
+        }
+        drop(children);
+        let result = result.or(settled).unwrap_or(Err(Failure::Terminated));
+        let joiners = {
+            let mut r = lock(&self.result);
+            match std::mem::replace(&mut *r, ResultState::Finished(result.clone())) {
+                ResultState::Running(j) => j,
+                ResultState::Finished(_) => Vec::new(),
+            }
+        };
+        for j in joiners {
+            j(&result);
+        }
+        self.rt.agent_finished(self.id);
+    }
+
+    fn cancel_op(&self, op: PendingOp) {
+        match op {
+            PendingOp::Chan(reg, timer) => {
+                reg.waiter().cancel();
+                reg.unregister();
+                if let Some(t) = timer {
+                    self.rt.timers.cancel(t);
+                }
+            }
+            PendingOp::Timer(t) => self.rt.timers.cancel(t),
+            PendingOp::Join => {}
+        }
+    }
+
+    /// Runs `f` with the result once the agent has finished (now, if it has).
+    pub(crate) fn on_finish(&self, f: Joiner) {
+        let mut r = lock(&self.result);
+        match &mut *r {
+            ResultState::Running(j) => j.push(f),
+            ResultState::Finished(res) => {
+                let res = res.clone();
+                drop(r);
+                f(&res);
+            }
+        }
+    }
+
+    pub(crate) fn result(&self) -> Option<AgentResult> {
+        match &*lock(&self.result) {
+            ResultState::Finished(r) => Some(r.clone()),
+            ResultState::Running(_) => None,
+        }
+    }
+
+    pub(crate) fn take_body(&self) -> Option<Box<dyn crate::engine::Agent + Send>> {
+        lock(&self.body).take()
+    }
+
+    pub(crate) fn create_body(self: &Arc<Self>) -> Result<AgentBox, Error> {
+        self.engine.create(Host { agent: self.clone() })
+    }
+}
+
+/// The engine-neutral API of one agent: what its natives call to make
+/// channels, wait, spawn, set timers and report its result. Cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    pub(crate) agent: Arc<AgentShared>,
+}
+
+impl Host {
+    /// This agent's id.
+    pub fn id(&self) -> AgentId {
+        self.agent.id
+    }
+
+    /// The flag an engine's interrupt handler polls: true once the agent is
+    /// being terminated. Termination is uncatchable: the backend keeps
+    /// interrupting until the turn returns.
+    pub fn terminate_flag(&self) -> Arc<AtomicBool> {
+        self.agent.terminate.clone()
+    }
+
+    /// Registers what to call to interrupt running JS on terminate (for
+    /// engines that do not poll [`Host::terminate_flag`]).
+    pub fn set_interrupt(&self, f: impl Fn() + Send + Sync + 'static) {
+        *lock(&self.agent.interrupt) = Some(Box::new(f));
+    }
+
+    fn register(&self, op: PendingOp) -> u64 {
+        let mut h = lock(&self.agent.host);
+        h.next_op += 1;
+        let id = h.next_op;
+        h.ops.insert(id, op);
+        id
+    }
+
+    fn next_op_id(&self) -> u64 {
+        let mut h = lock(&self.agent.host);
+        h.next_op += 1;
+        h.next_op
+    }
+
+    fn insert_op(&self, id: u64, op: PendingOp) {
+        lock(&self.agent.host).ops.insert(id, op);
+    }
+
+    /// A waiter whose outcome becomes a [`Task::Complete`] for op `op`.
+    fn waiter(&self, op: u64, slot: &mut Option<Arc<Waiter<Payload>>>) -> Arc<Waiter<Payload>> {
+        let agent = Arc::downgrade(&self.agent);
+        let w = Waiter::new(move |outcome| {
+            if let Some(agent) = agent.upgrade() {
+                agent.complete(op, Completion::from_outcome(outcome));
+            }
+        });
+        *slot = Some(w.clone());
+        w
+    }
+
+    /// Called by the backend when a [`Task::Complete`] arrives: true if the
+    /// op is still wanted (false if it was cancelled, e.g. `clearTimeout`).
+    pub fn take_op(&self, op: u64) -> bool {
+        let removed = lock(&self.agent.host).ops.remove(&op);
+        match removed {
+            Some(PendingOp::Chan(reg, timer)) => {
+                reg.unregister();
+                if let Some(t) = timer {
+                    self.agent.rt.timers.cancel(t);
+                }
+                true
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Cancels a pending op (`clearTimeout`). False if it was not pending.
+    pub fn cancel_op(&self, op: u64) -> bool {
+        let removed = lock(&self.agent.host).ops.remove(&op);
+        match removed {
+            Some(op) => {
+                self.agent.cancel_op(op);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A new channel.
+    pub fn channel(&self, capacity: usize) -> Arc<PayloadChan> {
+        Chan::new(capacity)
+    }
+
+    /// `ch.send(value)`.
+    pub fn send(&self, ch: &Arc<PayloadChan>, value: Payload) -> OpStart {
+        let op = self.next_op_id();
+        let mut slot = None;
+        match ch.send(value, || self.waiter(op, &mut slot)) {
+            Attempt::Done(channel::SendResult::Sent) => OpStart::Done(Completion::ok(None)),
+            Attempt::Done(channel::SendResult::Closed(_)) => {
+                OpStart::Done(Completion::error("Error", "send on a closed channel"))
+            }
+            Attempt::WouldBlock(()) => {
+                let w = slot.expect("waiter was made");
+                self.insert_op(op, PendingOp::Chan(Registration::single(w, ch.clone()), None));
+                OpStart::Pending(op)
+            }
+        }
+    }
+
+    /// `ch.recv()`.
+    pub fn recv(&self, ch: &Arc<PayloadChan>) -> OpStart {
+        let op = self.next_op_id();
+        let mut slot = None;
+        match ch.recv(|| self.waiter(op, &mut slot)) {
+            Attempt::Done(r) => OpStart::Done(recv_completion(r)),
+            Attempt::WouldBlock(()) => {
+                let w = slot.expect("waiter was made");
+                self.insert_op(op, PendingOp::Chan(Registration::single(w, ch.clone()), None));
+                OpStart::Pending(op)
+            }
+        }
+    }
+
+    /// `ch.trySend(value)`: `Ok(true)` sent, `Ok(false)` would block, `Err` closed.
+    pub fn try_send(&self, ch: &Arc<PayloadChan>, value: Payload) -> Result<bool, Error> {
+        match ch.try_send(value) {
+            Attempt::Done(channel::SendResult::Sent) => Ok(true),
+            Attempt::Done(channel::SendResult::Closed(_)) => Err(Error::Closed),
+            Attempt::WouldBlock(_) => Ok(false),
+        }
+    }
+
+    /// `ch.tryRecv()`: `None` if it would block.
+    pub fn try_recv(&self, ch: &Arc<PayloadChan>) -> Option<Completion> {
+        match ch.try_recv() {
+            Attempt::Done(r) => Some(recv_completion(r)),
+            Attempt::WouldBlock(()) => None,
+        }
+    }
+
+    /// `hz.select(cases, { default, timeout })`. `cases` are (channel, value
+    /// to send or `None` to receive).
+    pub fn select(
+        &self,
+        cases: Vec<(Arc<PayloadChan>, Option<Payload>)>,
+        has_default: bool,
+        timeout: Option<Duration>,
+    ) -> OpStart {
+        let op = self.next_op_id();
+        let mut slot = None;
+        let cases = cases
+            .into_iter()
+            .map(|(ch, v)| match v {
+                Some(v) => Case::Send(ch, v),
+                None => Case::Recv(ch),
+            })
+            .collect();
+        // A select with a zero timeout and nothing ready times out at once.
+        let has_default = has_default || timeout == Some(Duration::ZERO);
+        match channel::select(cases, has_default, || self.waiter(op, &mut slot)) {
+            Selected::Ready(o) => OpStart::Done(Completion::from_outcome(o)),
+            Selected::Default if timeout == Some(Duration::ZERO) => {
+                OpStart::Done(Completion::from_outcome(Outcome::Timeout))
+            }
+            Selected::Default => OpStart::Done(Completion { status: Status::Default, value: None, index: -1 }),
+            Selected::Waiting(reg) => {
+                let timer = timeout.map(|d| {
+                    let w = reg.waiter().clone();
+                    self.agent.rt.timers.add(Instant::now() + d, move || {
+                        if w.try_claim() {
+                            w.complete(Outcome::Timeout);
+                        }
+                    })
+                });
+                self.insert_op(op, PendingOp::Chan(reg, timer));
+                OpStart::Pending(op)
+            }
+        }
+    }
+
+    /// `setTimeout`: an op that completes after `delay`.
+    pub fn timer(&self, delay: Duration) -> u64 {
+        let op = self.next_op_id();
+        let agent = Arc::downgrade(&self.agent);
+        let key = self.agent.rt.timers.add(Instant::now() + delay, move || {
+            if let Some(a) = agent.upgrade() {
+                a.complete(op, Completion::ok(None));
+            }
+        });
+        self.insert_op(op, PendingOp::Timer(key));
+        op
+    }
+
+    /// Spawns a child agent on `engine` (this agent's engine if `None`).
+    pub fn spawn(&self, engine: Option<&str>, spec: AgentSpec) -> Result<AgentId, Error> {
+        let engine = engine.unwrap_or(self.agent.engine.name());
+        let child = self.agent.rt.spawn_agent(engine, spec)?;
+        let id = child.id;
+        lock(&self.agent.host).children.insert(id, child);
+        Ok(id)
+    }
+
+    /// `handle.join()` on a child this agent spawned.
+    pub fn join(&self, child: AgentId) -> OpStart {
+        let Some(target) = lock(&self.agent.host).children.get(&child).cloned() else {
+            return OpStart::Done(Completion::error("TypeError", "unknown agent"));
+        };
+        if let Some(r) = target.result() {
+            return OpStart::Done(result_completion(&r));
+        }
+        let op = self.register(PendingOp::Join);
+        let me = Arc::downgrade(&self.agent);
+        target.on_finish(Box::new(move |r| {
+            if let Some(me) = me.upgrade() {
+                me.complete(op, result_completion(r));
+            }
+        }));
+        OpStart::Pending(op)
+    }
+
+    /// `handle.terminate()` on a child: false if it had already ended.
+    pub fn terminate(&self, child: AgentId) -> bool {
+        let target = lock(&self.agent.host).children.get(&child).cloned();
+        target.is_some_and(|t| t.request_terminate())
+    }
+
+    /// Records the agent's result (its function returned / its script
+    /// completed, or it threw). The first call wins. The agent ends once
+    /// nothing is pending.
+    pub fn settle(&self, result: Result<Payload, Payload>) {
+        let mut h = lock(&self.agent.host);
+        if h.settled.is_none() {
+            h.settled = Some(result.map_err(Failure::Thrown));
+        }
+    }
+
+    /// Records an engine failure as the agent's result.
+    pub fn fail(&self, message: String) {
+        let mut h = lock(&self.agent.host);
+        if h.settled.is_none() {
+            h.settled = Some(Err(Failure::Engine(message)));
+        }
+    }
+
+    /// Whether the result is already settled.
+    pub fn is_settled(&self) -> bool {
+        lock(&self.agent.host).settled.is_some()
+    }
+}
+
+fn recv_completion(r: Recv<Payload>) -> Completion {
+    match r {
+        Recv::Value(v) => Completion::ok(Some(v)),
+        Recv::Closed => Completion { status: Status::Done, value: None, index: -1 },
+    }
+}
+
+fn result_completion(r: &AgentResult) -> Completion {
+    match r {
+        Ok(p) => Completion::ok(Some(p.clone())),
+        Err(Failure::Thrown(p)) => Completion { status: Status::Error, value: Some(p.clone()), index: -1 },
+        Err(Failure::Terminated) => Completion::error("Error", "agent was terminated"),
+        Err(Failure::Engine(m)) => Completion::error("Error", m),
+    }
+}

@@ -1,0 +1,246 @@
+//! The embedder-facing Rust API: spawning agents, joining them, and
+//! channels that Rust threads and agents share.
+
+use hz_clone::{HostObject, Payload, Value};
+
+use crate::agent::{AgentId, AgentShared, AgentSpec, join_error};
+use crate::channel::{self, Attempt, Chan, Outcome, Recv, Waiter};
+use crate::engine::Engine;
+use crate::sync::{Arc, Mutex, Signal, lock};
+use crate::{Error, JoinError, PayloadChan, Runtime};
+
+impl Runtime {
+    /// Starts building a runtime.
+    pub fn builder() -> crate::RuntimeBuilder {
+        crate::RuntimeBuilder::new()
+    }
+
+    /// Spawns an agent on engine `E`.
+    pub fn spawn<E: Engine>(&self, spec: AgentSpec) -> Result<AgentHandle, Error> {
+        self.spawn_on(E::NAME, spec)
+    }
+
+    /// Spawns an agent on the engine named `engine`.
+    pub fn spawn_on(&self, engine: &str, spec: AgentSpec) -> Result<AgentHandle, Error> {
+        self.inner.spawn_agent(engine, spec).map(|agent| AgentHandle { agent })
+    }
+
+    /// Spawns a script on the default (first registered) engine.
+    pub fn spawn_script(&self, name: &str, code: &str) -> Result<AgentHandle, Error> {
+        let engine = self.inner.default_engine().name();
+        self.spawn_on(engine, AgentSpec::script(name, code))
+    }
+
+    /// A new channel with capacity `capacity` (0 = rendezvous).
+    pub fn channel(&self, capacity: usize) -> Channel {
+        Channel::new(capacity)
+    }
+
+    /// Blocks until every agent has finished.
+    pub fn wait_idle(&self) {
+        self.inner.wait_idle();
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.inner.threads()
+    }
+
+    /// Names of the registered engines, the default first.
+    pub fn engines(&self) -> Vec<&'static str> {
+        self.inner.engine_names()
+    }
+}
+
+/// A handle to a spawned agent.
+#[derive(Clone)]
+pub struct AgentHandle {
+    agent: Arc<AgentShared>,
+}
+
+impl std::fmt::Debug for AgentHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentHandle").field("id", &self.agent.id).finish()
+    }
+}
+
+impl AgentHandle {
+    /// The agent's id.
+    pub fn id(&self) -> AgentId {
+        self.agent.id
+    }
+
+    /// Waits for the agent to end and returns its result. Blocks the
+    /// calling thread: call it from a Rust thread, not from inside an agent.
+    pub fn join(&self) -> Result<Value, JoinError> {
+        let p = self.join_payload()?;
+        Value::from_payload(&p).map_err(|e| JoinError::Engine(format!("undecodable result: {e}")))
+    }
+
+    /// Like [`AgentHandle::join`], returning the raw payload.
+    pub fn join_payload(&self) -> Result<Payload, JoinError> {
+        let signal = Arc::new(Signal::new());
+        let slot = Arc::new(Mutex::new(None));
+        let (s, sl) = (signal.clone(), slot.clone());
+        self.agent.on_finish(Box::new(move |r| {
+            *lock(&sl) = Some(r.clone());
+            s.notify();
+        }));
+        signal.wait();
+        let r = lock(&slot).take().expect("result was stored before the signal");
+        r.map_err(|f| join_error(&f))
+    }
+
+    /// Whether the agent has ended.
+    pub fn is_finished(&self) -> bool {
+        self.agent.result().is_some()
+    }
+
+    /// Terminates the agent: running JS is interrupted (uncatchably), its
+    /// waits are cancelled and queued tasks dropped. False if it had ended.
+    pub fn terminate(&self) -> bool {
+        self.agent.request_terminate()
+    }
+}
+
+/// A channel, usable from Rust threads and passable to agents (as a
+/// spawn argument or inside a message: see [`Channel::to_value`]).
+#[derive(Clone)]
+pub struct Channel {
+    chan: Arc<PayloadChan>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel").field("id", &self.chan.id()).field("capacity", &self.chan.capacity()).finish()
+    }
+}
+
+impl Channel {
+    /// A new channel (0 = rendezvous).
+    pub fn new(capacity: usize) -> Self {
+        Channel { chan: Chan::new(capacity) }
+    }
+
+    /// Wraps the shared channel an agent holds.
+    pub fn from_raw(chan: Arc<PayloadChan>) -> Self {
+        Channel { chan }
+    }
+
+    /// The shared channel.
+    pub fn raw(&self) -> &Arc<PayloadChan> {
+        &self.chan
+    }
+
+    /// The channel as a value to pass to an agent.
+    pub fn to_value(&self) -> Value {
+        Value::Host(HostObject::new(self.chan.clone()))
+    }
+
+    /// The channel inside a value an agent sent, if it is one.
+    pub fn from_value(v: &Value) -> Option<Channel> {
+        match v {
+            Value::Host(h) => h.downcast::<PayloadChan>().map(Channel::from_raw),
+            _ => None,
+        }
+    }
+
+    /// Sends a value, blocking while the channel is full (or, for capacity
+    /// 0, until a receiver takes it). `Err(Closed)` if the channel is closed.
+    pub fn send(&self, value: &Value) -> Result<(), Error> {
+        self.send_payload(value.to_payload()?)
+    }
+
+    /// Sends any serde value.
+    pub fn send_serde<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        let v =
+            hz_clone::to_value(value).map_err(|e| Error::Clone(hz_clone::CloneError::Uncloneable(e.to_string())))?;
+        self.send(&v)
+    }
+
+    /// Sends a payload, blocking as [`Channel::send`].
+    pub fn send_payload(&self, payload: Payload) -> Result<(), Error> {
+        let (waiter, done) = blocking_waiter();
+        match self.chan.send(payload, || waiter) {
+            Attempt::Done(channel::SendResult::Sent) => Ok(()),
+            Attempt::Done(channel::SendResult::Closed(_)) => Err(Error::Closed),
+            Attempt::WouldBlock(()) => match done() {
+                Outcome::Sent { .. } => Ok(()),
+                _ => Err(Error::Closed),
+            },
+        }
+    }
+
+    /// Receives a value, blocking until one arrives; `Ok(None)` once the
+    /// channel is closed and drained.
+    pub fn recv(&self) -> Result<Option<Value>, Error> {
+        match self.recv_payload()? {
+            Some(p) => Ok(Some(Value::from_payload(&p)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Receives into any serde type.
+    pub fn recv_serde<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, Error> {
+        match self.recv()? {
+            Some(v) => hz_clone::from_value(&v)
+                .map(Some)
+                .map_err(|e| Error::Clone(hz_clone::CloneError::Uncloneable(e.to_string()))),
+            None => Ok(None),
+        }
+    }
+
+    /// Receives a payload, blocking as [`Channel::recv`].
+    pub fn recv_payload(&self) -> Result<Option<Payload>, Error> {
+        let (waiter, done) = blocking_waiter();
+        match self.chan.recv(|| waiter) {
+            Attempt::Done(Recv::Value(p)) => Ok(Some(p)),
+            Attempt::Done(Recv::Closed) => Ok(None),
+            Attempt::WouldBlock(()) => match done() {
+                Outcome::Received { value, .. } => Ok(Some(value)),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// Sends without blocking: `Ok(false)` if it would block.
+    pub fn try_send(&self, value: &Value) -> Result<bool, Error> {
+        match self.chan.try_send(value.to_payload()?) {
+            Attempt::Done(channel::SendResult::Sent) => Ok(true),
+            Attempt::Done(channel::SendResult::Closed(_)) => Err(Error::Closed),
+            Attempt::WouldBlock(_) => Ok(false),
+        }
+    }
+
+    /// Receives without blocking: `Ok(None)` if nothing is ready,
+    /// `Ok(Some(None))` if closed and drained.
+    pub fn try_recv(&self) -> Result<Option<Option<Value>>, Error> {
+        match self.chan.try_recv() {
+            Attempt::Done(Recv::Value(p)) => Ok(Some(Some(Value::from_payload(&p)?))),
+            Attempt::Done(Recv::Closed) => Ok(Some(None)),
+            Attempt::WouldBlock(()) => Ok(None),
+        }
+    }
+
+    /// Closes the channel. Receivers drain what is buffered, then see the
+    /// end; senders get [`Error::Closed`]. Closing twice is an error.
+    pub fn close(&self) -> Result<(), Error> {
+        self.chan.close().map_err(|_| Error::Closed)
+    }
+}
+
+/// A waiter for a Rust thread: `wait()` blocks until it is completed.
+fn blocking_waiter() -> (Arc<Waiter<Payload>>, impl FnOnce() -> Outcome<Payload>) {
+    let signal = Arc::new(Signal::new());
+    let slot = Arc::new(Mutex::new(None));
+    let (s, sl) = (signal.clone(), slot.clone());
+    let w = Waiter::new(move |o| {
+        *lock(&sl) = Some(o);
+        s.notify();
+    });
+    let wait = move || {
+        signal.wait();
+        lock(&slot).take().expect("outcome was stored before the signal")
+    };
+    (w, wait)
+}

@@ -1,0 +1,455 @@
+//! Go-semantics channels, engine-free: capacity 0 (rendezvous) or bounded,
+//! `close`, and `select`. The protocol is in `CHANNELS.md` beside this file.
+//!
+//! Every blocked operation is a [`Waiter`]. A waiter is completed exactly
+//! once: whoever completes it first wins [`Waiter::try_claim`] (a CAS) while
+//! holding the lock of the channel it found the waiter in, and calls
+//! [`Waiter::complete`] after releasing that lock. A select registers one
+//! waiter in every channel it names while holding all their locks, so no one
+//! can see it half registered.
+
+use std::collections::VecDeque;
+
+use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering, lock};
+
+static NEXT_CHANNEL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// What a waiter learns when it is completed.
+#[derive(Debug, PartialEq)]
+pub enum Outcome<T> {
+    /// Case `case` (a receive) got `value`.
+    Received {
+        /// Which select case (0 for a plain operation).
+        case: usize,
+        /// The value.
+        value: T,
+    },
+    /// Case `case` (a receive) found the channel closed and drained.
+    RecvClosed {
+        /// Which select case.
+        case: usize,
+    },
+    /// Case `case` (a send) delivered its value.
+    Sent {
+        /// Which select case.
+        case: usize,
+    },
+    /// Case `case` (a send) found the channel closed; the value comes back.
+    SendClosed {
+        /// Which select case.
+        case: usize,
+        /// The value that was not sent.
+        value: T,
+    },
+    /// The select's timeout fired first.
+    Timeout,
+}
+
+type WakeFn<T> = Box<dyn FnOnce(Outcome<T>) + Send>;
+
+/// One blocked operation (or select): completed at most once.
+pub struct Waiter<T> {
+    claimed: AtomicBool,
+    wake: Mutex<Option<WakeFn<T>>>,
+}
+
+impl<T> Waiter<T> {
+    /// A waiter that calls `wake` with its outcome.
+    pub fn new(wake: impl FnOnce(Outcome<T>) + Send + 'static) -> Arc<Self> {
+        Arc::new(Waiter { claimed: AtomicBool::new(false), wake: Mutex::new(Some(Box::new(wake))) })
+    }
+
+    /// Takes the right to complete this waiter. AcqRel: the winner sees
+    /// everything the registering thread wrote before it published the waiter.
+    pub fn try_claim(&self) -> bool {
+        self.claimed.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Whether someone claimed (or cancelled) it.
+    pub fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::Acquire)
+    }
+
+    /// Delivers the outcome; only the thread that won [`Waiter::try_claim`] calls this.
+    pub fn complete(&self, outcome: Outcome<T>) {
+        let wake = lock(&self.wake).take();
+        if let Some(wake) = wake {
+            wake(outcome);
+        }
+    }
+
+    /// Cancels the waiter if no one completed it yet; true if this call cancelled it.
+    pub fn cancel(&self) -> bool {
+        if self.try_claim() {
+            drop(lock(&self.wake).take());
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct RecvEntry<T> {
+    waiter: Arc<Waiter<T>>,
+    case: usize,
+}
+
+struct SendEntry<T> {
+    waiter: Arc<Waiter<T>>,
+    case: usize,
+    value: T,
+}
+
+struct State<T> {
+    buf: VecDeque<T>,
+    closed: bool,
+    recvq: VecDeque<RecvEntry<T>>,
+    sendq: VecDeque<SendEntry<T>>,
+}
+
+/// A completion to deliver once the channel locks are released.
+pub(crate) type Deferred<T> = (Arc<Waiter<T>>, Outcome<T>);
+
+/// Result of a non-blocking attempt.
+#[derive(Debug, PartialEq)]
+pub enum Attempt<T, R> {
+    /// The operation happened (or found the channel closed): its outcome.
+    Done(R),
+    /// It would block; for a send the value comes back.
+    WouldBlock(T),
+}
+
+/// An MPMC channel of `T` with Go semantics.
+pub struct Chan<T> {
+    id: u64,
+    cap: usize,
+    state: Mutex<State<T>>,
+}
+
+/// Error of `close` on a channel that is already closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlreadyClosed;
+
+/// What a receive got.
+#[derive(Debug, PartialEq)]
+pub enum Recv<T> {
+    /// A value.
+    Value(T),
+    /// The channel is closed and drained.
+    Closed,
+}
+
+/// What a send did.
+#[derive(Debug, PartialEq)]
+pub enum SendResult<T> {
+    /// The value was delivered (to a receiver or the buffer).
+    Sent,
+    /// The channel is closed; the value comes back.
+    Closed(T),
+}
+
+/// One case of a select.
+pub enum Case<T> {
+    /// Receive from the channel.
+    Recv(Arc<Chan<T>>),
+    /// Send the value on the channel.
+    Send(Arc<Chan<T>>, T),
+}
+
+/// The immediate result of [`select`].
+pub enum Selected<T> {
+    /// A case was ready and ran.
+    Ready(Outcome<T>),
+    /// No case was ready and the select has a default.
+    Default,
+    /// The select's waiter is registered on every channel; it completes later.
+    Waiting(Registration<T>),
+}
+
+/// A select registered on its channels. Drop it (or call
+/// [`Registration::unregister`]) after completion to remove its stale
+/// entries from the other channels; unsent values are dropped then.
+pub struct Registration<T> {
+    waiter: Arc<Waiter<T>>,
+    chans: Vec<Arc<Chan<T>>>,
+}
+
+impl<T> Registration<T> {
+    /// The registration of a plain (one-channel) blocking op.
+    pub fn single(waiter: Arc<Waiter<T>>, chan: Arc<Chan<T>>) -> Self {
+        Registration { waiter, chans: vec![chan] }
+    }
+    /// The registered waiter.
+    pub fn waiter(&self) -> &Arc<Waiter<T>> {
+        &self.waiter
+    }
+    /// Removes the waiter's entries from every channel it was registered on.
+    pub fn unregister(&self) {
+        for c in &self.chans {
+            c.remove_waiter(&self.waiter);
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    /// A channel with capacity `cap` (0 = rendezvous).
+    pub fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Chan {
+            id: NEXT_CHANNEL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            cap,
+            state: Mutex::new(State {
+                buf: VecDeque::with_capacity(cap.min(1024)),
+                closed: false,
+                recvq: VecDeque::new(),
+                sendq: VecDeque::new(),
+            }),
+        })
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Buffered values.
+    pub fn len(&self) -> usize {
+        lock(&self.state).buf.len()
+    }
+
+    /// Whether no values are buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.state).closed
+    }
+
+    /// A process-unique id (also the lock order for select).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Sends, blocking through `waiter` if it must wait: `Ok(Done)` if it
+    /// completed now, `Ok(WouldBlock(()))` if the waiter was queued (it will
+    /// be completed with `Sent` or `SendClosed`).
+    pub fn send(&self, value: T, waiter: impl FnOnce() -> Arc<Waiter<T>>) -> Attempt<(), SendResult<T>> {
+        let mut deferred = Vec::new();
+        let r = {
+            let mut st = lock(&self.state);
+            match Self::try_send_locked(&mut st, self.cap, value, &mut deferred) {
+                Attempt::Done(r) => Attempt::Done(r),
+                Attempt::WouldBlock(value) => {
+                    st.sendq.push_back(SendEntry { waiter: waiter(), case: 0, value });
+                    Attempt::WouldBlock(())
+                }
+            }
+        };
+        run_deferred(deferred);
+        r
+    }
+
+    /// Sends without blocking.
+    pub fn try_send(&self, value: T) -> Attempt<T, SendResult<T>> {
+        let mut deferred = Vec::new();
+        let r = {
+            let mut st = lock(&self.state);
+            Self::try_send_locked(&mut st, self.cap, value, &mut deferred)
+        };
+        run_deferred(deferred);
+        r
+    }
+
+    /// Receives, blocking through `waiter` if it must wait.
+    pub fn recv(&self, waiter: impl FnOnce() -> Arc<Waiter<T>>) -> Attempt<(), Recv<T>> {
+        let mut deferred = Vec::new();
+        let r = {
+            let mut st = lock(&self.state);
+            match Self::try_recv_locked(&mut st, &mut deferred) {
+                Some(r) => Attempt::Done(r),
+                None => {
+                    st.recvq.push_back(RecvEntry { waiter: waiter(), case: 0 });
+                    Attempt::WouldBlock(())
+                }
+            }
+        };
+        run_deferred(deferred);
+        r
+    }
+
+    /// Receives without blocking.
+    pub fn try_recv(&self) -> Attempt<(), Recv<T>> {
+        let mut deferred = Vec::new();
+        let r = {
+            let mut st = lock(&self.state);
+            Self::try_recv_locked(&mut st, &mut deferred)
+        };
+        run_deferred(deferred);
+        match r {
+            Some(r) => Attempt::Done(r),
+            None => Attempt::WouldBlock(()),
+        }
+    }
+
+    /// Closes the channel: blocked receivers see `RecvClosed`, blocked senders
+    /// get their value back with `SendClosed`; buffered values stay for
+    /// receivers to drain.
+    pub fn close(&self) -> Result<(), AlreadyClosed> {
+        let mut deferred = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            if st.closed {
+                return Err(AlreadyClosed);
+            }
+            st.closed = true;
+            for e in st.recvq.drain(..) {
+                if e.waiter.try_claim() {
+                    deferred.push((e.waiter, Outcome::RecvClosed { case: e.case }));
+                }
+            }
+            for e in st.sendq.drain(..) {
+                if e.waiter.try_claim() {
+                    deferred.push((e.waiter, Outcome::SendClosed { case: e.case, value: e.value }));
+                }
+            }
+        }
+        run_deferred(deferred);
+        Ok(())
+    }
+
+    fn try_send_locked(
+        st: &mut State<T>,
+        cap: usize,
+        value: T,
+        deferred: &mut Vec<Deferred<T>>,
+    ) -> Attempt<T, SendResult<T>> {
+        if st.closed {
+            return Attempt::Done(SendResult::Closed(value));
+        }
+        // A waiting receiver takes the value directly (the buffer is empty
+        // whenever receivers wait).
+        while let Some(e) = st.recvq.pop_front() {
+            if e.waiter.try_claim() {
+                deferred.push((e.waiter, Outcome::Received { case: e.case, value }));
+                return Attempt::Done(SendResult::Sent);
+            }
+        }
+        if st.buf.len() < cap {
+            st.buf.push_back(value);
+            return Attempt::Done(SendResult::Sent);
+        }
+        Attempt::WouldBlock(value)
+    }
+
+    fn try_recv_locked(st: &mut State<T>, deferred: &mut Vec<Deferred<T>>) -> Option<Recv<T>> {
+        if let Some(v) = st.buf.pop_front() {
+            // Room was made: move the first live blocked sender into the buffer.
+            while let Some(e) = st.sendq.pop_front() {
+                if e.waiter.try_claim() {
+                    st.buf.push_back(e.value);
+                    deferred.push((e.waiter, Outcome::Sent { case: e.case }));
+                    break;
+                }
+            }
+            return Some(Recv::Value(v));
+        }
+        while let Some(e) = st.sendq.pop_front() {
+            if e.waiter.try_claim() {
+                deferred.push((e.waiter, Outcome::Sent { case: e.case }));
+                return Some(Recv::Value(e.value));
+            }
+        }
+        if st.closed { Some(Recv::Closed) } else { None }
+    }
+
+    fn remove_waiter(&self, w: &Arc<Waiter<T>>) {
+        let mut st = lock(&self.state);
+        st.recvq.retain(|e| !Arc::ptr_eq(&e.waiter, w));
+        st.sendq.retain(|e| !Arc::ptr_eq(&e.waiter, w));
+    }
+
+    /// Drops queue entries whose waiters were completed elsewhere or cancelled.
+    pub fn prune(&self) {
+        let mut st = lock(&self.state);
+        st.recvq.retain(|e| !e.waiter.is_claimed());
+        st.sendq.retain(|e| !e.waiter.is_claimed());
+    }
+}
+
+fn run_deferred<T>(deferred: Vec<Deferred<T>>) {
+    for (w, outcome) in deferred {
+        w.complete(outcome);
+    }
+}
+
+/// Go's `select`: runs the first ready case (in the order given); else takes
+/// the default if `has_default`; else registers `waiter()` on every channel.
+///
+/// All the cases' channels are locked together, in id order, for the
+/// attempt and the registration, so a select is never seen half registered.
+pub fn select<T>(cases: Vec<Case<T>>, has_default: bool, waiter: impl FnOnce() -> Arc<Waiter<T>>) -> Selected<T> {
+    let mut chans: Vec<Arc<Chan<T>>> = cases
+        .iter()
+        .map(|c| match c {
+            Case::Recv(ch) | Case::Send(ch, _) => ch.clone(),
+        })
+        .collect();
+    chans.sort_by_key(|c| c.id);
+    chans.dedup_by_key(|c| c.id);
+    let mut deferred = Vec::new();
+    let result = {
+        let mut guards: Vec<MutexGuard<'_, State<T>>> = chans.iter().map(|c| lock(&c.state)).collect();
+        let slot = |ch: &Arc<Chan<T>>| chans.iter().position(|c| c.id == ch.id).expect("channel was collected");
+        // Pass 1: the first ready case.
+        let mut pending: Vec<Case<T>> = Vec::with_capacity(cases.len());
+        let mut ready = None;
+        for (i, case) in cases.into_iter().enumerate() {
+            if ready.is_some() {
+                pending.push(case);
+                continue;
+            }
+            match case {
+                Case::Recv(ch) => {
+                    let st = &mut guards[slot(&ch)];
+                    match Chan::try_recv_locked(st, &mut deferred) {
+                        Some(Recv::Value(value)) => ready = Some(Outcome::Received { case: i, value }),
+                        Some(Recv::Closed) => ready = Some(Outcome::RecvClosed { case: i }),
+                        None => pending.push(Case::Recv(ch)),
+                    }
+                }
+                Case::Send(ch, value) => {
+                    let st = &mut guards[slot(&ch)];
+                    match Chan::try_send_locked(st, ch.cap, value, &mut deferred) {
+                        Attempt::Done(SendResult::Sent) => ready = Some(Outcome::Sent { case: i }),
+                        Attempt::Done(SendResult::Closed(value)) => {
+                            ready = Some(Outcome::SendClosed { case: i, value })
+                        }
+                        Attempt::WouldBlock(value) => pending.push(Case::Send(ch, value)),
+                    }
+                }
+            }
+        }
+        if let Some(outcome) = ready {
+            Selected::Ready(outcome)
+        } else if has_default {
+            Selected::Default
+        } else {
+            // Pass 2: register one waiter everywhere. Case indices are the
+            // original positions: no case was ready, so `pending` kept them all.
+            let w = waiter();
+            for (i, case) in pending.into_iter().enumerate() {
+                match case {
+                    Case::Recv(ch) => guards[slot(&ch)].recvq.push_back(RecvEntry { waiter: w.clone(), case: i }),
+                    Case::Send(ch, value) => {
+                        guards[slot(&ch)].sendq.push_back(SendEntry { waiter: w.clone(), case: i, value })
+                    }
+                }
+            }
+            drop(guards);
+            Selected::Waiting(Registration { waiter: w, chans: chans.clone() })
+        }
+    };
+    run_deferred(deferred);
+    result
+}

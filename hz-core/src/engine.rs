@@ -1,0 +1,59 @@
+//! The two traits between hz-core and a backend.
+
+use crate::{Error, Host, Task};
+
+/// A JavaScript engine backend (the generic layer, for backend authors).
+///
+/// A backend is translation only: engine values <-> hz-clone payloads, and
+/// engine hooks <-> [`Host`]. Everything concurrent lives in hz-core.
+pub trait Engine: Send + Sync + 'static {
+    /// The name JS code and the CLI use to pick this engine (`"quickjs"`).
+    const NAME: &'static str;
+    /// Whether an agent may run its next turn on another OS thread. Pinned
+    /// engines (false) keep a home thread chosen at spawn.
+    const MIGRATABLE: bool;
+    /// One agent: an engine instance with its globals and job queue.
+    type Agent: Agent;
+
+    /// Creates an agent, on the thread that will run its first turn. The
+    /// agent installs the JS API by calling back into `host`.
+    fn create_agent(&self, host: Host) -> Result<Self::Agent, Error>;
+
+    /// Boxes an agent for the scheduler: [`AgentBox::Migratable`] needs `Send`.
+    fn boxed(agent: Self::Agent) -> AgentBox;
+}
+
+/// An agent as the scheduler holds it.
+pub enum AgentBox {
+    /// May move between worker threads between turns.
+    Migratable(Box<dyn Agent + Send>),
+    /// Stays on the thread that created it.
+    Pinned(Box<dyn Agent>),
+}
+
+/// The object-safe part the scheduler drives.
+pub trait Agent {
+    /// Runs one host task, then drains the engine's microtask queue to empty.
+    /// JS exceptions are the agent's business (it settles its result through
+    /// its [`Host`]); this never panics across the engine.
+    fn run_task(&mut self, task: Task);
+}
+
+/// Type-erased [`Engine`], so the runtime can hold engines by name.
+pub(crate) trait DynEngine: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn migratable(&self) -> bool;
+    fn create(&self, host: Host) -> Result<AgentBox, Error>;
+}
+
+impl<E: Engine> DynEngine for E {
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn migratable(&self) -> bool {
+        E::MIGRATABLE
+    }
+    fn create(&self, host: Host) -> Result<AgentBox, Error> {
+        self.create_agent(host).map(E::boxed)
+    }
+}

@@ -1,0 +1,410 @@
+// hz's JS API, written once for every engine. A backend evaluates this
+// function expression and calls it with its natives (`ops`) and the global
+// object; it returns the internals the backend calls back into.
+//
+// Native contract (each backend provides these on `ops`):
+//   channelPrototype                 prototype of native channel objects
+//   channel(cap) -> ch               a new channel object
+//   send(ch, v, transfer) -> r       r: op id (pending) or [status, value, index]
+//   recv(ch) -> r
+//   trySend(ch, v) -> bool           throws if closed
+//   tryRecv(ch) -> undefined | [status, value]
+//   close(ch)                        throws if already closed
+//   info(ch) -> [capacity, length, closed]
+//   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
+//   spawn(kind, code, name, engine, args) -> id   kind 0 function, 1 script
+//   join(id) -> r
+//   terminate(id) -> bool
+//   timer(ms) -> op id;  cancel(op) -> bool
+//   settle(ok, value)                records the agent's result (throws DataCloneError)
+//   clone(v, transfer) -> copy       structuredClone
+//   print(stream, text)              stream 1 stdout, 2 stderr
+//   engine                           the engine's name
+// Status codes mirror hz_core::Status.
+(function (ops, global) {
+  'use strict';
+  const OK = 0, DONE = 1, ERROR = 2, TIMEOUT = 3, DEFAULT = 4;
+  const SEND = 0, RECV = 1, JOIN = 2, SELECT = 3;
+
+  // Intrinsics captured before user code can replace them.
+  const { Promise, Map, Error, TypeError, RangeError, Symbol, Object, Array, String, Number, JSON } = global;
+  const PromiseResolve = Promise.resolve.bind(Promise);
+  const PromiseReject = Promise.reject.bind(Promise);
+  const isArray = Array.isArray;
+  const defineProperty = Object.defineProperty;
+  const fnToString = Function.prototype.toString;
+  const mapForEach = Map.prototype.forEach;
+  const setForEach = global.Set.prototype.forEach;
+  const apply = Reflect.apply;
+
+  // For the backends' clone code: reading and building the values the C
+  // APIs of every engine do not expose alike (Map/Set iteration, views...).
+  const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k).get;
+  const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype);
+  const taTag = getter(typedArrayProto, Symbol.toStringTag);
+  const taBuffer = getter(typedArrayProto, 'buffer');
+  const taOffset = getter(typedArrayProto, 'byteOffset');
+  const taLength = getter(typedArrayProto, 'length');
+  const dvBuffer = getter(DataView.prototype, 'buffer');
+  const dvOffset = getter(DataView.prototype, 'byteOffset');
+  const dvLength = getter(DataView.prototype, 'byteLength');
+  const mapSet = Map.prototype.set;
+  const setAdd = global.Set.prototype.add;
+  const dateGetTime = Date.prototype.getTime;
+  const bigintToString = BigInt.prototype.toString;
+  const BigIntCtor = BigInt, DateCtor = Date, SetCtor = global.Set;
+  const viewCtors = { __proto__: null, DataView };
+  for (const n of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+    if (typeof global[n] === 'function') viewCtors[n] = global[n];
+  }
+  const errorCtors = { __proto__: null };
+  for (const n of ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError']) {
+    errorCtors[n] = global[n];
+  }
+  const cloneHelpers = {
+    mapEntries(m) {
+      const a = [];
+      apply(mapForEach, m, [(v, k) => { a.push(k, v); }]);
+      return a;
+    },
+    setValues(s) {
+      const a = [];
+      apply(setForEach, s, [(v) => { a.push(v); }]);
+      return a;
+    },
+    newMap: () => new Map(),
+    mapSet: (m, k, v) => { apply(mapSet, m, [k, v]); },
+    newSet: () => new SetCtor(),
+    setAdd: (s, v) => { apply(setAdd, s, [v]); },
+    dateValue: (d) => apply(dateGetTime, d, []),
+    newDate: (t) => new DateCtor(t),
+    bigintHex: (b) => apply(bigintToString, b, [16]),
+    newBigInt(hex, negative) {
+      const b = BigIntCtor('0x' + hex);
+      return negative ? -b : b;
+    },
+    // [constructor name, buffer, byteOffset, length (bytes for DataView)]
+    viewInfo(v) {
+      const tag = apply(taTag, v, []);
+      if (tag === undefined) return ['DataView', apply(dvBuffer, v, []), apply(dvOffset, v, []), apply(dvLength, v, [])];
+      return [tag, apply(taBuffer, v, []), apply(taOffset, v, []), apply(taLength, v, [])];
+    },
+    newView(name, buffer, offset, length) {
+      const C = viewCtors[name];
+      if (C === undefined) throw new TypeError(name + ' is not supported by this engine');
+      return new C(buffer, offset, length);
+    },
+    newError(name, message, stack) {
+      const C = errorCtors[name] || Error;
+      const e = message === undefined ? new C() : new C(message);
+      if (stack !== undefined) defineProperty(e, 'stack', { value: stack, writable: true, configurable: true });
+      return e;
+    },
+  };
+
+  const pending = new Map(); // op id -> [resolve, reject, shape, extra]
+  const timers = new Map();  // op id -> timer record
+  const timerOps = new Map(); // public timer id -> op id
+  let timerSeq = 0;
+
+  if (typeof global.DOMException !== 'function') {
+    class DOMException extends Error {
+      constructor(message = '', name = 'Error') {
+        super(message);
+        defineProperty(this, 'name', { value: String(name), writable: true, configurable: true });
+      }
+    }
+    defineProperty(global, 'DOMException', { value: DOMException, writable: true, configurable: true });
+  }
+  const DOMExceptionCtor = global.DOMException;
+  function makeError(name, message) {
+    if (name === 'DataCloneError') return new DOMExceptionCtor(message, name);
+    const ctor = global[name];
+    if (typeof ctor === 'function' && (ctor === Error || ctor.prototype instanceof Error)) return new ctor(message);
+    const e = new Error(message);
+    e.name = name;
+    return e;
+  }
+
+  function present(status, value, index, shape, extra, resolve, reject) {
+    if (status === ERROR) return reject(value);
+    switch (shape) {
+      case SEND: return resolve(undefined);
+      case RECV: return resolve(status === DONE ? { value: undefined, done: true } : { value, done: false });
+      case JOIN: return resolve(value);
+      case SELECT:
+        if (status === TIMEOUT) return resolve({ index: -1, timeout: true });
+        if (status === DEFAULT) return resolve({ index: -1, default: true });
+        if (extra[index]) return resolve({ index }); // a send case
+        return resolve(status === DONE ? { index, value: undefined, done: true } : { index, value, done: false });
+    }
+  }
+
+  function op(start, shape, extra) {
+    let r;
+    try {
+      r = start();
+    } catch (e) {
+      return PromiseReject(e);
+    }
+    return new Promise((resolve, reject) => {
+      if (typeof r === 'number') pending.set(r, [resolve, reject, shape, extra]);
+      else present(r[0], r[1], r[2], shape, extra, resolve, reject);
+    });
+  }
+
+  // Channels: native objects with this prototype.
+  const proto = ops.channelPrototype;
+  const methods = {
+    send(value, options) {
+      const transfer = options == null ? undefined : options.transfer;
+      return op(() => ops.send(this, value, transfer), SEND);
+    },
+    recv() {
+      return op(() => ops.recv(this), RECV);
+    },
+    trySend(value) {
+      return ops.trySend(this, value);
+    },
+    tryRecv() {
+      const r = ops.tryRecv(this);
+      if (r === undefined) return undefined;
+      return r[0] === DONE ? { value: undefined, done: true } : { value: r[1], done: false };
+    },
+    close() {
+      ops.close(this);
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const r = await this.recv();
+        if (r.done) return;
+        yield r.value;
+      }
+    },
+  };
+  for (const k of Reflect.ownKeys(methods)) {
+    defineProperty(proto, k, { value: methods[k], writable: true, configurable: true });
+  }
+  for (const [k, i] of [['capacity', 0], ['length', 1], ['closed', 2]]) {
+    defineProperty(proto, k, { get() { return ops.info(this)[i]; }, configurable: true });
+  }
+  defineProperty(proto, Symbol.toStringTag, { value: 'Channel', configurable: true });
+
+  class AgentHandle {
+    #id;
+    constructor(id) {
+      this.#id = id;
+    }
+    get id() {
+      return this.#id;
+    }
+    join() {
+      const id = this.#id;
+      return op(() => ops.join(id), JOIN);
+    }
+    terminate() {
+      return ops.terminate(this.#id);
+    }
+  }
+
+  function spawn(what, ...args) {
+    let kind, code, name, engine;
+    if (typeof what === 'function') {
+      kind = 0;
+      code = '(' + apply(fnToString, what, []) + ')';
+    } else if (what !== null && typeof what === 'object') {
+      name = what.name === undefined ? undefined : String(what.name);
+      engine = what.engine === undefined ? undefined : String(what.engine);
+      if (what.args !== undefined) {
+        if (!isArray(what.args)) throw new TypeError('hz.spawn: args must be an array');
+        args = [...what.args, ...args];
+      }
+      if (typeof what.fn === 'function') {
+        kind = 0;
+        code = '(' + apply(fnToString, what.fn, []) + ')';
+      } else if (typeof what.source === 'string') {
+        kind = 1;
+        code = what.source;
+      } else if (what.module !== undefined) {
+        throw new TypeError('hz.spawn: { module } is not supported yet; use { source } or a function');
+      } else {
+        throw new TypeError('hz.spawn: expected { fn }, { source } or a function');
+      }
+    } else {
+      throw new TypeError('hz.spawn: expected a function or { source }');
+    }
+    return new AgentHandle(ops.spawn(kind, code, name, engine, args));
+  }
+
+  function channel(capacity = 0) {
+    const cap = Number(capacity);
+    if (!(cap >= 0 && cap <= 0xffffffff && Math.floor(cap) === cap)) {
+      throw new RangeError('hz.channel: capacity must be a non-negative integer');
+    }
+    return ops.channel(cap);
+  }
+
+  function select(cases, options) {
+    if (!isArray(cases)) return PromiseReject(new TypeError('hz.select: cases must be an array'));
+    const list = [];
+    const isSend = [];
+    for (const c of cases) {
+      if (c === null || typeof c !== 'object') return PromiseReject(new TypeError('hz.select: each case is { recv: ch } or { send: ch, value }'));
+      if (c.send !== undefined) {
+        list.push([c.send, true, c.value]);
+        isSend.push(true);
+      } else if (c.recv !== undefined) {
+        list.push([c.recv, false, undefined]);
+        isSend.push(false);
+      } else {
+        return PromiseReject(new TypeError('hz.select: each case is { recv: ch } or { send: ch, value }'));
+      }
+    }
+    const hasDefault = options != null && !!options.default;
+    let timeout = -1;
+    if (options != null && options.timeout !== undefined) {
+      timeout = Number(options.timeout);
+      if (!(timeout >= 0)) timeout = 0;
+    }
+    return op(() => ops.select(list, hasDefault, timeout), SELECT, isSend);
+  }
+
+  // Timers.
+  function arm(id, fn, ms, args, repeat) {
+    const opId = ops.timer(ms);
+    timers.set(opId, { id, fn, ms, args, repeat });
+    timerOps.set(id, opId);
+  }
+  function delay(ms) {
+    ms = Number(ms);
+    return ms >= 0 ? Math.min(ms, 2147483647) : 0;
+  }
+  function setTimeout(fn, ms, ...args) {
+    if (typeof fn !== 'function') throw new TypeError('setTimeout: callback must be a function');
+    const id = ++timerSeq;
+    arm(id, fn, delay(ms), args, false);
+    return id;
+  }
+  function setInterval(fn, ms, ...args) {
+    if (typeof fn !== 'function') throw new TypeError('setInterval: callback must be a function');
+    const id = ++timerSeq;
+    arm(id, fn, delay(ms), args, true);
+    return id;
+  }
+  function clearTimeout(id) {
+    const opId = timerOps.get(id);
+    if (opId === undefined) return;
+    timerOps.delete(id);
+    timers.delete(opId);
+    ops.cancel(opId);
+  }
+
+  // console: a small inspector.
+  function inspect(v, depth, seen, top) {
+    switch (typeof v) {
+      case 'string': return top ? v : JSON.stringify(v);
+      case 'number': return Object.is(v, -0) ? '-0' : String(v);
+      case 'bigint': return String(v) + 'n';
+      case 'boolean': case 'undefined': return String(v);
+      case 'symbol': return v.toString();
+      case 'function': return '[Function: ' + (v.name || '(anonymous)') + ']';
+    }
+    if (v === null) return 'null';
+    if (seen.includes(v)) return '[Circular]';
+    if (v instanceof Error) return v.stack ? String(v.name) + ': ' + v.message + '\n' + v.stack.replace(/\n$/, '') : String(v);
+    if (v instanceof Date) return v.toISOString();
+    if (v instanceof RegExp) return String(v);
+    if (Object.getPrototypeOf(v) === proto) return 'Channel { capacity: ' + v.capacity + ' }';
+    if (depth > 2) return isArray(v) ? '[Array]' : '[Object]';
+    seen = [...seen, v];
+    const inner = (x) => inspect(x, depth + 1, seen, false);
+    if (isArray(v)) return v.length === 0 ? '[]' : '[ ' + v.map(inner).join(', ') + ' ]';
+    if (v instanceof Map) {
+      const parts = [];
+      apply(mapForEach, v, [(val, key) => parts.push(inner(key) + ' => ' + inner(val))]);
+      return 'Map(' + v.size + ') {' + (parts.length ? ' ' + parts.join(', ') + ' ' : '') + '}';
+    }
+    if (v instanceof global.Set) {
+      const parts = [];
+      apply(setForEach, v, [(val) => parts.push(inner(val))]);
+      return 'Set(' + v.size + ') {' + (parts.length ? ' ' + parts.join(', ') + ' ' : '') + '}';
+    }
+    if (ArrayBuffer.isView(v)) return v.constructor.name + '(' + v.length + ') [ ' + Array.from(v).join(', ') + ' ]';
+    if (v instanceof ArrayBuffer) return 'ArrayBuffer { byteLength: ' + v.byteLength + ' }';
+    const keys = Object.keys(v);
+    const body = keys.map((k) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)) + ': ' + inner(v[k]));
+    return body.length === 0 ? '{}' : '{ ' + body.join(', ') + ' }';
+  }
+  function printer(stream) {
+    return (...args) => ops.print(stream, args.map((a) => inspect(a, 0, [], true)).join(' '));
+  }
+  const console = {
+    log: printer(1), info: printer(1), debug: printer(1),
+    warn: printer(2), error: printer(2),
+  };
+
+  function structuredClone(value, options) {
+    const transfer = options == null ? undefined : options.transfer;
+    return ops.clone(value, transfer);
+  }
+
+  function queueMicrotask(fn) {
+    if (typeof fn !== 'function') throw new TypeError('queueMicrotask: callback must be a function');
+    PromiseResolve().then(() => fn());
+  }
+
+  const hz = {
+    spawn, channel, select,
+    args: [],
+    engine: ops.engine,
+  };
+  const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone };
+  if (typeof global.queueMicrotask !== 'function') install.queueMicrotask = queueMicrotask;
+  for (const k of Object.keys(install)) {
+    defineProperty(global, k, { value: install[k], writable: true, configurable: true, enumerable: false });
+  }
+
+  // Reports the agent's result; a result that cannot be cloned fails the agent.
+  function settle(ok, v) {
+    try {
+      ops.settle(ok, v);
+    } catch (e) {
+      ops.settle(false, e);
+    }
+  }
+
+  return {
+    // A pending op completed (the backend drains microtasks afterwards).
+    dispatch(opId, status, value, index) {
+      const t = timers.get(opId);
+      if (t !== undefined) {
+        timers.delete(opId);
+        if (t.repeat) arm(t.id, t.fn, t.ms, t.args, true);
+        else timerOps.delete(t.id);
+        apply(t.fn, global, t.args);
+        return;
+      }
+      const p = pending.get(opId);
+      if (p === undefined) return;
+      pending.delete(opId);
+      present(status, value, index, p[2], p[3], p[0], p[1]);
+    },
+    // Starts the agent: kind 0 calls `what` (a function) with `args`;
+    // kind 1 settles with `what` (a script's completion value, awaited);
+    // kind 2 (a program) settles with undefined.
+    start(kind, what, args) {
+      hz.args = args;
+      let p;
+      if (kind === 0) {
+        if (typeof what !== 'function') throw new TypeError('spawned code is not a function');
+        p = new Promise((resolve) => resolve(apply(what, undefined, args)));
+      } else {
+        p = PromiseResolve(kind === 1 ? what : undefined);
+      }
+      p.then((v) => settle(true, v), (e) => settle(false, e));
+    },
+    makeError,
+    clone: cloneHelpers,
+  };
+})

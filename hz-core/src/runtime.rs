@@ -1,0 +1,442 @@
+//! The M:N scheduler: N worker threads run the turns of M agents.
+//!
+//! Each worker has a local run queue (migratable agents, stealable) and a
+//! pinned queue (agents whose engine cannot move, placed on it at spawn).
+//! A woken agent goes to the waking worker's local queue (so talking agents
+//! stay close), or to the injector when woken from outside the pool. Idle
+//! workers spin briefly, then park; pushing work unparks one. See
+//! `SCHEDULER.md` for the protocol.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::fence;
+use std::thread::JoinHandle;
+
+use crate::Error;
+use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Life};
+use crate::engine::{Agent, AgentBox, DynEngine, Engine};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, lock};
+use crate::timer::Timers;
+
+/// How many tasks one agent runs before the worker looks at other agents.
+const BATCH: usize = 64;
+/// How many times an idle worker looks for work before it parks.
+const SPINS: usize = 256;
+/// Worker stack size: engines recurse deeply (and so do clone walks).
+const STACK_SIZE: usize = 16 << 20;
+
+static NEXT_RUNTIME_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+thread_local! {
+    /// (runtime id, worker index) of the worker running on this thread.
+    static CURRENT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Engine instances of pinned agents whose home is this thread.
+    static PINNED: RefCell<HashMap<AgentId, Box<dyn Agent>>> = RefCell::new(HashMap::new());
+}
+
+/// Builds a [`Runtime`].
+pub struct RuntimeBuilder {
+    threads: Option<usize>,
+    engines: Vec<Arc<dyn DynEngine>>,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RuntimeBuilder {
+    /// A builder with no engines and the default thread count.
+    pub fn new() -> Self {
+        RuntimeBuilder { threads: None, engines: Vec::new() }
+    }
+
+    /// Worker threads (default: available parallelism).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+
+    /// Registers an engine; the first registered is the default for
+    /// [`Runtime::spawn_script`]. Registering a name again replaces it.
+    pub fn engine<E: Engine>(mut self, engine: E) -> Self {
+        self.engines.retain(|e| e.name() != E::NAME);
+        self.engines.push(Arc::new(engine));
+        self
+    }
+
+    /// Whether an engine of that name is registered.
+    pub fn has_engine(&self, name: &str) -> bool {
+        self.engines.iter().any(|e| e.name() == name)
+    }
+
+    /// Starts the worker threads.
+    pub fn build(self) -> Result<Runtime, Error> {
+        if self.engines.is_empty() {
+            return Err(Error::NotSupported("a runtime needs at least one engine"));
+        }
+        let n = self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let inner = Arc::new(RuntimeInner {
+            id: NEXT_RUNTIME_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            engines: self.engines,
+            workers: (0..n).map(|_| Worker::default()).collect(),
+            injector: Mutex::new(VecDeque::new()),
+            idle: Mutex::new(Vec::new()),
+            num_idle: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            timers: Timers::default(),
+            live: Mutex::new(HashMap::new()),
+            live_cv: Condvar::new(),
+            next_agent: AtomicU64::new(1),
+            next_home: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+        });
+        let mut handles = Vec::with_capacity(n + 1);
+        for i in 0..n {
+            let rt = inner.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("hz-worker-{i}"))
+                .stack_size(STACK_SIZE)
+                .spawn(move || rt.worker_main(i))
+                .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning a worker: {e}") })?;
+            handles.push(h);
+        }
+        let rt = inner.clone();
+        handles.push(
+            std::thread::Builder::new()
+                .name("hz-timer".into())
+                .spawn(move || rt.timers.run())
+                .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning the timer: {e}") })?,
+        );
+        *lock(&inner.threads) = handles;
+        Ok(Runtime { inner: inner.clone(), _guard: Arc::new(ShutdownGuard(inner)) })
+    }
+}
+
+/// A running hz runtime: worker threads, a timer thread and the agents on
+/// them. Cheap to clone; when the last clone is dropped every agent is
+/// terminated and the threads are joined.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<RuntimeInner>,
+    _guard: Arc<ShutdownGuard>,
+}
+
+struct ShutdownGuard(Arc<RuntimeInner>);
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
+}
+
+#[derive(Default)]
+struct Worker {
+    local: Mutex<VecDeque<Arc<AgentShared>>>,
+    pinned: Mutex<VecDeque<Arc<AgentShared>>>,
+    parker: Parker,
+}
+
+#[derive(Default)]
+struct Parker {
+    notified: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Parker {
+    fn park(&self) {
+        let mut n = lock(&self.notified);
+        while !*n {
+            n = match self.cv.wait(n) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+        *n = false;
+    }
+    fn unpark(&self) {
+        *lock(&self.notified) = true;
+        self.cv.notify_one();
+    }
+}
+
+pub(crate) struct RuntimeInner {
+    id: usize,
+    engines: Vec<Arc<dyn DynEngine>>,
+    workers: Box<[Worker]>,
+    injector: Mutex<VecDeque<Arc<AgentShared>>>,
+    idle: Mutex<Vec<usize>>,
+    num_idle: AtomicUsize,
+    shutdown: AtomicBool,
+    pub(crate) timers: Timers,
+    /// Agents that have not finished, for `wait_idle` and shutdown.
+    live: Mutex<HashMap<AgentId, std::sync::Weak<AgentShared>>>,
+    live_cv: Condvar,
+    next_agent: AtomicU64,
+    next_home: AtomicUsize,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+enum Body {
+    Migratable(Box<dyn Agent + Send>),
+    Pinned(Box<dyn Agent>),
+}
+
+impl Body {
+    fn run_task(&mut self, task: crate::Task) {
+        match self {
+            Body::Migratable(b) => b.run_task(task),
+            Body::Pinned(b) => b.run_task(task),
+        }
+    }
+}
+
+impl RuntimeInner {
+    pub(crate) fn engine(&self, name: &str) -> Result<Arc<dyn DynEngine>, Error> {
+        self.engines.iter().find(|e| e.name() == name).cloned().ok_or_else(|| Error::UnknownEngine(name.into()))
+    }
+
+    pub(crate) fn default_engine(&self) -> &Arc<dyn DynEngine> {
+        &self.engines[0]
+    }
+
+    pub(crate) fn engine_names(&self) -> Vec<&'static str> {
+        self.engines.iter().map(|e| e.name()).collect()
+    }
+
+    pub(crate) fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub(crate) fn spawn_agent(self: &Arc<Self>, engine: &str, spec: AgentSpec) -> Result<Arc<AgentShared>, Error> {
+        if self.shutdown.load(Ordering::Acquire) {
+            return Err(Error::ShutDown);
+        }
+        let engine = self.engine(engine)?;
+        let home = (!engine.migratable()).then(|| self.next_home.fetch_add(1, Ordering::Relaxed) % self.workers.len());
+        let id = self.next_agent.fetch_add(1, Ordering::Relaxed);
+        let agent = AgentShared::new(id, self.clone(), engine, home, spec);
+        lock(&self.live).insert(id, std::sync::Arc::downgrade(&agent));
+        self.schedule(agent.clone());
+        Ok(agent)
+    }
+
+    /// Puts a scheduled agent on a run queue and wakes a worker for it.
+    pub(crate) fn schedule(&self, agent: Arc<AgentShared>) {
+        if let Some(home) = agent.home {
+            lock(&self.workers[home].pinned).push_back(agent);
+            fence(Ordering::SeqCst);
+            self.wake_worker(home);
+            return;
+        }
+        let (rt, idx) = CURRENT.with(Cell::get);
+        if rt == self.id {
+            lock(&self.workers[idx].local).push_back(agent);
+        } else {
+            lock(&self.injector).push_back(agent);
+        }
+        fence(Ordering::SeqCst);
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
+        if self.num_idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let w = {
+            let mut idle = lock(&self.idle);
+            let w = idle.pop();
+            if w.is_some() {
+                self.num_idle.fetch_sub(1, Ordering::SeqCst);
+            }
+            w
+        };
+        if let Some(w) = w {
+            self.workers[w].parker.unpark();
+        }
+    }
+
+    fn wake_worker(&self, i: usize) {
+        let was_idle = {
+            let mut idle = lock(&self.idle);
+            match idle.iter().position(|&w| w == i) {
+                Some(p) => {
+                    idle.swap_remove(p);
+                    self.num_idle.fetch_sub(1, Ordering::SeqCst);
+                    true
+                }
+                None => false,
+            }
+        };
+        if was_idle {
+            self.workers[i].parker.unpark();
+        }
+    }
+
+    fn find_work(&self, idx: usize) -> Option<Arc<AgentShared>> {
+        if let Some(a) = lock(&self.workers[idx].pinned).pop_front() {
+            return Some(a);
+        }
+        if let Some(a) = lock(&self.workers[idx].local).pop_front() {
+            return Some(a);
+        }
+        if let Some(a) = lock(&self.injector).pop_front() {
+            return Some(a);
+        }
+        let n = self.workers.len();
+        (1..n).find_map(|k| lock(&self.workers[(idx + k) % n].local).pop_front())
+    }
+
+    fn has_work(&self, idx: usize) -> bool {
+        !lock(&self.workers[idx].pinned).is_empty()
+            || !lock(&self.injector).is_empty()
+            || self.workers.iter().any(|w| !lock(&w.local).is_empty())
+    }
+
+    fn worker_main(self: Arc<Self>, idx: usize) {
+        CURRENT.with(|c| c.set((self.id, idx)));
+        'outer: loop {
+            if let Some(a) = self.find_work(idx) {
+                self.run_agent(a);
+                continue;
+            }
+            for i in 0..SPINS {
+                if let Some(a) = self.find_work(idx) {
+                    self.run_agent(a);
+                    continue 'outer;
+                }
+                if i % 32 == 31 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            if self.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            {
+                let mut idle = lock(&self.idle);
+                idle.push(idx);
+                self.num_idle.fetch_add(1, Ordering::SeqCst);
+            }
+            fence(Ordering::SeqCst);
+            if !self.has_work(idx) && !self.shutdown.load(Ordering::Acquire) {
+                self.workers[idx].parker.park();
+            }
+            let mut idle = lock(&self.idle);
+            if let Some(p) = idle.iter().position(|&w| w == idx) {
+                idle.swap_remove(p);
+                self.num_idle.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        // Pinned engines whose home this was are dropped on this thread.
+        PINNED.with(|p| p.borrow_mut().clear());
+    }
+
+    /// Runs up to [`BATCH`] tasks of one agent (one turn each), then ends,
+    /// parks or requeues it.
+    fn run_agent(&self, agent: Arc<AgentShared>) {
+        let body = match agent.home {
+            Some(_) => PINNED.with(|p| p.borrow_mut().remove(&agent.id)).map(Body::Pinned),
+            None => agent.take_body().map(Body::Migratable),
+        };
+        let mut body = match body {
+            Some(b) => b,
+            None => {
+                let life = lock(&agent.sched).life;
+                if life != Life::New {
+                    return; // already finished
+                }
+                if agent.is_terminating() {
+                    agent.finish(Some(Err(Failure::Terminated)));
+                    return;
+                }
+                lock(&agent.sched).life = Life::Running;
+                match agent.create_body() {
+                    Ok(AgentBox::Migratable(b)) => Body::Migratable(b),
+                    Ok(AgentBox::Pinned(b)) => Body::Pinned(b),
+                    Err(e) => {
+                        agent.finish(Some(Err(Failure::Engine(e.to_string()))));
+                        return;
+                    }
+                }
+            }
+        };
+        for _ in 0..BATCH {
+            if agent.is_terminating() {
+                break;
+            }
+            let Some(task) = lock(&agent.sched).tasks.pop_front() else { break };
+            body.run_task(task);
+        }
+        if agent.is_terminating() {
+            drop(body);
+            agent.finish(Some(Err(Failure::Terminated)));
+            return;
+        }
+        if agent.is_done() {
+            drop(body);
+            agent.finish(None);
+            return;
+        }
+        match body {
+            Body::Migratable(b) => *lock(&agent.body) = Some(b),
+            Body::Pinned(b) => {
+                PINNED.with(|p| p.borrow_mut().insert(agent.id, b));
+            }
+        }
+        let again = {
+            let mut s = lock(&agent.sched);
+            if s.tasks.is_empty() && !agent.is_terminating() {
+                s.scheduled = false;
+                false
+            } else {
+                true
+            }
+        };
+        if again {
+            self.schedule(agent);
+        }
+    }
+
+    pub(crate) fn agent_finished(&self, id: AgentId) {
+        let mut live = lock(&self.live);
+        live.remove(&id);
+        if live.is_empty() {
+            self.live_cv.notify_all();
+        }
+    }
+
+    pub(crate) fn wait_idle(&self) {
+        let mut live = lock(&self.live);
+        while !live.is_empty() {
+            live = match self.live_cv.wait(live) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+    }
+
+    fn shutdown(&self) {
+        let agents: Vec<_> = lock(&self.live).values().filter_map(std::sync::Weak::upgrade).collect();
+        for a in &agents {
+            a.request_terminate();
+        }
+        drop(agents);
+        self.wait_idle();
+        self.shutdown.store(true, Ordering::Release);
+        self.timers.shutdown();
+        for w in self.workers.iter() {
+            w.parker.unpark();
+        }
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        let me = std::thread::current().id();
+        for t in threads {
+            // A runtime dropped from one of its own threads cannot join itself.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The one place hz-core takes its concurrency primitives from: `std`
+//! normally, `loom` under `--cfg hz_loom` so the models check the real code.
+
+#[cfg(hz_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(hz_loom)]
+pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+#[cfg(not(hz_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(hz_loom))]
+pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Locks a mutex, ignoring poisoning: hz never leaves shared state half
+/// updated across a panic point, and a panic in one agent must not wedge
+/// every other agent that touches the same channel.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// A one-shot signal a thread can block on (Rust-side blocking channel ops).
+pub(crate) struct Signal {
+    set: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Self {
+        Signal { set: Mutex::new(false), cv: Condvar::new() }
+    }
+    pub(crate) fn notify(&self) {
+        *lock(&self.set) = true;
+        self.cv.notify_one();
+    }
+    pub(crate) fn wait(&self) {
+        let mut g = lock(&self.set);
+        while !*g {
+            g = match self.cv.wait(g) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+    }
+}

@@ -1,0 +1,63 @@
+use std::ops::Deref;
+
+use hz_core::Engine;
+
+/// A runtime with every engine this build has (see the crate features).
+/// Derefs to [`hz_core::Runtime`] for spawning, channels and waiting.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: hz_core::Runtime,
+}
+
+impl Runtime {
+    /// Starts building a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder { inner: hz_core::RuntimeBuilder::new() }
+    }
+
+    /// A runtime with default settings.
+    pub fn new() -> Result<Runtime, hz_core::Error> {
+        Self::builder().build()
+    }
+
+    /// Spawns on the default engine (the first of the build's engines).
+    pub fn spawn_default(&self, spec: hz_core::AgentSpec) -> Result<hz_core::AgentHandle, hz_core::Error> {
+        let engine = self.inner.engines()[0];
+        self.inner.spawn_on(engine, spec)
+    }
+}
+
+impl Deref for Runtime {
+    type Target = hz_core::Runtime;
+    fn deref(&self) -> &hz_core::Runtime {
+        &self.inner
+    }
+}
+
+/// Builds a [`Runtime`].
+pub struct RuntimeBuilder {
+    inner: hz_core::RuntimeBuilder,
+}
+
+impl RuntimeBuilder {
+    /// Worker threads (default: available parallelism).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.inner = self.inner.threads(n);
+        self
+    }
+
+    /// Registers an engine (for example one configured differently).
+    pub fn engine<E: Engine>(mut self, engine: E) -> Self {
+        self.inner = self.inner.engine(engine);
+        self
+    }
+
+    /// Starts the runtime; built-in engines not registered explicitly are added.
+    pub fn build(mut self) -> Result<Runtime, hz_core::Error> {
+        #[cfg(feature = "quickjs")]
+        if !self.inner.has_engine(hz_backend_quickjs::QuickJsEngine::NAME) {
+            self.inner = self.inner.engine(hz_backend_quickjs::QuickJsEngine::new());
+        }
+        Ok(Runtime { inner: self.inner.build()? })
+    }
+}
