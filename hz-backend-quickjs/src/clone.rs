@@ -246,10 +246,10 @@ impl<'js> Serializer<'_, 'js> {
     fn properties(&mut self, obj: &Object<'js>, depth: usize, skip: Option<u32>) -> Result<(), CloneErr> {
         let keys: Vec<String> = obj.own_keys::<String>(Filter::new().string().enum_only()).collect::<Result<_, _>>()?;
         for k in keys {
-            if let Some(n) = skip {
-                if k.parse::<u32>().is_ok_and(|i| i < n && i.to_string() == k) {
-                    continue;
-                }
+            if let Some(n) = skip
+                && k.parse::<u32>().is_ok_and(|i| i < n && i.to_string() == k)
+            {
+                continue;
             }
             let value: Value<'js> = obj.get(k.as_str())?;
             self.w.string(&k);
@@ -269,10 +269,10 @@ impl<'js> Serializer<'_, 'js> {
             self.remember(v, id);
             let mut present = vec![false; length as usize];
             for k in &keys {
-                if let Ok(i) = k.parse::<u32>() {
-                    if (i as usize) < present.len() {
-                        present[i as usize] = true;
-                    }
+                if let Ok(i) = k.parse::<u32>()
+                    && (i as usize) < present.len()
+                {
+                    present[i as usize] = true;
                 }
             }
             for (i, has) in present.into_iter().enumerate() {
@@ -355,7 +355,13 @@ impl<'js> Sink for Builder<'_, 'js> {
         Ok(Value::new_bool(self.ctx.clone(), b))
     }
     fn number(&mut self, n: f64) -> Result<Value<'js>, CloneErr> {
-        Ok(Value::new_number(self.ctx.clone(), n))
+        // Not `Value::new_number`: it narrows -0 to the int 0.
+        let i = n as i32;
+        if f64::from(i) == n && !(n == 0.0 && n.is_sign_negative()) {
+            Ok(Value::new_int(self.ctx.clone(), i))
+        } else {
+            Ok(Value::new_float(self.ctx.clone(), n))
+        }
     }
     fn bigint(&mut self, negative: bool, magnitude_le: &[u8]) -> Result<Value<'js>, CloneErr> {
         let mut hex = String::with_capacity(magnitude_le.len() * 2 + 1);

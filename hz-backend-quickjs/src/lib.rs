@@ -105,7 +105,7 @@ impl QuickJsAgent {
             return;
         }
         let payload = thrown_payload(ctx, &exc);
-        self.host.settle(Err(payload));
+        self.host.uncaught(payload);
     }
 
     fn start(&self, spec: hz_core::AgentSpec) {

@@ -66,7 +66,7 @@ fn throw_error(ctx: &Ctx<'_>, name: &str, message: &str) -> rquickjs::Error {
 }
 
 fn chan<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arc<PayloadChan>> {
-    match v.as_object().and_then(|o| Class::<JsChannel>::from_object(o)) {
+    match v.as_object().and_then(Class::<JsChannel>::from_object) {
         Some(c) => Ok(c.borrow().chan.clone()),
         None => Err(Exception::throw_type(ctx, "not a channel")),
     }
@@ -108,6 +108,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host) -> rquickjs::Result<()> {
     let proto = Class::<JsChannel>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
     ops.set("channelPrototype", proto)?;
     ops.set("engine", "quickjs")?;
+    ops.set("threads", host.threads() as f64)?;
 
     ops.set(
         "channel",
@@ -270,6 +271,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host) -> rquickjs::Result<()> {
             let d = data(&ctx);
             let r = from_payload(&ctx, &d.helpers, &p);
             r.map_err(|e| e.throw(&ctx, &d))
+        })?,
+    )?;
+    ops.set(
+        "threadId",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move || host.worker_index().map_or(-1.0, |i| i as f64)
         })?,
     )?;
     ops.set(

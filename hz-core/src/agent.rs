@@ -408,6 +408,16 @@ impl Host {
         self.agent.id
     }
 
+    /// How many worker threads the runtime has (`hz.threads`).
+    pub fn threads(&self) -> usize {
+        self.agent.rt.threads()
+    }
+
+    /// The index of the worker thread running this turn (`hz.threadId()`).
+    pub fn worker_index(&self) -> Option<usize> {
+        self.agent.rt.current_worker()
+    }
+
     /// The flag an engine's interrupt handler polls: true once the agent is
     /// being terminated. Termination is uncatchable: the backend keeps
     /// interrupting until the turn returns.
@@ -626,6 +636,16 @@ impl Host {
         let mut h = lock(&self.agent.host);
         if h.settled.is_none() {
             h.settled = Some(result.map_err(Failure::Thrown));
+        }
+    }
+
+    /// An exception nobody caught (in a timer callback, a task...): the
+    /// agent fails with it even if it had already returned a value, as a
+    /// worker dies of an uncaught exception. The first failure wins.
+    pub fn uncaught(&self, thrown: Payload) {
+        let mut h = lock(&self.agent.host);
+        if !matches!(h.settled, Some(Err(_))) {
+            h.settled = Some(Err(Failure::Thrown(thrown)));
         }
     }
 

@@ -19,7 +19,9 @@
 //   settle(ok, value)                records the agent's result (throws DataCloneError)
 //   clone(v, transfer) -> copy       structuredClone
 //   print(stream, text)              stream 1 stdout, 2 stderr
+//   threadId() -> n                  index of the worker thread running this turn
 //   engine                           the engine's name
+//   threads                          the runtime's worker thread count
 // Status codes mirror hz_core::Status.
 (function (ops, global) {
   'use strict';
@@ -358,6 +360,8 @@
     spawn, channel, select,
     args: [],
     engine: ops.engine,
+    threads: ops.threads,
+    threadId: () => ops.threadId(),
   };
   const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone };
   if (typeof global.queueMicrotask !== 'function') install.queueMicrotask = queueMicrotask;

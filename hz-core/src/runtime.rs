@@ -205,6 +205,12 @@ impl RuntimeInner {
         self.engines.iter().map(|e| e.name()).collect()
     }
 
+    /// The index of the worker thread running the caller, if it is one of ours.
+    pub(crate) fn current_worker(&self) -> Option<usize> {
+        let (rt, idx) = CURRENT.with(Cell::get);
+        (rt == self.id).then_some(idx)
+    }
+
     pub(crate) fn threads(&self) -> usize {
         self.workers.len()
     }

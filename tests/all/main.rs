@@ -1,1 +1,113 @@
+//! hz's integration tests: one binary (so every engine links once).
+//!
+//! `suite` holds the checks as generic functions over an engine name;
+//! `backend_suite!` instantiates them for each engine the build has.
 
+mod cli;
+mod rust_api;
+mod suite;
+
+/// Instantiates every check of `suite` for one engine. Kept dumb on purpose.
+macro_rules! backend_suite {
+    ($module:ident, $engine:expr) => {
+        mod $module {
+            use crate::suite;
+            const E: &str = $engine;
+            #[test]
+            fn rendezvous_send_waits_for_a_receiver() {
+                suite::rendezvous_send_waits_for_a_receiver(E)
+            }
+            #[test]
+            fn bounded_send_waits_when_full() {
+                suite::bounded_send_waits_when_full(E)
+            }
+            #[test]
+            fn close_drains_then_done() {
+                suite::close_drains_then_done(E)
+            }
+            #[test]
+            fn close_wakes_blocked_receivers_and_senders() {
+                suite::close_wakes_blocked_receivers_and_senders(E)
+            }
+            #[test]
+            fn send_on_closed_channel_rejects() {
+                suite::send_on_closed_channel_rejects(E)
+            }
+            #[test]
+            fn try_send_and_try_recv() {
+                suite::try_send_and_try_recv(E)
+            }
+            #[test]
+            fn select_picks_a_ready_case() {
+                suite::select_picks_a_ready_case(E)
+            }
+            #[test]
+            fn select_default_when_nothing_ready() {
+                suite::select_default_when_nothing_ready(E)
+            }
+            #[test]
+            fn select_timeout() {
+                suite::select_timeout(E)
+            }
+            #[test]
+            fn select_waits_then_completes_one_case() {
+                suite::select_waits_then_completes_one_case(E)
+            }
+            #[test]
+            fn join_returns_the_value() {
+                suite::join_returns_the_value(E)
+            }
+            #[test]
+            fn join_rejects_with_the_error() {
+                suite::join_rejects_with_the_error(E)
+            }
+            #[test]
+            fn uncaught_throw_of_non_error() {
+                suite::uncaught_throw_of_non_error(E)
+            }
+            #[test]
+            fn terminate_stops_an_infinite_loop() {
+                suite::terminate_stops_an_infinite_loop(E)
+            }
+            #[test]
+            fn terminate_is_uncatchable() {
+                suite::terminate_is_uncatchable(E)
+            }
+            #[test]
+            fn state_persists_across_threads() {
+                suite::state_persists_across_threads(E)
+            }
+            #[test]
+            fn thousand_agents_round_trip_on_two_threads() {
+                suite::thousand_agents_round_trip_on_two_threads(E)
+            }
+            #[test]
+            fn syntax_error_in_spawned_source() {
+                suite::syntax_error_in_spawned_source(E)
+            }
+            #[test]
+            fn sending_a_function_is_a_data_clone_error() {
+                suite::sending_a_function_is_a_data_clone_error(E)
+            }
+            #[test]
+            fn channels_travel_through_spawn_and_channels() {
+                suite::channels_travel_through_spawn_and_channels(E)
+            }
+            #[test]
+            fn clone_round_trips_values() {
+                suite::clone_round_trips_values(E)
+            }
+            #[test]
+            fn timers_and_microtasks_order() {
+                suite::timers_and_microtasks_order(E)
+            }
+            #[test]
+            fn unknown_engine_is_a_type_error() {
+                suite::unknown_engine_is_a_type_error(E)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "quickjs")]
+backend_suite!(quickjs, "quickjs");

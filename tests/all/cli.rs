@@ -1,0 +1,76 @@
+//! The `hz` command, run as a user would.
+
+use std::process::Command;
+
+fn hz(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hz")).args(args).output().expect("hz runs")
+}
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hz-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn missing_file_is_reported() {
+    let out = hz(&["run", "definitely-missing.js"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("definitely-missing.js") && err.contains("No such file"), "stderr: {err}");
+}
+
+#[test]
+fn uncaught_error_exits_non_zero_with_name_message_and_location() {
+    let p = write("boom.js", "console.log('before');\nfunction f() { throw new TypeError('bad thing'); }\nf();\n");
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "before\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TypeError: bad thing"), "stderr: {err}");
+    assert!(err.contains("boom.js:2"), "stderr lacks the location: {err}");
+}
+
+#[test]
+fn syntax_error_in_main_file_has_its_line() {
+    let p = write("syntax.js", "let a = 1;\nlet b = ;\n");
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SyntaxError") && err.contains("syntax.js:2"), "stderr: {err}");
+}
+
+#[test]
+fn bad_arguments_and_engines() {
+    assert_eq!(hz(&[]).status.code(), Some(2));
+    assert_eq!(hz(&["run"]).status.code(), Some(2));
+    assert_eq!(hz(&["run", "x.js", "--threads", "zero"]).status.code(), Some(2));
+    let p = write("ok.js", "1");
+    let out = hz(&["run", p.to_str().unwrap(), "--engine", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown engine"));
+}
+
+#[test]
+fn program_waits_for_its_agents() {
+    let p = write(
+        "wait.js",
+        "hz.spawn(async () => { await new Promise((r) => setTimeout(r, 50)); console.log('child done'); });\nconsole.log('main done');\n",
+    );
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "main done\nchild done\n");
+}
+
+#[test]
+fn pipeline_example_prints_the_right_result() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = hz(&["run", &format!("{root}/examples/pipeline.js"), "--threads", "2"]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Sum of squares of 1..=1000, computed by the workers.
+    assert!(stdout.contains("sum of squares 1..1000 = 333833500"), "stdout: {stdout}");
+    assert!(stdout.contains("items: 1000"), "stdout: {stdout}");
+}

@@ -1,0 +1,439 @@
+//! The generic backend checks: each runs real JavaScript on `engine`.
+
+use std::time::{Duration, Instant};
+
+use hz::{AgentSpec, JoinError, Runtime, Value};
+
+pub(crate) fn runtime(threads: usize) -> Runtime {
+    Runtime::builder().threads(threads).build().expect("runtime starts")
+}
+
+/// Runs `src` as a script on `engine` (its completion value, awaited, is the result).
+pub(crate) fn run_on(rt: &Runtime, engine: &str, src: &str) -> Result<Value, JoinError> {
+    rt.spawn_on(engine, AgentSpec::script("test.js", src)).expect("spawn").join()
+}
+
+fn run(engine: &str, src: &str) -> Result<Value, JoinError> {
+    run_on(&runtime(2), engine, src)
+}
+
+/// Runs `src`, expecting a JSON-compatible result, and returns it as JSON text.
+fn json(engine: &str, src: &str) -> String {
+    match run(engine, src) {
+        Ok(v) => v.to_json().expect("JSON-compatible result").to_string(),
+        Err(e) => panic!("script failed: {e:?}"),
+    }
+}
+
+pub(crate) fn rendezvous_send_waits_for_a_receiver(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(0);
+            let sent = false;
+            const p = ch.send(42).then(() => { sent = true; });
+            await new Promise((r) => setTimeout(r, 30));
+            const before = sent;
+            const got = await ch.recv();
+            await p;
+            return [before, sent, got.value, got.done];
+        })()"#,
+    );
+    assert_eq!(out, "[false,true,42,false]");
+}
+
+pub(crate) fn bounded_send_waits_when_full(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(2);
+            const order = [];
+            await ch.send(1); order.push('s1');
+            await ch.send(2); order.push('s2');
+            const p = ch.send(3).then(() => order.push('s3'));
+            await new Promise((r) => setTimeout(r, 30));
+            order.push('len=' + ch.length);
+            const a = await ch.recv(); order.push('r' + a.value);
+            await p;
+            const b = await ch.recv(); const c = await ch.recv();
+            order.push('r' + b.value, 'r' + c.value);
+            return order;
+        })()"#,
+    );
+    assert_eq!(out, r#"["s1","s2","len=2","r1","s3","r2","r3"]"#);
+}
+
+pub(crate) fn close_drains_then_done(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(3);
+            await ch.send('a'); await ch.send('b');
+            ch.close();
+            const got = [];
+            for await (const v of ch) got.push(v);
+            const after = await ch.recv();
+            return [got, after.done, ch.closed];
+        })()"#,
+    );
+    assert_eq!(out, r#"[["a","b"],true,true]"#);
+}
+
+pub(crate) fn close_wakes_blocked_receivers_and_senders(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const rx = hz.channel(0);
+            const waiting = rx.recv();
+            const tx = hz.channel(0);
+            const blocked = tx.send('x').then(() => 'sent', (err) => err.message);
+            await new Promise((r) => setTimeout(r, 10));
+            rx.close(); tx.close();
+            return [(await waiting).done, await blocked];
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,"send on a closed channel"]"#);
+}
+
+pub(crate) fn send_on_closed_channel_rejects(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(1);
+            ch.close();
+            let msg = 'no error';
+            try { await ch.send(1); } catch (err) { msg = err.message; }
+            let twice = 'no error';
+            try { ch.close(); } catch (err) { twice = err.message; }
+            let trySend = 'no error';
+            try { ch.trySend(1); } catch (err) { trySend = err.message; }
+            return [msg, twice, trySend];
+        })()"#,
+    );
+    assert_eq!(out, r#"["send on a closed channel","close of a closed channel","send on a closed channel"]"#);
+}
+
+pub(crate) fn try_send_and_try_recv(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(1);
+            const r = [ch.tryRecv() === undefined, ch.trySend(1), ch.trySend(2), ch.tryRecv().value, ch.tryRecv() === undefined];
+            ch.close();
+            r.push(ch.tryRecv().done);
+            return r;
+        })()"#,
+    );
+    assert_eq!(out, "[true,true,false,1,true,true]");
+}
+
+pub(crate) fn select_picks_a_ready_case(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const a = hz.channel(1), b = hz.channel(1), c = hz.channel(0);
+            await b.send('from b');
+            const r1 = await hz.select([{ recv: a }, { recv: b }]);
+            const r2 = await hz.select([{ recv: a }, { send: a, value: 7 }]);
+            const r3 = await hz.select([{ recv: c }, { recv: a }]);
+            return [r1.index, r1.value, r2.index, r3.index, r3.value];
+        })()"#,
+    );
+    assert_eq!(out, r#"[1,"from b",1,1,7]"#);
+}
+
+pub(crate) fn select_default_when_nothing_ready(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const a = hz.channel(0);
+            const r = await hz.select([{ recv: a }, { send: a, value: 1 }], { default: true });
+            // The default left nothing behind: a later receive must not find the value.
+            return [r.index, r.default, a.tryRecv() === undefined];
+        })()"#,
+    );
+    assert_eq!(out, "[-1,true,true]");
+}
+
+pub(crate) fn select_timeout(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const a = hz.channel(0);
+            const t0 = Date.now();
+            const r = await hz.select([{ recv: a }], { timeout: 50 });
+            const waited = Date.now() - t0;
+            // After the timeout the select is gone: a send must not be taken by it.
+            const taken = a.trySend('late');
+            return [r.index, r.timeout, waited >= 45, waited < 2000, taken];
+        })()"#,
+    );
+    assert_eq!(out, "[-1,true,true,true,false]");
+}
+
+pub(crate) fn select_waits_then_completes_one_case(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const a = hz.channel(0), b = hz.channel(0);
+            const worker = hz.spawn(async (b) => { await b.send('hello'); return 'sent'; }, b);
+            const r = await hz.select([{ recv: a }, { recv: b }]);
+            await worker.join();
+            // The losing case left no receiver behind on `a`.
+            return [r.index, r.value, a.trySend('x')];
+        })()"#,
+    );
+    assert_eq!(out, r#"[1,"hello",false]"#);
+}
+
+pub(crate) fn join_returns_the_value(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const h = hz.spawn((x, y) => ({ sum: x + y, list: [x, y], nested: { ok: true } }), 2, 3);
+            const asyncH = hz.spawn(async () => { await new Promise((r) => setTimeout(r, 5)); return 'later'; });
+            const src = hz.spawn({ source: '6 * 7' });
+            return [await h.join(), await asyncH.join(), await src.join(), typeof h.id];
+        })()"#,
+    );
+    assert_eq!(out, r#"[{"list":[2,3],"nested":{"ok":true},"sum":5},"later",42,"number"]"#);
+}
+
+pub(crate) fn join_rejects_with_the_error(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const h = hz.spawn(() => { throw new TypeError('boom'); });
+            try { await h.join(); return 'resolved'; } catch (err) {
+                return [err instanceof TypeError, err.name, err.message, typeof err.stack];
+            }
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,"TypeError","boom","string"]"#);
+    // The same through the Rust API.
+    let rt = runtime(2);
+    let h = rt.spawn_on(e, AgentSpec::function("() => { throw new RangeError('too far'); }")).unwrap();
+    match h.join() {
+        Err(JoinError::Js(err)) => {
+            assert_eq!(err.name.as_deref(), Some("RangeError"));
+            assert_eq!(err.message, "too far");
+        }
+        other => panic!("expected a RangeError, got {other:?}"),
+    }
+}
+
+pub(crate) fn uncaught_throw_of_non_error(e: &str) {
+    let rt = runtime(2);
+    let h = rt.spawn_on(e, AgentSpec::function("() => { throw 42; }")).unwrap();
+    match h.join() {
+        Err(JoinError::Js(err)) => {
+            assert_eq!(err.name, None);
+            assert_eq!(err.value, Value::Number(42.0));
+        }
+        other => panic!("expected a thrown 42, got {other:?}"),
+    }
+    // An error thrown by a timer callback (no one to catch it) fails the agent.
+    let h = rt
+        .spawn_on(e, AgentSpec::function("() => { setTimeout(() => { throw new Error('in timer'); }, 1); }"))
+        .unwrap();
+    match h.join() {
+        Err(JoinError::Js(err)) => assert_eq!(err.message, "in timer"),
+        other => panic!("expected the timer's error, got {other:?}"),
+    }
+}
+
+pub(crate) fn terminate_stops_an_infinite_loop(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const h = hz.spawn(() => { while (true) {} });
+            await new Promise((r) => setTimeout(r, 20));
+            const t0 = Date.now();
+            const first = h.terminate();
+            let msg;
+            try { await h.join(); msg = 'resolved'; } catch (err) { msg = err.message; }
+            return [first, h.terminate(), msg, Date.now() - t0 < 1000];
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,false,"agent was terminated",true]"#);
+    // From Rust, with no timer in between.
+    let rt = runtime(2);
+    let h = rt.spawn_on(e, AgentSpec::function("() => { for (;;) {} }")).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let t0 = Instant::now();
+    assert!(h.terminate());
+    assert_eq!(h.join(), Err(JoinError::Terminated));
+    assert!(t0.elapsed() < Duration::from_secs(1), "terminate took {:?}", t0.elapsed());
+    assert!(!h.terminate(), "a second terminate reports the agent had ended");
+}
+
+pub(crate) fn terminate_is_uncatchable(e: &str) {
+    let rt = runtime(2);
+    let h = rt
+        .spawn_on(e, AgentSpec::function("() => { for (;;) { try { while (true) {} } catch (e) {} finally { } } }"))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    h.terminate();
+    assert_eq!(h.join(), Err(JoinError::Terminated));
+}
+
+pub(crate) fn state_persists_across_threads(e: &str) {
+    // One agent keeps a counter across many turns; other agents keep the
+    // workers busy so its turns land on different threads.
+    let out = json(
+        e,
+        r#"(async () => {
+            const seen = new Set();
+            let counter = 0;
+            const spinner = () => { const end = Date.now() + 2; while (Date.now() < end) {} return 0; };
+            for (let i = 0; i < 400 && seen.size < 2; i++) {
+                const busy = hz.spawn(spinner);
+                await new Promise((r) => setTimeout(r, 0));
+                counter++;
+                seen.add(hz.threadId());
+                await busy.join();
+            }
+            return [seen.size >= 2, counter === [...Array(counter).keys()].length, counter > 0];
+        })()"#,
+    );
+    assert_eq!(out, "[true,true,true]");
+}
+
+pub(crate) fn thousand_agents_round_trip_on_two_threads(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const jobs = hz.channel(0), results = hz.channel(0);
+            const handles = [];
+            for (let i = 0; i < 1000; i++) {
+                handles.push(hz.spawn(async (jobs, results) => {
+                    const { value } = await jobs.recv();
+                    await results.send(value * 2);
+                }, jobs, results));
+            }
+            const sender = (async () => { for (let i = 0; i < 1000; i++) await jobs.send(i); })();
+            let sum = 0;
+            for (let i = 0; i < 1000; i++) sum += (await results.recv()).value;
+            await sender;
+            for (const h of handles) await h.join();
+            return sum;
+        })()"#,
+    );
+    assert_eq!(out, (999 * 1000).to_string());
+}
+
+pub(crate) fn syntax_error_in_spawned_source(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const h = hz.spawn({ source: 'let ok = 1;\nlet x = ;\n', name: 'bad.js' });
+            try { await h.join(); return 'resolved'; } catch (err) {
+                return [err.name, /bad\.js:2/.test(err.stack || '') || /line 2/.test(err.message)];
+            }
+        })()"#,
+    );
+    assert_eq!(out, r#"["SyntaxError",true]"#);
+}
+
+pub(crate) fn sending_a_function_is_a_data_clone_error(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(1);
+            const names = [];
+            for (const bad of [() => 1, Symbol('s'), { f() {} }, new WeakMap(), Promise.resolve()]) {
+                try { await ch.send(bad); names.push('sent'); } catch (err) { names.push(err.name); }
+            }
+            // The channel is still usable and holds nothing from the failed sends.
+            await ch.send('fine');
+            const r = await ch.recv();
+            let cloneErr;
+            try { structuredClone(() => 1); } catch (err) { cloneErr = err.name; }
+            return [names, r.value, ch.length, cloneErr];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],"fine",0,"DataCloneError"]"#
+    );
+}
+
+pub(crate) fn channels_travel_through_spawn_and_channels(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const control = hz.channel(0);
+            const h = hz.spawn(async (control) => {
+                const { value: reply } = await control.recv(); // a channel, received over a channel
+                await reply.send('pong');
+                return 'done';
+            }, control);
+            const reply = hz.channel(0);
+            await control.send(reply);
+            const r = await reply.recv();
+            return [r.value, await h.join(), String(reply)];
+        })()"#,
+    );
+    assert_eq!(out, r#"["pong","done","[object Channel]"]"#);
+}
+
+pub(crate) fn clone_round_trips_values(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const shared = { tag: 'shared' };
+            const cyclic = { name: 'c' }; cyclic.self = cyclic;
+            const v = {
+                n: -0, big: 12345678901234567890123n, s: 'héllo ✓', d: new Date(1700000000000),
+                m: new Map([[1, 'one'], ['k', shared]]), set: new Set([1, 'two', shared]),
+                a: [1, , 3], sparse: new Array(2 ** 32 - 1), u8: new Uint8Array([1, 2, 3]),
+                f64: new Float64Array([1.5]), e: new RangeError('bad', { cause: 'why' }),
+                shared, cyclic, proto: JSON.parse('{"__proto__": 7}'),
+            };
+            v.sparse[5] = 'five';
+            const c = await (async () => { const ch = hz.channel(1); await ch.send(v); return (await ch.recv()).value; })();
+            return [
+                Object.is(c.n, -0), c.big === v.big, c.s, c.d.getTime(), c.m.get(1), c.m.get('k') === c.shared,
+                [...c.set].length, c.set.has(c.shared), c.a.length, 1 in c.a, c.sparse.length, c.sparse[5],
+                Object.keys(c.sparse).length, [...c.u8], c.f64[0], c.e instanceof RangeError, c.e.message, c.e.cause,
+                c.cyclic.self === c.cyclic, Object.getPrototypeOf(c.proto) === Object.prototype,
+                Object.keys(c.proto), c.proto.__proto__ === 7 || Object.getOwnPropertyDescriptor(c.proto, '__proto__').value === 7,
+            ];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[true,true,"héllo ✓",1700000000000,"one",true,3,true,3,false,4294967295,"five",1,[1,2,3],1.5,true,"bad","why",true,true,["__proto__"],true]"#
+    );
+}
+
+pub(crate) fn timers_and_microtasks_order(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const log = [];
+            setTimeout(() => log.push('t20'), 20);
+            const t = setTimeout(() => log.push('cancelled'), 5);
+            setTimeout(() => log.push('t0'), 0);
+            clearTimeout(t);
+            queueMicrotask(() => log.push('micro'));
+            Promise.resolve().then(() => log.push('then'));
+            log.push('sync');
+            let ticks = 0;
+            await new Promise((resolve) => { const i = setInterval(() => { if (++ticks === 3) { clearInterval(i); resolve(); } }, 1); });
+            await new Promise((r) => setTimeout(r, 40));
+            return [log, ticks];
+        })()"#,
+    );
+    assert_eq!(out, r#"[["sync","micro","then","t0","t20"],3]"#);
+}
+
+pub(crate) fn unknown_engine_is_a_type_error(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            try { hz.spawn({ fn: () => 1, engine: 'nope' }); return 'spawned'; } catch (err) { return [err.name, err.message]; }
+        })()"#,
+    );
+    assert_eq!(out, r#"["TypeError","unknown engine \"nope\""]"#);
+}
