@@ -8,7 +8,7 @@ use hz_clone::Payload;
 use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status};
 use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value};
+use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Module, Object, Value};
 
 use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
 
@@ -103,7 +103,8 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
 }
 
 /// Builds `ops`, evaluates the prelude with it and stores the internals.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host) -> rquickjs::Result<()> {
+/// `prelude` is the bytecode of `hz_core::PRELUDE` wrapped as a module.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8]) -> rquickjs::Result<()> {
     let ops = Object::new(ctx.clone())?;
     let proto = Class::<JsChannel>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
     ops.set("channelPrototype", proto)?;
@@ -293,7 +294,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host) -> rquickjs::Result<()> {
         })?,
     )?;
 
-    let prelude: Function<'js> = ctx.eval(hz_core::PRELUDE)?;
+    // SAFETY: `prelude` was written by `Module::write` of this same QuickJS
+    // build, in this process (QuickJsEngine's cache); it is never input.
+    let module = unsafe { Module::load(ctx.clone(), prelude) }?;
+    let (module, _) = module.eval()?;
+    let prelude: Function<'js> = module.namespace()?.get("default")?;
     let internals: Object<'js> = prelude.call((ops, ctx.globals()))?;
     let helpers = Helpers::new(internals.get("clone")?)?;
     let data = AgentData {

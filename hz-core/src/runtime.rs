@@ -376,14 +376,16 @@ impl RuntimeInner {
             let Some(task) = lock(&agent.sched).tasks.pop_front() else { break };
             body.run_task(task);
         }
+        // Joiners hear of the end before the engine instance is freed:
+        // tearing an engine down is slow (a full GC) and nobody waits on it.
         if agent.is_terminating() {
-            drop(body);
             agent.finish(Some(Err(Failure::Terminated)));
+            drop(body);
             return;
         }
         if agent.is_done() {
-            drop(body);
             agent.finish(None);
+            drop(body);
             return;
         }
         match body {
