@@ -7,6 +7,12 @@ mod sync;
 
 pub mod channel;
 
+#[cfg(all(test, hz_loom))]
+mod loom_tests;
+
+#[cfg(all(test, not(hz_loom)))]
+mod channel_tests;
+
 #[cfg(not(hz_loom))]
 mod agent;
 #[cfg(not(hz_loom))]
