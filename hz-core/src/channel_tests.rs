@@ -3,7 +3,7 @@
 use std::thread;
 use std::time::Duration;
 
-use crate::channel::{Attempt, Case, Chan, Outcome, Recv, SendResult, Selected, Waiter, select};
+use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Selected, SendResult, Waiter, select};
 use crate::sync::{Arc, Mutex, Signal, lock};
 
 fn blocking() -> (Arc<Waiter<u32>>, impl FnOnce() -> Outcome<u32>) {

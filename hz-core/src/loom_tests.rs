@@ -4,7 +4,7 @@
 
 use loom::thread;
 
-use crate::channel::{Attempt, Case, Chan, Outcome, Recv, SendResult, Selected, Waiter, select};
+use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Selected, SendResult, Waiter, select};
 use crate::sync::{Arc, Mutex, Signal, lock};
 
 /// A waiter for a model thread and a way to block on its outcome.
