@@ -92,15 +92,27 @@ impl QuickJsAgent {
         // Polled by QuickJS during execution; returning true raises an
         // uncatchable error, so `try { while (true) {} } catch {}` still ends.
         rt.set_interrupt_handler(Some(Box::new(move || flag.load(Ordering::Relaxed))));
+        rt.set_host_promise_rejection_tracker(Some(Box::new(natives::track_rejection)));
         let ctx = Context::full(&rt).map_err(engine_error)?;
         let prelude = engine.prelude.get_or_init(compile_prelude).as_ref().map_err(engine_error)?;
         ctx.with(|ctx| natives::install(&ctx, host.clone(), prelude).catch(&ctx).map_err(engine_error))?;
         Ok(QuickJsAgent { ctx, rt, host, terminate })
     }
 
-    /// Drains the job queue. A job that fails is an uncaught error (unless
-    /// the agent is being terminated).
+    /// Drains the job queue, then reports a rejection nobody handled as an
+    /// uncaught error (as Node does by default). A job that fails is an
+    /// uncaught error too, unless the agent is being terminated.
     fn drain_jobs(&self) {
+        self.drain_queue();
+        self.ctx.with(|ctx| {
+            let unhandled = std::mem::take(&mut *natives::data(&ctx).rejections.borrow_mut());
+            if let Some((_, reason)) = unhandled.into_iter().next() {
+                self.uncaught(&ctx, reason);
+            }
+        });
+    }
+
+    fn drain_queue(&self) {
         loop {
             match self.rt.execute_pending_job() {
                 Ok(true) => continue,

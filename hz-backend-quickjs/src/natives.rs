@@ -1,5 +1,6 @@
 //! The `ops` object the shared prelude (hz_core::PRELUDE) is built on.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,10 @@ impl<'js> JsClass<'js> for JsChannel {
 /// runtime's userdata (cleared before the runtime frees its objects).
 pub(crate) struct AgentData<'js> {
     pub(crate) helpers: Helpers<'js>,
+    /// Promises rejected with no handler yet, with their reasons (the host
+    /// rejection tracker's list); what is still here after a turn's
+    /// microtasks is an unhandled rejection.
+    pub(crate) rejections: RefCell<Vec<(Value<'js>, Value<'js>)>>,
     pub(crate) dispatch: Function<'js>,
     pub(crate) start: Function<'js>,
     pub(crate) make_error: Function<'js>,
@@ -50,6 +55,17 @@ pub(crate) struct AgentData<'js> {
 // `'to`, which is what JsLifetime requires.
 unsafe impl<'js> JsLifetime<'js> for AgentData<'js> {
     type Changed<'to> = AgentData<'to>;
+}
+
+/// The host promise rejection tracker (HTML "unhandled rejections").
+pub(crate) fn track_rejection<'js>(ctx: Ctx<'js>, promise: Value<'js>, reason: Value<'js>, handled: bool) {
+    let Some(d) = ctx.userdata::<AgentData<'js>>() else { return };
+    let mut list = d.rejections.borrow_mut();
+    if handled {
+        list.retain(|(p, _)| *p != promise);
+    } else {
+        list.push((promise, reason));
+    }
 }
 
 /// The agent's data. Installed before any user code runs.
@@ -303,6 +319,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8]) -> rquick
     let helpers = Helpers::new(internals.get("clone")?)?;
     let data = AgentData {
         helpers,
+        rejections: RefCell::new(Vec::new()),
         dispatch: internals.get("dispatch")?,
         start: internals.get("start")?,
         make_error: internals.get("makeError")?,

@@ -34,6 +34,15 @@ fn uncaught_error_exits_non_zero_with_name_message_and_location() {
 }
 
 #[test]
+fn unhandled_rejection_in_main_file_exits_non_zero() {
+    let p = write("reject.js", "(async () => {\n  await null;\n  throw new RangeError('async boom');\n})();\n");
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("RangeError: async boom") && err.contains("reject.js:3"), "stderr: {err}");
+}
+
+#[test]
 fn syntax_error_in_main_file_has_its_line() {
     let p = write("syntax.js", "let a = 1;\nlet b = ;\n");
     let out = hz(&["run", p.to_str().unwrap()]);

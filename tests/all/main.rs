@@ -102,6 +102,10 @@ macro_rules! backend_suite {
                 suite::timers_and_microtasks_order(E)
             }
             #[test]
+            fn unhandled_rejection_fails_the_agent() {
+                suite::unhandled_rejection_fails_the_agent(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

@@ -437,3 +437,32 @@ pub(crate) fn unknown_engine_is_a_type_error(e: &str) {
     );
     assert_eq!(out, r#"["TypeError","unknown engine \"nope\""]"#);
 }
+
+pub(crate) fn unhandled_rejection_fails_the_agent(e: &str) {
+    let rt = runtime(2);
+    let h = rt
+        .spawn_on(
+            e,
+            AgentSpec::function(
+                "() => { (async () => { await null; throw new ReferenceError('nobody caught me'); })(); return 1; }",
+            ),
+        )
+        .unwrap();
+    match h.join() {
+        Err(JoinError::Js(err)) => {
+            assert_eq!(err.name.as_deref(), Some("ReferenceError"));
+            assert_eq!(err.message, "nobody caught me");
+        }
+        other => panic!("expected the unhandled rejection, got {other:?}"),
+    }
+    // A rejection handled before the turn ends is not an error.
+    let out = json(
+        e,
+        r#"(async () => {
+            const p = Promise.reject(new Error('x'));
+            await null;
+            return await p.catch((err) => 'handled ' + err.message);
+        })()"#,
+    );
+    assert_eq!(out, r#""handled x""#);
+}
