@@ -6,6 +6,7 @@
 //! agent can run its next turn on any worker thread (`MIGRATABLE = true`).
 
 mod clone;
+mod modules;
 mod natives;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,6 +94,7 @@ impl QuickJsAgent {
         // uncatchable error, so `try { while (true) {} } catch {}` still ends.
         rt.set_interrupt_handler(Some(Box::new(move || flag.load(Ordering::Relaxed))));
         rt.set_host_promise_rejection_tracker(Some(Box::new(natives::track_rejection)));
+        rt.set_loader(modules::FileResolver, modules::FileLoader);
         let ctx = Context::full(&rt).map_err(engine_error)?;
         let prelude = engine.prelude.get_or_init(compile_prelude).as_ref().map_err(engine_error)?;
         ctx.with(|ctx| natives::install(&ctx, host.clone(), prelude).catch(&ctx).map_err(engine_error))?;
@@ -152,6 +154,10 @@ impl QuickJsAgent {
                     Source::Program { name, code } => {
                         eval(&ctx, code, name)?;
                         (2, Value::new_undefined(ctx.clone()))
+                    }
+                    Source::Module { path } => {
+                        let path = modules::absolute(path);
+                        (3, Module::import(&ctx, path.to_string_lossy().into_owned())?.into_value())
                     }
                     other => {
                         return Err(rquickjs::Exception::throw_type(&ctx, &format!("unsupported source {other:?}")));

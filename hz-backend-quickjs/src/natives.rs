@@ -232,6 +232,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8]) -> rquick
                 let engine = string(engine);
                 let source = match kind {
                     0 => Source::Function { code },
+                    2 => {
+                        let path = crate::modules::resolve_from_agent(&ctx, &code)
+                            .map_err(|m| throw_error(&ctx, "TypeError", &m))?;
+                        Source::Module { path }
+                    }
                     _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
                 };
                 let args = serialize(&ctx, &args)?;

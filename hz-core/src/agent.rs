@@ -37,6 +37,13 @@ pub enum Source {
         /// The text.
         code: String,
     },
+    /// An ES module file (an absolute path, or relative to the working
+    /// directory). If its default export is a function it is called with the
+    /// agent's arguments, and its (awaited) result is the agent's result.
+    Module {
+        /// The module file.
+        path: String,
+    },
     /// A classic script; its (awaited) completion value is the result.
     Script {
         /// The file name used in stack traces.
@@ -66,6 +73,11 @@ impl AgentSpec {
     /// A spec running `code` as the program named `name` (see [`Source::Program`]).
     pub fn program(name: impl Into<String>, code: impl Into<String>) -> Self {
         AgentSpec { source: Source::Program { name: name.into(), code: code.into() }, args: empty_args(), name: None }
+    }
+
+    /// A spec running the ES module at `path` (see [`Source::Module`]).
+    pub fn module(path: impl Into<String>) -> Self {
+        AgentSpec { source: Source::Module { path: path.into() }, args: empty_args(), name: None }
     }
 
     /// A spec calling the function whose source is `code`.

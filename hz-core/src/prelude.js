@@ -12,7 +12,7 @@
 //   close(ch)                        throws if already closed
 //   info(ch) -> [capacity, length, closed]
 //   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
-//   spawn(kind, code, name, engine, args) -> id   kind 0 function, 1 script
+//   spawn(kind, code, name, engine, args) -> id   kind 0 function, 1 script, 2 module (code is its path)
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -228,10 +228,11 @@
       } else if (typeof what.source === 'string') {
         kind = 1;
         code = what.source;
-      } else if (what.module !== undefined) {
-        throw new TypeError('hz.spawn: { module } is not supported yet; use { source } or a function');
+      } else if (typeof what.module === 'string') {
+        kind = 2;
+        code = what.module;
       } else {
-        throw new TypeError('hz.spawn: expected { fn }, { source } or a function');
+        throw new TypeError('hz.spawn: expected { fn }, { source }, { module } or a function');
       }
     } else {
       throw new TypeError('hz.spawn: expected a function or { source }');
@@ -396,13 +397,18 @@
     },
     // Starts the agent: kind 0 calls `what` (a function) with `args`;
     // kind 1 settles with `what` (a script's completion value, awaited);
-    // kind 2 (a program) settles with undefined.
+    // kind 2 (a program) settles with undefined; kind 3: `what` is the
+    // promise of a module namespace whose default export, if a function,
+    // is called with `args`.
     start(kind, what, args) {
       hz.args = args;
       let p;
       if (kind === 0) {
         if (typeof what !== 'function') throw new TypeError('spawned code is not a function');
         p = new Promise((resolve) => resolve(apply(what, undefined, args)));
+      } else if (kind === 3) {
+        p = PromiseResolve(what).then((ns) =>
+          typeof ns.default === 'function' ? apply(ns.default, undefined, args) : undefined);
       } else {
         p = PromiseResolve(kind === 1 ? what : undefined);
       }

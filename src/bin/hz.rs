@@ -4,10 +4,14 @@ use std::process::ExitCode;
 
 use hz::{AgentSpec, JoinError, Runtime};
 
-const USAGE: &str = "usage: hz run FILE.js [--threads N] [--engine NAME]";
+const USAGE: &str = "usage: hz run FILE.js [--threads N] [--engine NAME] [--module]
+
+  FILE runs as a classic script, or as an ES module with --module or
+  when its name ends in .mjs.";
 
 struct Options {
     file: String,
+    module: bool,
     threads: Option<usize>,
     engine: Option<String>,
 }
@@ -19,7 +23,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         Some("-h" | "--help") | None => return Err(USAGE.into()),
         Some(other) => return Err(format!("unknown command {other:?}\n{USAGE}")),
     }
-    let (mut file, mut threads, mut engine) = (None, None, None);
+    let (mut file, mut threads, mut engine, mut module) = (None, None, None, false);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--threads" | "-t" => {
@@ -27,11 +31,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 threads = Some(n.parse::<usize>().ok().filter(|&n| n > 0).ok_or(format!("bad --threads {n:?}"))?);
             }
             "--engine" | "-e" => engine = Some(it.next().ok_or("--engine needs a name")?.clone()),
+            "--module" | "-m" => module = true,
             f if file.is_none() && !f.starts_with('-') => file = Some(f.to_owned()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }
-    Ok(Options { file: file.ok_or(USAGE)?, threads, engine })
+    let file: String = file.ok_or(USAGE)?;
+    module |= file.ends_with(".mjs");
+    Ok(Options { file, module, threads, engine })
 }
 
 fn main() -> ExitCode {
@@ -62,7 +69,9 @@ fn main() -> ExitCode {
         }
     };
     let engine = opts.engine.unwrap_or_else(|| rt.engines()[0].to_owned());
-    let main = match rt.spawn_on(&engine, AgentSpec::program(opts.file.clone(), code)) {
+    let spec =
+        if opts.module { AgentSpec::module(opts.file.clone()) } else { AgentSpec::program(opts.file.clone(), code) };
+    let main = match rt.spawn_on(&engine, spec) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("hz: {e} (this build has: {})", rt.engines().join(", "));

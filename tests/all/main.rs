@@ -106,6 +106,10 @@ macro_rules! backend_suite {
                 suite::unhandled_rejection_fails_the_agent(E)
             }
             #[test]
+            fn module_agents_import_relative_modules() {
+                suite::module_agents_import_relative_modules(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

@@ -466,3 +466,36 @@ pub(crate) fn unhandled_rejection_fails_the_agent(e: &str) {
     );
     assert_eq!(out, r#""handled x""#);
 }
+
+pub(crate) fn module_agents_import_relative_modules(e: &str) {
+    let dir = std::env::temp_dir().join(format!("hz-modules-{}-{e}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/math.js"), "export const square = (x) => x * x;\n").unwrap();
+    std::fs::write(
+        dir.join("worker.js"),
+        "import { square } from './lib/math.js';\nexport default async (a, b) => square(a) + square(b) + hz.args.length;\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("side.js"), "globalThis.ran = true;\n").unwrap();
+    let worker = dir.join("worker.js");
+    let out = json(
+        e,
+        &format!(
+            r#"(async () => {{
+                const r = await hz.spawn({{ module: {w:?} }}, 3, 4).join();
+                const side = await hz.spawn({{ module: {s:?} }}).join();
+                let missing;
+                try {{ hz.spawn({{ module: './does-not-exist.js' }}); }} catch (err) {{ missing = err.name; }}
+                return [r, side === undefined, missing];
+            }})()"#,
+            w = worker.to_str().unwrap(),
+            s = dir.join("side.js").to_str().unwrap(),
+        ),
+    );
+    assert_eq!(out, r#"[27,true,"TypeError"]"#);
+    // From Rust, and an import that fails to resolve rejects join.
+    std::fs::write(dir.join("broken.js"), "import { x } from './nowhere.js';\nexport default () => x;\n").unwrap();
+    let rt = runtime(1);
+    let h = rt.spawn_on(e, AgentSpec::module(dir.join("broken.js").to_str().unwrap())).unwrap();
+    assert!(matches!(h.join(), Err(JoinError::Js(_))), "a missing import fails the agent");
+}
