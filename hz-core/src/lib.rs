@@ -12,6 +12,12 @@ mod loom_tests;
 
 #[cfg(all(test, not(hz_loom)))]
 mod channel_tests;
+#[cfg(all(test, not(hz_loom)))]
+mod scheduler_tests;
+
+/// A test engine with no JavaScript, for the scheduler's own tests.
+#[cfg(not(hz_loom))]
+pub mod testing;
 
 #[cfg(not(hz_loom))]
 mod agent;

@@ -1,0 +1,81 @@
+//! The scheduler, driven through the test engine.
+
+use std::collections::HashSet;
+
+use hz_clone::Value;
+
+use crate::testing::{MigratableTestEngine, PinnedTestEngine};
+use crate::{AgentSpec, JoinError, Runtime, RuntimeBuilder};
+
+fn runtime(threads: usize) -> Runtime {
+    RuntimeBuilder::new()
+        .threads(threads)
+        .engine(PinnedTestEngine::default())
+        .engine(MigratableTestEngine::default())
+        .build()
+        .unwrap()
+}
+
+fn threads_of(v: Value) -> Vec<i64> {
+    match v {
+        Value::Array(items) => items.into_iter().map(|t| t.as_f64().unwrap() as i64).collect(),
+        other => panic!("not a thread list: {other:?}"),
+    }
+}
+
+#[test]
+fn pinned_agents_run_every_turn_on_their_home_thread_and_are_spread() {
+    let rt = runtime(2);
+    let handles: Vec<_> = (0..8).map(|_| rt.spawn::<PinnedTestEngine>(AgentSpec::script("t", "50")).unwrap()).collect();
+    let mut homes = Vec::new();
+    for h in handles {
+        let threads = threads_of(h.join().unwrap());
+        assert_eq!(threads.len(), 51);
+        assert!(threads.iter().all(|t| *t == threads[0]), "a pinned agent moved: {threads:?}");
+        homes.push(threads[0]);
+    }
+    // Placement balances: both workers are homes, four agents each.
+    assert_eq!(homes.iter().filter(|h| **h == 0).count(), 4, "homes: {homes:?}");
+    assert_eq!(homes.iter().filter(|h| **h == 1).count(), 4, "homes: {homes:?}");
+}
+
+#[test]
+fn migratable_agents_use_every_worker() {
+    let rt = runtime(2);
+    let handles: Vec<_> =
+        (0..16).map(|_| rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "200")).unwrap()).collect();
+    let mut seen = HashSet::new();
+    for h in handles {
+        seen.extend(threads_of(h.join().unwrap()));
+    }
+    assert_eq!(seen, HashSet::from([0, 1]));
+}
+
+#[test]
+fn ten_thousand_agents_on_two_threads_all_finish() {
+    let rt = runtime(2);
+    let handles: Vec<_> =
+        (0..10_000).map(|_| rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "2")).unwrap()).collect();
+    for h in &handles {
+        assert_eq!(threads_of(h.join().unwrap()).len(), 3);
+    }
+    rt.wait_idle();
+}
+
+#[test]
+fn terminate_before_the_first_turn() {
+    let rt = runtime(1);
+    let h = rt.spawn::<PinnedTestEngine>(AgentSpec::script("t", "1000000")).unwrap();
+    h.terminate();
+    assert_eq!(h.join(), Err(JoinError::Terminated));
+    assert!(!h.terminate());
+}
+
+#[test]
+fn creation_failures_and_bad_builders_are_typed_errors() {
+    assert!(RuntimeBuilder::new().build().is_err(), "a runtime needs an engine");
+    let rt = runtime(1);
+    let h = rt.spawn::<PinnedTestEngine>(AgentSpec::script("t", "not a number")).unwrap();
+    assert!(matches!(h.join(), Err(JoinError::Engine(_))));
+    assert!(matches!(rt.spawn_on("missing", AgentSpec::script("t", "1")), Err(crate::Error::UnknownEngine(_))));
+}
