@@ -9,6 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::fence;
 use std::thread::JoinHandle;
 
@@ -192,6 +193,15 @@ impl Body {
     }
 }
 
+fn panic_message(when: &str, panic: &Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error while {when}: {what}")
+}
+
 impl RuntimeInner {
     pub(crate) fn engine(&self, name: &str) -> Result<Arc<dyn DynEngine>, Error> {
         self.engines.iter().find(|e| e.name() == name).cloned().ok_or_else(|| Error::UnknownEngine(name.into()))
@@ -359,11 +369,15 @@ impl RuntimeInner {
                     return;
                 }
                 lock(&agent.sched).life = Life::Running;
-                match agent.create_body() {
-                    Ok(AgentBox::Migratable(b)) => Body::Migratable(b),
-                    Ok(AgentBox::Pinned(b)) => Body::Pinned(b),
-                    Err(e) => {
+                match catch_unwind(AssertUnwindSafe(|| agent.create_body())) {
+                    Ok(Ok(AgentBox::Migratable(b))) => Body::Migratable(b),
+                    Ok(Ok(AgentBox::Pinned(b))) => Body::Pinned(b),
+                    Ok(Err(e)) => {
                         agent.finish(Some(Err(Failure::Engine(e.to_string()))));
+                        return;
+                    }
+                    Err(panic) => {
+                        agent.finish(Some(Err(Failure::Engine(panic_message("creating the agent", &panic)))));
                         return;
                     }
                 }
@@ -374,7 +388,15 @@ impl RuntimeInner {
                 break;
             }
             let Some(task) = lock(&agent.sched).tasks.pop_front() else { break };
-            body.run_task(task);
+            // A panic (a bug in a backend or in hz) ends this agent only; the
+            // worker and every other agent go on. The engine instance is
+            // leaked, not dropped: freeing an engine left inconsistent by a
+            // panic can abort the process.
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body.run_task(task))) {
+                agent.finish(Some(Err(Failure::Engine(panic_message("running a task", &panic)))));
+                std::mem::forget(body);
+                return;
+            }
         }
         // Joiners hear of the end before the engine instance is freed:
         // tearing an engine down is slow (a full GC) and nobody waits on it.

@@ -79,3 +79,21 @@ fn creation_failures_and_bad_builders_are_typed_errors() {
     assert!(matches!(h.join(), Err(JoinError::Engine(_))));
     assert!(matches!(rt.spawn_on("missing", AgentSpec::script("t", "1")), Err(crate::Error::UnknownEngine(_))));
 }
+
+#[test]
+fn a_panicking_agent_ends_alone() {
+    let rt = runtime(1);
+    // Keep the default hook from printing the expected panic.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let bad = rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "panic")).unwrap();
+    let result = bad.join();
+    std::panic::set_hook(hook);
+    match result {
+        Err(JoinError::Engine(m)) => assert!(m.contains("asked to panic"), "{m}"),
+        other => panic!("expected an engine error, got {other:?}"),
+    }
+    // The only worker survived and runs the next agent.
+    let good = rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "3")).unwrap();
+    assert_eq!(threads_of(good.join().unwrap()), vec![0, 0, 0, 0]);
+}

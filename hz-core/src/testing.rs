@@ -4,7 +4,8 @@
 //!
 //! An agent's script is a number `N`: it runs N+1 turns (a start and N
 //! zero-delay timers), records the worker thread of each, and returns the
-//! list of worker indices as its result.
+//! list of worker indices as its result. The script `panic` panics, to test
+//! that a bug in a backend ends only its agent.
 
 use hz_clone::Value;
 
@@ -59,6 +60,9 @@ impl Agent for TestAgent {
     fn run_task(&mut self, task: Task) {
         match task {
             Task::Start(spec) => {
+                if matches!(&spec.source, Source::Script { code, .. } if code == "panic") {
+                    panic!("the test engine was asked to panic");
+                }
                 let turns = match &spec.source {
                     Source::Script { code, .. } | Source::Program { code, .. } => code.trim().parse().ok(),
                     _ => None,

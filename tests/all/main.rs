@@ -5,6 +5,7 @@
 
 mod cli;
 mod rust_api;
+mod send_sync;
 mod suite;
 
 /// Instantiates every check of `suite` for one engine. Kept dumb on purpose.
