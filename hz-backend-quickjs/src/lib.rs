@@ -178,13 +178,23 @@ impl QuickJsAgent {
         self.ctx.with(|ctx| {
             let r: rquickjs::Result<()> = (|| {
                 let data = natives::data(&ctx);
+                let mut status = completion.status as i32;
                 let value = match &completion.value {
-                    Some(p) => from_payload(&ctx, &data.helpers, p).map_err(|e| e.throw(&ctx, &data))?,
+                    Some(p) => match from_payload(&ctx, &data.helpers, p) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            // A message that cannot be read rejects this op
+                            // (a "messageerror"); the agent goes on.
+                            let _ = e.throw(&ctx, &data);
+                            status = hz_core::Status::Error as i32;
+                            ctx.catch()
+                        }
+                    },
                     None => Value::new_undefined(ctx.clone()),
                 };
                 let dispatch = data.dispatch.clone();
                 drop(data);
-                dispatch.call::<_, ()>((op as f64, completion.status as i32, value, completion.index))
+                dispatch.call::<_, ()>((op as f64, status, value, completion.index))
             })();
             if let Err(e) = r.catch(&ctx) {
                 self.caught(&ctx, e);

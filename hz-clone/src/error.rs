@@ -7,8 +7,8 @@ pub enum CloneError {
     /// The value (a function, symbol, WeakMap, Promise, Proxy...) cannot be cloned.
     #[error("{0} could not be cloned")]
     Uncloneable(String),
-    /// The value nests deeper than [`crate::MAX_DEPTH`].
-    #[error("value nests deeper than {0} levels and could not be cloned")]
+    /// The value nests deeper than [`crate::MAX_DEPTH`] (or than the stack allows).
+    #[error("value nests too deeply to be cloned (at most {0} levels, fewer where the stack is short)")]
     TooDeep(usize),
     /// The message is larger than the format can describe.
     #[error("value is too large to be cloned")]

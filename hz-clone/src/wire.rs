@@ -322,9 +322,10 @@ impl Writer {
         self.buf.push(tag::HOST);
         self.varint(index as u64);
     }
-    /// Checks a nesting depth against [`MAX_DEPTH`]; writers call it as they descend.
+    /// Checks a nesting depth against [`MAX_DEPTH`], and the thread's stack
+    /// room (see [`crate::set_thread_stack`]); writers call it at every level.
     pub fn check_depth(depth: usize) -> Result<(), CloneError> {
-        if depth > MAX_DEPTH { Err(CloneError::TooDeep(MAX_DEPTH)) } else { Ok(()) }
+        if depth > MAX_DEPTH || !crate::stack::has_room() { Err(CloneError::TooDeep(MAX_DEPTH)) } else { Ok(()) }
     }
     /// The finished message.
     pub fn finish(self) -> Payload {
@@ -496,7 +497,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
     }
 
     fn value(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || !crate::stack::has_room() {
             return Err(DecodeError::TooDeep(MAX_DEPTH).into());
         }
         let at = self.pos;

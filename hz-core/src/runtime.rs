@@ -312,6 +312,8 @@ impl RuntimeInner {
 
     fn worker_main(self: Arc<Self>, idx: usize) {
         CURRENT.with(|c| c.set((self.id, idx)));
+        // Clone walks stop cleanly with 4 MiB left for the engine below them.
+        hz_clone::set_thread_stack(STACK_SIZE, 4 << 20);
         'outer: loop {
             if let Some(a) = self.find_work(idx) {
                 self.run_agent(a);

@@ -111,6 +111,14 @@ macro_rules! backend_suite {
                 suite::module_agents_import_relative_modules(E)
             }
             #[test]
+            fn deep_nesting_is_a_clean_error() {
+                suite::deep_nesting_is_a_clean_error(E)
+            }
+            #[test]
+            fn unreadable_message_rejects_recv_only() {
+                suite::unreadable_message_rejects_recv_only(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

@@ -499,3 +499,48 @@ pub(crate) fn module_agents_import_relative_modules(e: &str) {
     let h = rt.spawn_on(e, AgentSpec::module(dir.join("broken.js").to_str().unwrap())).unwrap();
     assert!(matches!(h.join(), Err(JoinError::Js(_))), "a missing import fails the agent");
 }
+
+pub(crate) fn deep_nesting_is_a_clean_error(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const results = [];
+            for (const depth of [500, 100000]) {
+                let o = {}, a = [];
+                for (let i = 0; i < depth; i++) { o = { o }; a = [a]; }
+                const ch = hz.channel(1);
+                for (const v of [o, a]) {
+                    try { await ch.send(v); await ch.recv(); results.push('ok'); }
+                    catch (err) { results.push(err.name); }
+                }
+            }
+            return results;
+        })()"#,
+    );
+    assert_eq!(out, r#"["ok","ok","DataCloneError","DataCloneError"]"#);
+}
+
+pub(crate) fn unreadable_message_rejects_recv_only(e: &str) {
+    let rt = runtime(2);
+    let ch = rt.channel(4);
+    let h = rt
+        .spawn_on(
+            e,
+            AgentSpec::function(
+                "async (ch) => {
+                    let first;
+                    try { await ch.recv(); first = 'read'; } catch (err) { first = err.name; }
+                    const second = (await ch.recv()).value;
+                    return [first, second];
+                }",
+            )
+            .args(vec![ch.to_value()])
+            .unwrap(),
+        )
+        .unwrap();
+    // Hostile bytes: a string claiming 2^40 bytes.
+    let bad = hz::Payload { bytes: b"hz\x01\x07\x80\x80\x80\x80\x80\x20x".to_vec(), hosts: vec![] };
+    ch.send_payload(bad).unwrap();
+    ch.send(&Value::from("fine")).unwrap();
+    assert_eq!(h.join().unwrap(), Value::Array(vec![Value::from("DataCloneError"), Value::from("fine")]));
+}
