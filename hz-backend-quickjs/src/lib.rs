@@ -176,27 +176,7 @@ impl QuickJsAgent {
             return;
         }
         self.ctx.with(|ctx| {
-            let r: rquickjs::Result<()> = (|| {
-                let data = natives::data(&ctx);
-                let mut status = completion.status as i32;
-                let value = match &completion.value {
-                    Some(p) => match from_payload(&ctx, &data.helpers, p) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            // A message that cannot be read rejects this op
-                            // (a "messageerror"); the agent goes on.
-                            let _ = e.throw(&ctx, &data);
-                            status = hz_core::Status::Error as i32;
-                            ctx.catch()
-                        }
-                    },
-                    None => Value::new_undefined(ctx.clone()),
-                };
-                let dispatch = data.dispatch.clone();
-                drop(data);
-                dispatch.call::<_, ()>((op as f64, status, value, completion.index))
-            })();
-            if let Err(e) = r.catch(&ctx) {
+            if let Err(e) = dispatch(&ctx, op, &completion).catch(&ctx) {
                 self.caught(&ctx, e);
             }
         });
@@ -213,6 +193,28 @@ impl QuickJsAgent {
             }
         }
     }
+}
+
+/// Hands a completed op to the prelude's `dispatch`.
+fn dispatch<'js>(ctx: &Ctx<'js>, op: u64, completion: &hz_core::Completion) -> rquickjs::Result<()> {
+    let data = natives::data(ctx);
+    let mut status = completion.status as i32;
+    let value = match &completion.value {
+        Some(p) => match from_payload(ctx, &data.helpers, p) {
+            Ok(v) => v,
+            Err(e) => {
+                // A message that cannot be read rejects this op (a
+                // "messageerror"); the agent goes on.
+                let _ = e.throw(ctx, &data);
+                status = hz_core::Status::Error as i32;
+                ctx.catch()
+            }
+        },
+        None => Value::new_undefined(ctx.clone()),
+    };
+    let dispatch = data.dispatch.clone();
+    drop(data);
+    dispatch.call::<_, ()>((op as f64, status, value, completion.index))
 }
 
 fn eval<'js>(ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'js>> {
