@@ -25,10 +25,10 @@ pub use runtime::{Runtime, RuntimeBuilder};
 
 /// Values that cross agents, engines and the Rust boundary.
 pub use hz_clone::{BigInt, ErrorValue, HostObject, Payload, Value, ViewKind, from_value, to_value};
+/// Agents, channels and errors of the core.
+pub use hz_core::{Activity, AgentHandle, AgentId, AgentSpec, Channel, Error, JoinError, JsError, Source};
 /// For backend authors: the engine traits and the host API.
 pub use hz_core::{Agent, AgentBox, Engine, Host};
-/// Agents, channels and errors of the core.
-pub use hz_core::{AgentHandle, AgentId, AgentSpec, Channel, Error, JoinError, JsError, Source};
 
 /// The QuickJS backend.
 #[cfg(feature = "quickjs")]

@@ -41,6 +41,16 @@ impl Runtime {
         self.inner.wait_idle();
     }
 
+    /// Like [`Runtime::wait_idle`], for at most `timeout`: true if every agent finished.
+    pub fn wait_idle_timeout(&self, timeout: std::time::Duration) -> bool {
+        self.inner.wait_idle_timeout(timeout)
+    }
+
+    /// What the runtime is doing now (see [`crate::Activity::is_stalled_since`]).
+    pub fn activity(&self) -> crate::Activity {
+        self.inner.activity()
+    }
+
     /// Number of worker threads.
     pub fn threads(&self) -> usize {
         self.inner.threads()
@@ -75,6 +85,17 @@ impl AgentHandle {
     pub fn join(&self) -> Result<Value, JoinError> {
         let p = self.join_payload()?;
         Value::from_payload(&p).map_err(|e| JoinError::Engine(format!("undecodable result: {e}")))
+    }
+
+    /// Waits at most `timeout` for the agent to end: `None` if it has not.
+    pub fn join_timeout(&self, timeout: std::time::Duration) -> Option<Result<Value, JoinError>> {
+        let signal = Arc::new(Signal::new());
+        let s = signal.clone();
+        self.agent.on_finish(Box::new(move |_| s.notify()));
+        if !signal.wait_timeout(timeout) {
+            return None;
+        }
+        Some(self.join())
     }
 
     /// Like [`AgentHandle::join`], returning the raw payload.

@@ -46,7 +46,7 @@ pub use engine::{Agent, AgentBox, Engine};
 pub use error::{Error, JoinError, JsError};
 /// The runtime and its builder.
 #[cfg(not(hz_loom))]
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{Activity, Runtime, RuntimeBuilder};
 
 /// The JavaScript half of the JS API, shared by every backend: a function
 /// expression `(ops, global) => internals` (see `prelude.js`).

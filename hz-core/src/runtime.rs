@@ -92,6 +92,8 @@ impl RuntimeBuilder {
             next_agent: AtomicU64::new(1),
             next_home: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
+            turns: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
         });
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
@@ -177,6 +179,37 @@ pub(crate) struct RuntimeInner {
     next_agent: AtomicU64,
     next_home: AtomicUsize,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Tasks run so far, and agents inside `run_agent` now (for [`Activity`]).
+    turns: AtomicU64,
+    active: AtomicUsize,
+}
+
+/// A snapshot of what a runtime is doing, for liveness checks (`hz run`
+/// reports a deadlock when nothing can ever run again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Activity {
+    /// Tasks run since the runtime started.
+    pub turns: u64,
+    /// Agents being run by a worker right now.
+    pub running: usize,
+    /// Agents waiting in a run queue.
+    pub queued: usize,
+    /// Timers armed (or firing).
+    pub timers: usize,
+    /// Agents that have not ended.
+    pub live: usize,
+}
+
+impl Activity {
+    /// Whether, going by this snapshot and one taken earlier, no agent can
+    /// run again unless something outside the runtime (a Rust thread using
+    /// a channel) wakes one: no turn ran in between, none is running or
+    /// queued, and no timer is armed in either snapshot.
+    pub fn is_stalled_since(&self, earlier: &Activity) -> bool {
+        let quiet = |a: &Activity| a.running == 0 && a.queued == 0 && a.timers == 0 && a.live > 0;
+        quiet(self) && quiet(earlier) && self.turns == earlier.turns
+    }
 }
 
 enum Body {
@@ -355,6 +388,12 @@ impl RuntimeInner {
     /// Runs up to [`BATCH`] tasks of one agent (one turn each), then ends,
     /// parks or requeues it.
     fn run_agent(&self, agent: Arc<AgentShared>) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.run_agent_inner(agent);
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn run_agent_inner(&self, agent: Arc<AgentShared>) {
         let body = match agent.home {
             Some(_) => PINNED.with(|p| p.borrow_mut().remove(&agent.id)).map(Body::Pinned),
             None => agent.take_body().map(Body::Migratable),
@@ -390,6 +429,7 @@ impl RuntimeInner {
                 break;
             }
             let Some(task) = lock(&agent.sched).tasks.pop_front() else { break };
+            self.turns.fetch_add(1, Ordering::Relaxed);
             // A panic (a bug in a backend or in hz) ends this agent only; the
             // worker and every other agent go on. The engine instance is
             // leaked, not dropped: freeing an engine left inconsistent by a
@@ -432,12 +472,41 @@ impl RuntimeInner {
         }
     }
 
+    pub(crate) fn activity(&self) -> Activity {
+        let queued = lock(&self.injector).len()
+            + self.workers.iter().map(|w| lock(&w.local).len() + lock(&w.pinned).len()).sum::<usize>();
+        Activity {
+            turns: self.turns.load(Ordering::SeqCst),
+            running: self.active.load(Ordering::SeqCst),
+            queued,
+            timers: self.timers.pending(),
+            live: lock(&self.live).len(),
+        }
+    }
+
     pub(crate) fn agent_finished(&self, id: AgentId) {
         let mut live = lock(&self.live);
         live.remove(&id);
         if live.is_empty() {
             self.live_cv.notify_all();
         }
+    }
+
+    /// Waits until every agent has finished or `timeout` passes; true if all finished.
+    pub(crate) fn wait_idle_timeout(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut live = lock(&self.live);
+        while !live.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            live = match self.live_cv.wait_timeout(live, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        true
     }
 
     pub(crate) fn wait_idle(&self) {

@@ -35,6 +35,24 @@ impl Signal {
         *lock(&self.set) = true;
         self.cv.notify_one();
     }
+    /// Waits at most `timeout`; true if notified.
+    #[cfg(not(hz_loom))]
+    pub(crate) fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut g = lock(&self.set);
+        while !*g {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            g = match self.cv.wait_timeout(g, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        true
+    }
+
     pub(crate) fn wait(&self) {
         let mut g = lock(&self.set);
         while !*g {

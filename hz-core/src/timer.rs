@@ -18,6 +18,9 @@ struct State {
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
     callbacks: HashMap<u64, Callback>,
     next: u64,
+    /// Callbacks taken off the heap and not yet run (so `pending` never
+    /// reads 0 between a timer's removal and the task it enqueues).
+    firing: usize,
     shutdown: bool,
 }
 
@@ -47,6 +50,12 @@ impl Timers {
         drop(cb);
     }
 
+    /// Timers armed or firing.
+    pub(crate) fn pending(&self) -> usize {
+        let st = lock(&self.state);
+        st.callbacks.len() + st.firing
+    }
+
     pub(crate) fn shutdown(&self) {
         let mut st = lock(&self.state);
         st.shutdown = true;
@@ -74,11 +83,13 @@ impl Timers {
                 }
             }
             if !due.is_empty() {
+                st.firing = due.len();
                 drop(st);
                 for cb in due {
                     cb();
                 }
                 st = lock(&self.state);
+                st.firing = 0;
                 continue;
             }
             let next = st.heap.peek().map(|Reverse((d, _))| *d);

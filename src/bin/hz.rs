@@ -1,6 +1,7 @@
 //! The `hz` command: `hz run FILE.js [--threads N] [--engine NAME]`.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use hz::{AgentSpec, JoinError, Runtime};
 
@@ -78,10 +79,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match main.join() {
+    // Wait for the main agent, then for every agent it started; report a
+    // deadlock (as Go does) when all of them wait on something that can
+    // never come: no turn runs, nothing is queued and no timer is armed.
+    let poll = Duration::from_millis(200);
+    let mut earlier = rt.activity();
+    let result = loop {
+        if let Some(r) = main.join_timeout(poll) {
+            break r;
+        }
+        if let Some(code) = deadlock(&rt, &mut earlier) {
+            return code;
+        }
+    };
+    match result {
         Ok(_) => {
-            // The program is done when every agent it started is done.
-            rt.wait_idle();
+            while !rt.wait_idle_timeout(poll) {
+                if let Some(code) = deadlock(&rt, &mut earlier) {
+                    return code;
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(JoinError::Js(e)) => {
@@ -96,4 +113,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `Some(exit code)` if no agent can ever run again.
+fn deadlock(rt: &Runtime, earlier: &mut hz::Activity) -> Option<ExitCode> {
+    let now = rt.activity();
+    let stalled = now.is_stalled_since(earlier);
+    *earlier = now;
+    if stalled {
+        eprintln!(
+            "hz: deadlock: all {} agent(s) are waiting and nothing can wake them (a receive or send that no other agent will match?)",
+            now.live
+        );
+        return Some(ExitCode::FAILURE);
+    }
+    None
 }

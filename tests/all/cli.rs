@@ -103,3 +103,22 @@ fn modules_resolve_against_the_main_file_not_the_cwd() {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "entry 10\n");
 }
+
+#[test]
+fn a_deadlocked_program_is_reported_not_hung() {
+    // The main agent waits on a channel no one will ever send on.
+    let p = write("deadlock.js", "const ch = hz.channel();\nch.recv().then(() => console.log('never'));\n");
+    let t0 = std::time::Instant::now();
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deadlock"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10));
+    // A child stuck after main ended is a deadlock too; a long timer is not.
+    let p = write("stuck-child.js", "hz.spawn(async () => { await hz.channel().recv(); });\n");
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let p = write("slow-timer.js", "setTimeout(() => console.log('late'), 700);\n");
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "late\n");
+}
