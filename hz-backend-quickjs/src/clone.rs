@@ -189,21 +189,15 @@ impl<'js> Serializer<'_, 'js> {
             self.remember(v, id);
             return Ok(());
         }
-        if is_map {
-            let entries: Array<'js> = self.h.map_entries.call((v.clone(),))?;
-            let id = self.w.begin_map();
+        if is_map || is_set {
+            // Map: key, value, key, value...; Set: value, value...
+            let (items, id): (Array<'js>, u32) = if is_map {
+                (self.h.map_entries.call((v.clone(),))?, self.w.begin_map())
+            } else {
+                (self.h.set_values.call((v.clone(),))?, self.w.begin_set())
+            };
             self.remember(v, id);
-            for e in entries.iter::<Value<'js>>() {
-                self.write(&e?, depth + 1)?;
-            }
-            self.w.end();
-            return Ok(());
-        }
-        if is_set {
-            let values: Array<'js> = self.h.set_values.call((v.clone(),))?;
-            let id = self.w.begin_set();
-            self.remember(v, id);
-            for e in values.iter::<Value<'js>>() {
+            for e in items.iter::<Value<'js>>() {
                 self.write(&e?, depth + 1)?;
             }
             self.w.end();

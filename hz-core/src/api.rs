@@ -181,7 +181,7 @@ impl Channel {
 
     /// Sends a payload, blocking as [`Channel::send`].
     pub fn send_payload(&self, payload: Payload) -> Result<(), Error> {
-        let (waiter, done) = blocking_waiter();
+        let (waiter, done) = Waiter::blocking();
         match self.chan.send(payload, || waiter) {
             Attempt::Done(channel::SendResult::Sent) => Ok(()),
             Attempt::Done(channel::SendResult::Closed(_)) => Err(Error::Closed),
@@ -213,7 +213,7 @@ impl Channel {
 
     /// Receives a payload, blocking as [`Channel::recv`].
     pub fn recv_payload(&self) -> Result<Option<Payload>, Error> {
-        let (waiter, done) = blocking_waiter();
+        let (waiter, done) = Waiter::blocking();
         match self.chan.recv(|| waiter) {
             Attempt::Done(Recv::Value(p)) => Ok(Some(p)),
             Attempt::Done(Recv::Closed) => Ok(None),
@@ -248,20 +248,4 @@ impl Channel {
     pub fn close(&self) -> Result<(), Error> {
         self.chan.close().map_err(|_| Error::Closed)
     }
-}
-
-/// A waiter for a Rust thread: `wait()` blocks until it is completed.
-fn blocking_waiter() -> (Arc<Waiter<Payload>>, impl FnOnce() -> Outcome<Payload>) {
-    let signal = Arc::new(Signal::new());
-    let slot = Arc::new(Mutex::new(None));
-    let (s, sl) = (signal.clone(), slot.clone());
-    let w = Waiter::new(move |o| {
-        *lock(&sl) = Some(o);
-        s.notify();
-    });
-    let wait = move || {
-        signal.wait();
-        lock(&slot).take().expect("outcome was stored before the signal")
-    };
-    (w, wait)
 }

@@ -78,6 +78,27 @@ impl<T> Waiter<T> {
         }
     }
 
+    /// A waiter for a blocking caller (a Rust thread): the closure returned
+    /// with it blocks until the waiter is completed and yields the outcome.
+    #[cfg_attr(hz_loom, allow(dead_code))]
+    pub(crate) fn blocking() -> (Arc<Self>, impl FnOnce() -> Outcome<T>)
+    where
+        T: std::marker::Send + 'static,
+    {
+        let signal = Arc::new(crate::sync::Signal::new());
+        let slot = Arc::new(Mutex::new(None));
+        let (s, sl) = (signal.clone(), slot.clone());
+        let w = Waiter::new(move |o| {
+            *lock(&sl) = Some(o);
+            s.notify();
+        });
+        let wait = move || {
+            signal.wait();
+            lock(&slot).take().expect("the outcome is stored before the signal")
+        };
+        (w, wait)
+    }
+
     /// Cancels the waiter if no one completed it yet; true if this call cancelled it.
     pub fn cancel(&self) -> bool {
         if self.try_claim() {

@@ -4,24 +4,10 @@ use std::thread;
 use std::time::Duration;
 
 use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Selected, SendResult, Waiter, select};
-use crate::sync::{Arc, Mutex, Signal, lock};
-
-fn blocking() -> (Arc<Waiter<u32>>, impl FnOnce() -> Outcome<u32>) {
-    let signal = Arc::new(Signal::new());
-    let slot = Arc::new(Mutex::new(None));
-    let (s, sl) = (signal.clone(), slot.clone());
-    let w = Waiter::new(move |o| {
-        *lock(&sl) = Some(o);
-        s.notify();
-    });
-    (w, move || {
-        signal.wait();
-        lock(&slot).take().unwrap()
-    })
-}
+use crate::sync::Arc;
 
 fn send(ch: &Chan<u32>, v: u32) -> bool {
-    let (w, wait) = blocking();
+    let (w, wait) = Waiter::blocking();
     match ch.send(v, || w) {
         Attempt::Done(SendResult::Sent) => true,
         Attempt::Done(SendResult::Closed(_)) => false,
@@ -30,7 +16,7 @@ fn send(ch: &Chan<u32>, v: u32) -> bool {
 }
 
 fn recv(ch: &Chan<u32>) -> Option<u32> {
-    let (w, wait) = blocking();
+    let (w, wait) = Waiter::blocking();
     match ch.recv(|| w) {
         Attempt::Done(Recv::Value(v)) => Some(v),
         Attempt::Done(Recv::Closed) => None,
@@ -105,7 +91,7 @@ fn bounded_channel_blocks_at_capacity() {
 #[test]
 fn select_registration_is_removed_after_completion() {
     let (a, b) = (Chan::new(0), Chan::new(0));
-    let (w, wait) = blocking();
+    let (w, wait) = Waiter::blocking();
     let reg = match select(vec![Case::Recv(a.clone()), Case::Send(b.clone(), 5)], false, || w) {
         Selected::Waiting(reg) => reg,
         _ => panic!("nothing was ready"),

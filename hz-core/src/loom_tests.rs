@@ -5,25 +5,9 @@
 use loom::thread;
 
 use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Selected, SendResult, Waiter, select};
-use crate::sync::{Arc, Mutex, Signal, lock};
-
-/// A waiter for a model thread and a way to block on its outcome.
-fn blocking() -> (Arc<Waiter<u32>>, impl FnOnce() -> Outcome<u32>) {
-    let signal = Arc::new(Signal::new());
-    let slot = Arc::new(Mutex::new(None));
-    let (s, sl) = (signal.clone(), slot.clone());
-    let w = Waiter::new(move |o| {
-        *lock(&sl) = Some(o);
-        s.notify();
-    });
-    (w, move || {
-        signal.wait();
-        lock(&slot).take().expect("outcome stored before the signal")
-    })
-}
 
 fn send(ch: &Chan<u32>, v: u32) -> Result<(), u32> {
-    let (w, wait) = blocking();
+    let (w, wait) = Waiter::blocking();
     match ch.send(v, || w) {
         Attempt::Done(SendResult::Sent) => Ok(()),
         Attempt::Done(SendResult::Closed(v)) => Err(v),
@@ -36,7 +20,7 @@ fn send(ch: &Chan<u32>, v: u32) -> Result<(), u32> {
 }
 
 fn recv(ch: &Chan<u32>) -> Option<u32> {
-    let (w, wait) = blocking();
+    let (w, wait) = Waiter::blocking();
     match ch.recv(|| w) {
         Attempt::Done(Recv::Value(v)) => Some(v),
         Attempt::Done(Recv::Closed) => None,
@@ -123,7 +107,7 @@ fn select_completes_one_case_and_loses_nothing() {
         let (ta, tb) = (a.clone(), b.clone());
         let sa = thread::spawn(move || send(&ta, 1));
         let sb = thread::spawn(move || send(&tb, 2));
-        let (w, wait) = blocking();
+        let (w, wait) = Waiter::blocking();
         let chosen = match select(vec![Case::Recv(a.clone()), Case::Recv(b.clone())], false, || w) {
             Selected::Ready(o) => o,
             Selected::Waiting(reg) => {
@@ -150,7 +134,7 @@ fn select_completes_one_case_and_loses_nothing() {
 fn cancel_racing_send_never_loses_the_value() {
     loom::model(|| {
         let ch = Chan::new(1);
-        let (w, _wait) = blocking();
+        let (w, _wait) = Waiter::<u32>::blocking();
         assert_eq!(ch.recv(|| w.clone()), Attempt::WouldBlock(()));
         let tx = ch.clone();
         let t = thread::spawn(move || tx.try_send(9));

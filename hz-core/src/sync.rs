@@ -1,7 +1,10 @@
 //! The one place hz-core takes its concurrency primitives from: `std`
 //! normally, `loom` under `--cfg hz_loom` so the models check the real code.
 
+// The shim exports the whole set; under loom only the modelled modules
+// (the channel) are compiled, so some go unused there.
 #[cfg(hz_loom)]
+#[allow(unused_imports)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(hz_loom)]
 pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -22,11 +25,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A one-shot signal a thread can block on (Rust-side blocking channel ops).
+/// Under loom only the models use it.
+#[cfg_attr(hz_loom, allow(dead_code))]
 pub(crate) struct Signal {
     set: Mutex<bool>,
     cv: Condvar,
 }
 
+#[cfg_attr(hz_loom, allow(dead_code))]
 impl Signal {
     pub(crate) fn new() -> Self {
         Signal { set: Mutex::new(false), cv: Condvar::new() }
