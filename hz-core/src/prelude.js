@@ -143,6 +143,14 @@
     }
   }
 
+  // Transfer (moving an ArrayBuffer, detaching the source) is not built
+  // yet: a non-empty transfer list is an error, never a silent copy.
+  function checkTransfer(transfer) {
+    if (transfer === undefined || transfer === null) return;
+    if (!isArray(transfer)) throw new TypeError('transfer must be an array');
+    if (transfer.length > 0) throw new DOMExceptionCtor('transfer lists are not supported yet; the value would be copied', 'DataCloneError');
+  }
+
   function op(start, shape, extra) {
     let r;
     try {
@@ -161,7 +169,10 @@
   const methods = {
     send(value, options) {
       const transfer = options == null ? undefined : options.transfer;
-      return op(() => ops.send(this, value, transfer), SEND);
+      return op(() => {
+        checkTransfer(transfer);
+        return ops.send(this, value, transfer);
+      }, SEND);
     },
     recv() {
       return op(() => ops.recv(this), RECV);
@@ -349,6 +360,7 @@
 
   function structuredClone(value, options) {
     const transfer = options == null ? undefined : options.transfer;
+    checkTransfer(transfer);
     return ops.clone(value, transfer);
   }
 

@@ -349,12 +349,16 @@ pub(crate) fn sending_a_function_is_a_data_clone_error(e: &str) {
             const r = await ch.recv();
             let cloneErr;
             try { structuredClone(() => 1); } catch (err) { cloneErr = err.name; }
-            return [names, r.value, ch.length, cloneErr];
+            // Transfer is not built yet: refused, never a silent copy.
+            const buf = new ArrayBuffer(8);
+            let transferErr;
+            try { await ch.send(buf, { transfer: [buf] }); } catch (err) { transferErr = err.name; }
+            return [names, r.value, ch.length, cloneErr, transferErr, buf.byteLength, ch.length];
         })()"#,
     );
     assert_eq!(
         out,
-        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],"fine",0,"DataCloneError"]"#
+        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],"fine",0,"DataCloneError","DataCloneError",8,0]"#
     );
 }
 
