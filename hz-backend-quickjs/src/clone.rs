@@ -52,10 +52,41 @@ pub(crate) struct Helpers<'js> {
     view_info: Function<'js>,
     new_view: Function<'js>,
     new_error: Function<'js>,
+    buffer_info: Function<'js>,
+    new_resizable: Function<'js>,
+    regexp_info: Function<'js>,
+    new_regexp: Function<'js>,
+    error_info: Function<'js>,
+    primitive_of: Function<'js>,
+    new_primitive_object: Function<'js>,
+    ids: ClassIds,
+}
+
+/// Class ids of the builtins the clone code recognises by class. They are
+/// fixed in quickjs.c's class enum; probed once per engine rather than
+/// copied from it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClassIds {
+    wrappers: [u32; 4],
+    shared_array_buffer: u32,
+}
+
+impl ClassIds {
+    pub(crate) fn probe(ctx: &Ctx<'_>) -> rquickjs::Result<Self> {
+        let probes: Array<'_> =
+            ctx.eval("[new Boolean(false), new Number(0), new String(''), Object(0n), new SharedArrayBuffer(0)]")?;
+        let mut ids = [0u32; 5];
+        for (i, id) in ids.iter_mut().enumerate() {
+            let v: Value<'_> = probes.get(i)?;
+            // SAFETY: `v` is a live value for this call; the function only reads its class id.
+            *id = unsafe { qjs::JS_GetClassID(v.as_raw()) };
+        }
+        Ok(ClassIds { wrappers: [ids[0], ids[1], ids[2], ids[3]], shared_array_buffer: ids[4] })
+    }
 }
 
 impl<'js> Helpers<'js> {
-    pub(crate) fn new(o: Object<'js>) -> rquickjs::Result<Self> {
+    pub(crate) fn new(o: Object<'js>, ids: ClassIds) -> rquickjs::Result<Self> {
         Ok(Helpers {
             map_entries: o.get("mapEntries")?,
             set_values: o.get("setValues")?,
@@ -70,6 +101,14 @@ impl<'js> Helpers<'js> {
             view_info: o.get("viewInfo")?,
             new_view: o.get("newView")?,
             new_error: o.get("newError")?,
+            buffer_info: o.get("bufferInfo")?,
+            new_resizable: o.get("newResizable")?,
+            regexp_info: o.get("regexpInfo")?,
+            new_regexp: o.get("newRegExp")?,
+            error_info: o.get("errorInfo")?,
+            primitive_of: o.get("primitiveOf")?,
+            new_primitive_object: o.get("newPrimitiveObject")?,
+            ids,
         })
     }
 }
@@ -115,10 +154,7 @@ impl<'js> Serializer<'_, 'js> {
             Type::Bool => self.w.boolean(v.as_bool().unwrap_or(false)),
             Type::Int => self.w.number(f64::from(v.as_int().unwrap_or(0))),
             Type::Float => self.w.number(v.as_float().unwrap_or(f64::NAN)),
-            Type::String => {
-                let s = v.as_string().map(|s| s.to_string()).transpose()?.unwrap_or_default();
-                self.w.string(&s);
-            }
+            Type::String => self.string(v)?,
             Type::BigInt => self.bigint(v)?,
             Type::Symbol => return Err(uncloneable("Symbol")),
             Type::Function | Type::Constructor => return Err(uncloneable("function")),
@@ -127,6 +163,16 @@ impl<'js> Serializer<'_, 'js> {
             Type::Module => return Err(uncloneable("module")),
             Type::Object | Type::Array | Type::Exception => self.object(v, depth)?,
             _ => return Err(uncloneable("value")),
+        }
+        Ok(())
+    }
+
+    fn string(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
+        let Some(js) = v.as_string() else { return Err(uncloneable("string")) };
+        match js.to_string() {
+            Ok(s) => self.w.string(&s),
+            // Not valid UTF-8: a lone surrogate. Send the UTF-16 code units.
+            Err(_) => self.w.string_utf16(&utf16_units(v)?),
         }
         Ok(())
     }
@@ -169,7 +215,7 @@ impl<'js> Serializer<'_, 'js> {
         }
         // SAFETY: `raw` is a live value owned by `v` for this whole call;
         // these predicates only read its tag and class id.
-        let (is_array, is_date, is_map, is_set, is_error, is_view, class_id) = unsafe {
+        let (is_array, is_date, is_map, is_set, is_error, is_view, is_regexp, class_id) = unsafe {
             (
                 qjs::JS_IsArray(raw),
                 qjs::JS_IsDate(raw),
@@ -177,9 +223,33 @@ impl<'js> Serializer<'_, 'js> {
                 qjs::JS_IsSet(raw),
                 qjs::JS_IsError(raw),
                 qjs::JS_GetTypedArrayType(raw) >= 0 || qjs::JS_IsDataView(raw),
+                qjs::JS_IsRegExp(raw),
                 qjs::JS_GetClassID(raw),
             )
         };
+        if class_id == self.h.ids.shared_array_buffer {
+            return Err(uncloneable("a SharedArrayBuffer (sharing memory between agents is not built yet)"));
+        }
+        if self.h.ids.wrappers.contains(&class_id) {
+            let id = self.w.begin_primitive_object();
+            self.remember(v, id);
+            // The prototypes' own valueOf (captured) read the wrapped value:
+            // an instance whose valueOf was replaced still unwraps correctly.
+            let primitive: Value<'js> = self.h.primitive_of.call((v.clone(),))?;
+            return self.write(&primitive, depth + 1);
+        }
+        if is_regexp {
+            let info: Array<'js> = self.h.regexp_info.call((v.clone(),))?;
+            let source: Value<'js> = info.get(0)?;
+            let flags: String = info.get(1)?;
+            let source = match source.as_string().map(|s| s.to_string()) {
+                Some(Ok(s)) => s,
+                _ => String::from_utf16_lossy(&utf16_units(&source)?),
+            };
+            let id = self.w.regexp(&source, &flags);
+            self.remember(v, id);
+            return Ok(());
+        }
         if is_array {
             return self.array(v, obj, depth);
         }
@@ -204,13 +274,16 @@ impl<'js> Serializer<'_, 'js> {
             return Ok(());
         }
         if is_error {
-            return self.error(v, obj, depth);
+            return self.error(v, depth);
         }
         if let Some(ab) = ArrayBuffer::from_object(obj.clone()) {
+            let info: Array<'js> = self.h.buffer_info.call((v.clone(),))?;
+            let (resizable, max): (bool, f64) = (info.get(0)?, info.get(1)?);
             // SAFETY: the slice is copied into the writer at once; no
             // JavaScript runs while it is alive (HOSTILE.md #5).
             let bytes = unsafe { ab.as_bytes() }.ok_or_else(|| uncloneable("a detached ArrayBuffer"))?;
-            let id = self.w.array_buffer(bytes);
+            let id =
+                if resizable { self.w.resizable_array_buffer(bytes, max as u64) } else { self.w.array_buffer(bytes) };
             self.remember(v, id);
             return Ok(());
         }
@@ -219,9 +292,24 @@ impl<'js> Serializer<'_, 'js> {
             let name: String = info.get(0)?;
             let kind = ViewKind::from_constructor_name(&name).ok_or_else(|| uncloneable(&name))?;
             let buffer: Value<'js> = info.get(1)?;
+            let detached = buffer
+                .as_object()
+                .and_then(|b| ArrayBuffer::from_object(b.clone()))
+                // SAFETY: only checks whether the bytes exist; the slice is dropped at once.
+                .is_some_and(|b| unsafe { b.as_bytes() }.is_none());
+            if detached {
+                return Err(uncloneable("a view of a detached ArrayBuffer"));
+            }
+            if info.get::<bool>(5)? {
+                return Err(uncloneable("a view out of bounds of its shrunk buffer"));
+            }
             let offset: f64 = info.get(2)?;
             let length: f64 = info.get(3)?;
-            let id = self.w.begin_view(kind, offset as u64, length as u64);
+            let id = if info.get::<bool>(4)? {
+                self.w.begin_tracking_view(kind, offset as u64)
+            } else {
+                self.w.begin_view(kind, offset as u64, length as u64)
+            };
             self.remember(v, id);
             return self.write(&buffer, depth + 1);
         }
@@ -243,6 +331,11 @@ impl<'js> Serializer<'_, 'js> {
             if let Some(n) = skip
                 && k.parse::<u32>().is_ok_and(|i| i < n && i.to_string() == k)
             {
+                continue;
+            }
+            // The keys were snapshotted before any getter ran; a getter may
+            // have deleted a later one since: HTML re-checks HasOwnProperty.
+            if !has_own(obj, &k) {
                 continue;
             }
             let value: Value<'js> = obj.get(k.as_str())?;
@@ -288,25 +381,54 @@ impl<'js> Serializer<'_, 'js> {
         Ok(())
     }
 
-    fn error(&mut self, v: &Value<'js>, obj: &Object<'js>, depth: usize) -> Result<(), CloneErr> {
-        let name: Value<'js> = obj.get("name")?;
-        let name = name.as_string().map(|s| s.to_string()).transpose()?.unwrap_or_else(|| "Error".into());
-        let message = string_prop(obj, "message")?;
-        let stack = string_prop(obj, "stack")?;
-        let has_cause = obj.contains_key("cause")?;
+    fn error(&mut self, v: &Value<'js>, depth: usize) -> Result<(), CloneErr> {
+        let info: Array<'js> = self.h.error_info.call((v.clone(),))?;
+        let name: String = info.get(0)?;
+        let message: Option<String> = info.get(1)?;
+        let stack: Option<String> = info.get(2)?;
+        let has_cause: bool = info.get(3)?;
         let id = self.w.begin_error(error_name(&name), message.as_deref(), stack.as_deref(), has_cause);
         self.remember(v, id);
         if has_cause {
-            let cause: Value<'js> = obj.get("cause")?;
+            let cause: Value<'js> = info.get(4)?;
             self.write(&cause, depth + 1)?;
         }
         Ok(())
     }
 }
 
-fn string_prop<'js>(obj: &Object<'js>, key: &str) -> rquickjs::Result<Option<String>> {
-    let v: Value<'js> = obj.get(key)?;
-    v.as_string().map(|s| s.to_string()).transpose()
+/// A string's UTF-16 code units (exact, lone surrogates included).
+fn utf16_units(v: &Value<'_>) -> Result<Vec<u16>, CloneErr> {
+    let ctx = v.ctx().as_raw().as_ptr();
+    let mut len: qjs::size_t = 0;
+    // SAFETY: `v` is a live string; QuickJS returns a buffer of `len` code
+    // units that we copy before freeing it with its matching free function.
+    unsafe {
+        let ptr = qjs::JS_ToCStringLenUTF16(ctx, &mut len, v.as_raw());
+        if ptr.is_null() {
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        let units = std::slice::from_raw_parts(ptr, len as usize).to_vec();
+        qjs::JS_FreeCStringUTF16(ctx, ptr);
+        Ok(units)
+    }
+}
+
+/// HasOwnProperty for an ordinary object or array (no proxy: those are
+/// refused before), without running JavaScript.
+fn has_own(obj: &Object<'_>, key: &str) -> bool {
+    let ctx = obj.ctx().as_raw().as_ptr();
+    // SAFETY: the atom is created from a valid (ptr, len) string and freed
+    // below; JS_GetOwnProperty with a null descriptor only tests presence.
+    unsafe {
+        let atom = qjs::JS_NewAtomLen(ctx, key.as_ptr().cast(), key.len() as _);
+        if atom == qjs::JS_ATOM_NULL {
+            return false;
+        }
+        let r = qjs::JS_GetOwnProperty(ctx, std::ptr::null_mut(), obj.as_raw(), atom);
+        qjs::JS_FreeAtom(ctx, atom);
+        r > 0
+    }
 }
 
 struct Builder<'a, 'js> {
@@ -368,11 +490,22 @@ impl<'js> Sink for Builder<'_, 'js> {
         Ok(self.h.new_bigint.call((hex, negative))?)
     }
     fn string(&mut self, s: JsStr<'_>) -> Result<Value<'js>, CloneErr> {
-        let s = match s {
-            JsStr::Utf8(s) => rquickjs::String::from_str(self.ctx.clone(), s)?,
-            other => rquickjs::String::from_str(self.ctx.clone(), &other.to_string_lossy())?,
-        };
-        Ok(s.into_value())
+        match s {
+            JsStr::Utf8(s) => Ok(rquickjs::String::from_str(self.ctx.clone(), s)?.into_value()),
+            JsStr::Utf16(bytes) => {
+                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                let ctx = self.ctx.as_raw().as_ptr();
+                // SAFETY: `units` is a valid buffer of `len` code units that
+                // QuickJS copies; the returned value is owned by us (from_raw).
+                let v = unsafe { qjs::JS_NewStringUTF16(ctx, units.as_ptr(), units.len() as _) };
+                // SAFETY: JS_NewStringUTF16 returns a new owned value (or an exception).
+                let v = unsafe { Value::from_raw(self.ctx.clone(), v) };
+                if v.is_exception() {
+                    return Err(CloneErr::Js(rquickjs::Error::Exception));
+                }
+                Ok(v)
+            }
+        }
     }
     fn object(&mut self) -> Result<Value<'js>, CloneErr> {
         Ok(Object::new(self.ctx.clone())?.into_value())
@@ -411,14 +544,26 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn array_buffer(&mut self, bytes: &[u8]) -> Result<Value<'js>, CloneErr> {
         Ok(ArrayBuffer::new_copy(self.ctx.clone(), bytes)?.into_value())
     }
+    fn resizable_array_buffer(&mut self, bytes: &[u8], max_byte_length: usize) -> Result<Value<'js>, CloneErr> {
+        let copy = ArrayBuffer::new_copy(self.ctx.clone(), bytes)?;
+        Ok(self.h.new_resizable.call((copy, max_byte_length as f64))?)
+    }
     fn view(
         &mut self,
         kind: ViewKind,
         buffer: &Value<'js>,
         byte_offset: usize,
-        length: usize,
+        length: Option<usize>,
     ) -> Result<Value<'js>, CloneErr> {
-        Ok(self.h.new_view.call((kind.constructor_name(), buffer.clone(), byte_offset as f64, length as f64))?)
+        let name = kind.constructor_name();
+        Ok(self.h.new_view.call((name, buffer.clone(), byte_offset as f64, length.map(|l| l as f64)))?)
+    }
+    fn primitive_object(&mut self, primitive: Value<'js>) -> Result<Value<'js>, CloneErr> {
+        Ok(self.h.new_primitive_object.call((primitive,))?)
+    }
+    fn regexp(&mut self, source: JsStr<'_>, flags: &str) -> Result<Value<'js>, CloneErr> {
+        let source = self.string(source)?;
+        Ok(self.h.new_regexp.call((source, flags))?)
     }
     fn error(&mut self, f: ErrorFields<Value<'js>>) -> Result<Value<'js>, CloneErr> {
         Ok(self.h.new_error.call((f.name, f.message, f.stack))?)

@@ -24,21 +24,28 @@ pub(crate) use clone::{from_payload, to_payload};
 pub struct QuickJsEngine {
     /// Max native stack QuickJS may use per agent, in bytes.
     pub max_stack: usize,
-    /// The prelude compiled once to this build's own bytecode: parsing it
-    /// per agent cost ~1.1 ms of a ~2 ms spawn, loading it ~0.1 ms.
-    prelude: Arc<OnceLock<Result<Vec<u8>, String>>>,
+    /// Prepared once per engine: the prelude compiled to this build's own
+    /// bytecode (parsing it per agent cost ~1.1 ms of a ~2 ms spawn, loading
+    /// it ~0.1 ms), and the builtin class ids the clone code recognises.
+    prepared: Arc<OnceLock<Result<Prepared, String>>>,
 }
 
 impl Default for QuickJsEngine {
     fn default() -> Self {
         // Workers have 16 MiB stacks; leave room for hz's own frames.
-        QuickJsEngine { max_stack: 4 << 20, prelude: Arc::default() }
+        QuickJsEngine { max_stack: 4 << 20, prepared: Arc::default() }
     }
 }
 
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    bytecode: Vec<u8>,
+    class_ids: clone::ClassIds,
+}
+
 /// Compiles the prelude, as an ES module whose default export is the
-/// prelude function, to QuickJS bytecode.
-fn compile_prelude() -> Result<Vec<u8>, String> {
+/// prelude function, to QuickJS bytecode, and probes the class ids.
+fn prepare() -> Result<Prepared, String> {
     let rt = Runtime::new().map_err(|e| e.to_string())?;
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
@@ -46,7 +53,9 @@ fn compile_prelude() -> Result<Vec<u8>, String> {
         let module = Module::declare(ctx.clone(), "hz:prelude", source).catch(&ctx).map_err(|e| e.to_string())?;
         // Stripping source and line tables was measured slower to spawn
         // (632 vs 535 us), so the bytecode keeps them.
-        module.write(WriteOptions::default()).map_err(|e| e.to_string())
+        let bytecode = module.write(WriteOptions::default()).map_err(|e| e.to_string())?;
+        let class_ids = clone::ClassIds::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;
+        Ok(Prepared { bytecode, class_ids })
     })
 }
 
@@ -96,8 +105,12 @@ impl QuickJsAgent {
         rt.set_host_promise_rejection_tracker(Some(Box::new(natives::track_rejection)));
         rt.set_loader(modules::FileResolver, modules::FileLoader);
         let ctx = Context::full(&rt).map_err(engine_error)?;
-        let prelude = engine.prelude.get_or_init(compile_prelude).as_ref().map_err(engine_error)?;
-        ctx.with(|ctx| natives::install(&ctx, host.clone(), prelude).catch(&ctx).map_err(engine_error))?;
+        let prepared = engine.prepared.get_or_init(prepare).as_ref().map_err(engine_error)?;
+        ctx.with(|ctx| {
+            natives::install(&ctx, host.clone(), &prepared.bytecode, prepared.class_ids)
+                .catch(&ctx)
+                .map_err(engine_error)
+        })?;
         Ok(QuickJsAgent { ctx, rt, host, terminate })
     }
 

@@ -11,7 +11,7 @@ use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Module, Object, Value};
 
-use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
+use crate::clone::{ClassIds, CloneErr, Helpers, from_payload, to_payload};
 
 /// A channel as a JS object: the native class whose prototype the prelude
 /// fills with `send`, `recv`... The clone code recognises it as a host value.
@@ -120,7 +120,7 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
 
 /// Builds `ops`, evaluates the prelude with it and stores the internals.
 /// `prelude` is the bytecode of `hz_core::PRELUDE` wrapped as a module.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8]) -> rquickjs::Result<()> {
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids: ClassIds) -> rquickjs::Result<()> {
     let ops = Object::new(ctx.clone())?;
     let proto = Class::<JsChannel>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
     ops.set("channelPrototype", proto)?;
@@ -321,7 +321,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8]) -> rquick
     let (module, _) = module.eval()?;
     let prelude: Function<'js> = module.namespace()?.get("default")?;
     let internals: Object<'js> = prelude.call((ops, ctx.globals()))?;
-    let helpers = Helpers::new(internals.get("clone")?)?;
+    let helpers = Helpers::new(internals.get("clone")?, class_ids)?;
     let data = AgentData {
         helpers,
         rejections: RefCell::new(Vec::new()),

@@ -64,11 +64,46 @@ fn containers_round_trip() {
                 kind: ViewKind::Int32,
                 buffer: Box::new(Value::ArrayBuffer(vec![0; 16])),
                 byte_offset: 4,
-                length: 3,
+                length: Some(3),
             },
         ),
     ]);
     assert_eq!(round_trip(&v), v);
+}
+
+#[test]
+fn wrappers_regexps_and_resizable_buffers_round_trip() {
+    let v = Value::Array(vec![
+        Value::PrimitiveObject(Box::new(Value::Bool(false))),
+        Value::PrimitiveObject(Box::new(Value::Number(-0.5))),
+        Value::PrimitiveObject(Box::new(Value::String("s".into()))),
+        Value::PrimitiveObject(Box::new(Value::BigInt(BigInt::from(-7)))),
+        Value::RegExp { source: "a+(b)?".into(), flags: "gimsuy".into() },
+        Value::ResizableArrayBuffer { bytes: vec![1, 2, 3, 4], max_byte_length: 64 },
+        // A length-tracking view over the resizable buffer above (object 6).
+        Value::View { kind: ViewKind::Uint16, buffer: Box::new(Value::Ref(6)), byte_offset: 2, length: None },
+        Value::View { kind: ViewKind::Float16, buffer: Box::new(Value::Ref(6)), byte_offset: 0, length: Some(1) },
+    ]);
+    assert_eq!(round_trip(&v), v);
+    // A wrapper may only hold a primitive.
+    let bad = Value::PrimitiveObject(Box::new(Value::Object(vec![])));
+    assert!(bad.to_payload().is_err());
+}
+
+#[test]
+fn hostile_new_types_are_rejected() {
+    // A length-tracking view over a fixed-length buffer.
+    assert_eq!(
+        decode_bytes(b"hz\x01\x1e\x01\x00\x16\x02\x00\x00".to_vec()),
+        Err(DecodeError::BadView("a length-tracking view needs a resizable buffer"))
+    );
+    // maxByteLength below the length, or absurdly large.
+    assert!(decode_bytes(b"hz\x01\x1d\x02\x01\x00\x00".to_vec()).is_err());
+    assert!(decode_bytes(b"hz\x01\x1d\x00\xff\xff\xff\xff\xff\x01".to_vec()).is_err());
+    // A wrapper around an object, a RegExp with an unknown flag.
+    assert!(decode_bytes(b"hz\x01\x1b\x10\x1f".to_vec()).is_err());
+    assert!(decode_bytes(b"hz\x01\x1c\x07\x01a\x07\x01z".to_vec()).is_err());
+    assert!(decode_bytes(b"hz\x01\x1c\x07\x01a\x07\x01g".to_vec()).is_ok());
 }
 
 #[test]
@@ -79,7 +114,7 @@ fn shared_and_cyclic_references_keep_their_numbers() {
         ("buf".into(), Value::ArrayBuffer(vec![1, 2, 3, 4])),
         (
             "view".into(),
-            Value::View { kind: ViewKind::Uint8, buffer: Box::new(Value::Ref(1)), byte_offset: 1, length: 2 },
+            Value::View { kind: ViewKind::Uint8, buffer: Box::new(Value::Ref(1)), byte_offset: 1, length: Some(2) },
         ),
         ("again".into(), Value::Ref(1)),
     ]);
@@ -90,7 +125,7 @@ fn shared_and_cyclic_references_keep_their_numbers() {
             kind: ViewKind::Uint8,
             buffer: Box::new(Value::ArrayBuffer(vec![9; 4])),
             byte_offset: 0,
-            length: 4,
+            length: Some(4),
         },
         Value::Ref(2),
         Value::Ref(1),

@@ -92,7 +92,15 @@ pub enum Value {
     Date(f64),
     /// An ArrayBuffer's bytes.
     ArrayBuffer(Vec<u8>),
-    /// A typed array or DataView over a buffer (an [`Value::ArrayBuffer`] or a [`Value::Ref`] to one).
+    /// A resizable ArrayBuffer: its bytes and `maxByteLength`.
+    ResizableArrayBuffer {
+        /// The current contents (`byteLength` bytes).
+        bytes: Vec<u8>,
+        /// The most it may grow to.
+        max_byte_length: usize,
+    },
+    /// A typed array or DataView over a buffer (an ArrayBuffer, a resizable
+    /// one, or a [`Value::Ref`] to one).
     View {
         /// Which view.
         kind: ViewKind,
@@ -100,8 +108,19 @@ pub enum Value {
         buffer: Box<Value>,
         /// Offset into the buffer, in bytes.
         byte_offset: usize,
-        /// Length in elements (bytes for DataView).
-        length: usize,
+        /// Length in elements (bytes for DataView); `None` for a view that
+        /// tracks its resizable buffer's length.
+        length: Option<usize>,
+    },
+    /// A Boolean, Number, String or BigInt wrapper object (`new Number(1)`),
+    /// holding the primitive.
+    PrimitiveObject(Box<Value>),
+    /// A RegExp.
+    RegExp {
+        /// `source`.
+        source: String,
+        /// `flags`, e.g. `"gi"`.
+        flags: String,
     },
     /// An Error.
     Error(Box<ErrorValue>),
@@ -233,12 +252,28 @@ fn encode(v: &Value, w: &mut Writer, depth: usize) -> Result<(), CloneError> {
         Value::ArrayBuffer(bytes) => {
             w.array_buffer(bytes);
         }
+        Value::ResizableArrayBuffer { bytes, max_byte_length } => {
+            w.resizable_array_buffer(bytes, *max_byte_length as u64);
+        }
         Value::View { kind, buffer, byte_offset, length } => {
-            if !matches!(**buffer, Value::ArrayBuffer(_) | Value::Ref(_)) {
+            if !matches!(**buffer, Value::ArrayBuffer(_) | Value::ResizableArrayBuffer { .. } | Value::Ref(_)) {
                 return Err(CloneError::Uncloneable("a view whose buffer is not an ArrayBuffer".into()));
             }
-            w.begin_view(*kind, *byte_offset as u64, *length as u64);
+            match length {
+                Some(l) => w.begin_view(*kind, *byte_offset as u64, *l as u64),
+                None => w.begin_tracking_view(*kind, *byte_offset as u64),
+            };
             encode(buffer, w, depth + 1)?;
+        }
+        Value::PrimitiveObject(p) => {
+            if !matches!(**p, Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::BigInt(_)) {
+                return Err(CloneError::Uncloneable("a wrapper object around a non-primitive".into()));
+            }
+            w.begin_primitive_object();
+            encode(p, w, depth + 1)?;
+        }
+        Value::RegExp { source, flags } => {
+            w.regexp(source, flags);
         }
         Value::Error(e) => {
             w.begin_error(&e.name, e.message.as_deref(), e.stack.as_deref(), e.cause.is_some());
@@ -278,7 +313,10 @@ enum Node {
     Set(Vec<usize>),
     Date(f64),
     Buffer(Vec<u8>),
-    View { kind: ViewKind, buffer: usize, byte_offset: usize, length: usize },
+    Resizable(Vec<u8>, usize),
+    View { kind: ViewKind, buffer: usize, byte_offset: usize, length: Option<usize> },
+    Primitive(usize),
+    RegExp(String, String),
     Error(ErrorFields<usize>),
 }
 
@@ -338,6 +376,9 @@ impl ArenaSink {
             Node::Set(items) => Value::Set(items.iter().map(|v| self.build(*v, ids, next)).collect()),
             Node::Date(t) => Value::Date(*t),
             Node::Buffer(b) => Value::ArrayBuffer(b.clone()),
+            Node::Resizable(b, max) => Value::ResizableArrayBuffer { bytes: b.clone(), max_byte_length: *max },
+            Node::Primitive(p) => Value::PrimitiveObject(Box::new(self.build(*p, ids, next))),
+            Node::RegExp(source, flags) => Value::RegExp { source: source.clone(), flags: flags.clone() },
             Node::View { kind, buffer, byte_offset, length } => Value::View {
                 kind: *kind,
                 buffer: Box::new(self.build(*buffer, ids, next)),
@@ -432,14 +473,23 @@ impl Sink for ArenaSink {
     fn array_buffer(&mut self, bytes: &[u8]) -> Result<usize, DecodeError> {
         self.push(Node::Buffer(bytes.to_vec()))
     }
+    fn resizable_array_buffer(&mut self, bytes: &[u8], max_byte_length: usize) -> Result<usize, DecodeError> {
+        self.push(Node::Resizable(bytes.to_vec(), max_byte_length))
+    }
     fn view(
         &mut self,
         kind: ViewKind,
         buffer: &usize,
         byte_offset: usize,
-        length: usize,
+        length: Option<usize>,
     ) -> Result<usize, DecodeError> {
         self.push(Node::View { kind, buffer: *buffer, byte_offset, length })
+    }
+    fn primitive_object(&mut self, primitive: usize) -> Result<usize, DecodeError> {
+        self.push(Node::Primitive(primitive))
+    }
+    fn regexp(&mut self, source: JsStr<'_>, flags: &str) -> Result<usize, DecodeError> {
+        self.push(Node::RegExp(source.to_string_lossy(), flags.to_owned()))
     }
     fn error(&mut self, fields: ErrorFields<usize>) -> Result<usize, DecodeError> {
         self.push(Node::Error(fields))
@@ -511,7 +561,9 @@ impl Value {
             Value::Map(_) => return Err("a Map"),
             Value::Set(_) => return Err("a Set"),
             Value::Date(_) => return Err("a Date"),
-            Value::ArrayBuffer(_) | Value::View { .. } => return Err("a buffer"),
+            Value::ArrayBuffer(_) | Value::ResizableArrayBuffer { .. } | Value::View { .. } => return Err("a buffer"),
+            Value::PrimitiveObject(_) => return Err("a wrapper object"),
+            Value::RegExp { .. } => return Err("a RegExp"),
             Value::Error(_) => return Err("an Error"),
             Value::Ref(_) => return Err("a shared or cyclic reference"),
             Value::Host(_) => return Err("a host object"),

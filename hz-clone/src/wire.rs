@@ -33,6 +33,10 @@ pub(crate) mod tag {
     pub(crate) const ERROR: u8 = 0x18;
     pub(crate) const BACK_REF: u8 = 0x19;
     pub(crate) const HOST: u8 = 0x1a;
+    pub(crate) const PRIMITIVE_OBJECT: u8 = 0x1b;
+    pub(crate) const REGEXP: u8 = 0x1c;
+    pub(crate) const RESIZABLE_ARRAY_BUFFER: u8 = 0x1d;
+    pub(crate) const TRACKING_VIEW: u8 = 0x1e;
     pub(crate) const END: u8 = 0x1f;
 }
 
@@ -305,6 +309,35 @@ impl Writer {
         }
         self.take_id()
     }
+    /// A Boolean, Number, String or BigInt wrapper object; follow with its
+    /// primitive value. Returns its id.
+    pub fn begin_primitive_object(&mut self) -> u32 {
+        self.buf.push(tag::PRIMITIVE_OBJECT);
+        self.take_id()
+    }
+    /// A RegExp by its source and flags. Returns its id.
+    pub fn regexp(&mut self, source: &str, flags: &str) -> u32 {
+        self.buf.push(tag::REGEXP);
+        self.string(source);
+        self.string(flags);
+        self.take_id()
+    }
+    /// A resizable ArrayBuffer, copied, with its `maxByteLength`. Returns its id.
+    pub fn resizable_array_buffer(&mut self, bytes: &[u8], max_byte_length: u64) -> u32 {
+        self.buf.push(tag::RESIZABLE_ARRAY_BUFFER);
+        self.varint(bytes.len() as u64);
+        self.varint(max_byte_length);
+        self.buf.extend_from_slice(bytes);
+        self.take_id()
+    }
+    /// Starts a length-tracking view (its length follows its resizable
+    /// buffer's); follow with the buffer. Returns its id.
+    pub fn begin_tracking_view(&mut self, kind: ViewKind, byte_offset: u64) -> u32 {
+        self.buf.push(tag::TRACKING_VIEW);
+        self.buf.push(kind as u8);
+        self.varint(byte_offset);
+        self.take_id()
+    }
     /// A reference to the object with id `id`, written earlier in this message.
     pub fn back_ref(&mut self, id: u32) {
         self.buf.push(tag::BACK_REF);
@@ -365,14 +398,21 @@ pub trait Sink {
     fn set(&mut self) -> Result<Self::Value, Self::Error>;
     fn set_add(&mut self, set: &Self::Value, value: Self::Value) -> Result<(), Self::Error>;
     fn array_buffer(&mut self, bytes: &[u8]) -> Result<Self::Value, Self::Error>;
-    /// A view over `buffer` (already validated to fit).
+    /// A resizable ArrayBuffer (`bytes.len() <= max_byte_length`, checked).
+    fn resizable_array_buffer(&mut self, bytes: &[u8], max_byte_length: usize) -> Result<Self::Value, Self::Error>;
+    /// A view over `buffer` (already validated to fit); `length` is `None`
+    /// for a length-tracking view (over a resizable buffer).
     fn view(
         &mut self,
         kind: ViewKind,
         buffer: &Self::Value,
         byte_offset: usize,
-        length: usize,
+        length: Option<usize>,
     ) -> Result<Self::Value, Self::Error>;
+    /// A Boolean, Number, String or BigInt object wrapping `primitive`.
+    fn primitive_object(&mut self, primitive: Self::Value) -> Result<Self::Value, Self::Error>;
+    /// A RegExp.
+    fn regexp(&mut self, source: JsStr<'_>, flags: &str) -> Result<Self::Value, Self::Error>;
     /// An Error object (its cause comes after, through [`Sink::error_cause`]).
     fn error(&mut self, fields: ErrorFields<Self::Value>) -> Result<Self::Value, Self::Error>;
     fn error_cause(&mut self, error: &Self::Value, cause: Self::Value) -> Result<(), Self::Error>;
@@ -381,7 +421,8 @@ pub trait Sink {
 
 #[derive(Clone, Copy)]
 enum Kind {
-    Buffer(usize),
+    /// An ArrayBuffer: its length, and whether it is resizable.
+    Buffer(usize, bool),
     Other,
 }
 
@@ -531,7 +572,11 @@ impl<'p, S: Sink> Decoder<'p, S> {
             tag::MAP => self.map(sink, depth),
             tag::SET => self.set(sink, depth),
             tag::ARRAY_BUFFER => self.array_buffer(sink),
-            tag::VIEW => self.view(sink),
+            tag::RESIZABLE_ARRAY_BUFFER => self.resizable_array_buffer(sink),
+            tag::VIEW => self.view(sink, false),
+            tag::TRACKING_VIEW => self.view(sink, true),
+            tag::PRIMITIVE_OBJECT => self.primitive_object(sink, depth),
+            tag::REGEXP => self.regexp(sink),
             tag::ERROR => self.error(sink, depth),
             tag::BACK_REF => {
                 let id = self.varint()?;
@@ -636,31 +681,80 @@ impl<'p, S: Sink> Decoder<'p, S> {
         let n = self.len(1)?;
         let bytes = self.take(n)?;
         let b = sink.array_buffer(bytes)?;
-        self.register(&b, Kind::Buffer(n));
+        self.register(&b, Kind::Buffer(n, false));
         Ok(b)
     }
 
     #[inline(never)]
-    fn view(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
+    fn resizable_array_buffer(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
+        let n = self.varint()?;
+        let max = self.varint()?;
+        // The maximum is only reserved by the engine, but it must be sane:
+        // at least the length, and no more than a 32-bit engine allows.
+        if max < n || max > u64::from(u32::MAX) {
+            return Err(DecodeError::Malformed("resizable buffer maxByteLength").into());
+        }
+        let left = self.left();
+        if n > left as u64 {
+            return Err(DecodeError::LengthTooLarge(n, left).into());
+        }
+        let bytes = self.take(n as usize)?;
+        let b = sink.resizable_array_buffer(bytes, max as usize)?;
+        self.register(&b, Kind::Buffer(n as usize, true));
+        Ok(b)
+    }
+
+    #[inline(never)]
+    fn primitive_object(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
+        // The wrapped primitive: a boolean, number, string or BigInt only.
+        match self.peek()? {
+            tag::FALSE | tag::TRUE | tag::INT | tag::DOUBLE | tag::UTF8 | tag::UTF16 | tag::BIGINT => {}
+            _ => return Err(DecodeError::Malformed("a wrapper object must wrap a primitive").into()),
+        }
+        let slot = self.objects.len();
+        let primitive = self.value(sink, depth + 1)?;
+        let o = sink.primitive_object(primitive)?;
+        self.objects.insert(slot, (o.clone(), Kind::Other));
+        Ok(o)
+    }
+
+    #[inline(never)]
+    fn regexp(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
+        let t = self.byte()?;
+        let source = self.string_body(t)?;
+        let flags = self.own_string()?;
+        if !flags.bytes().all(|b| b"dgimsuvy".contains(&b)) {
+            return Err(DecodeError::Malformed("unknown RegExp flag").into());
+        }
+        let r = sink.regexp(source, &flags)?;
+        self.register(&r, Kind::Other);
+        Ok(r)
+    }
+
+    #[inline(never)]
+    fn view(&mut self, sink: &mut S, tracking: bool) -> Result<S::Value, S::Error> {
         let kind = ViewKind::from_u8(self.byte()?).ok_or(DecodeError::BadView("unknown view kind"))?;
         let byte_offset = self.varint()?;
-        let length = self.varint()?;
+        let length = if tracking { None } else { Some(self.varint()?) };
         // The writer numbered the view before its buffer: remember the
         // view's slot and insert it there once it exists (a buffer read
         // inline below is registered first and shifts up by one).
         let slot = self.objects.len();
-        let (buffer, buffer_len) = match self.byte()? {
-            tag::ARRAY_BUFFER => {
-                let n = self.len(1)?;
-                let bytes = self.take(n)?;
-                let b = sink.array_buffer(bytes)?;
-                self.register(&b, Kind::Buffer(n));
-                (b, n)
+        let (buffer, buffer_len, resizable) = match self.peek()? {
+            tag::ARRAY_BUFFER | tag::RESIZABLE_ARRAY_BUFFER => {
+                let t = self.byte()?;
+                let b =
+                    if t == tag::ARRAY_BUFFER { self.array_buffer(sink)? } else { self.resizable_array_buffer(sink)? };
+                match self.objects.last() {
+                    Some((_, Kind::Buffer(n, r))) => (b, *n, *r),
+                    _ => unreachable!("a buffer was just registered"),
+                }
             }
             tag::BACK_REF => {
+                self.pos += 1;
                 let id = self.varint()?;
                 match self.objects.get(id as usize).cloned() {
-                    Some((b, Kind::Buffer(n))) => (b, n),
+                    Some((b, Kind::Buffer(n, r))) => (b, n, r),
                     Some((_, Kind::Other)) => return Err(DecodeError::BadView("view over a non-buffer").into()),
                     None => return Err(DecodeError::BadReference(id).into()),
                 }
@@ -668,14 +762,20 @@ impl<'p, S: Sink> Decoder<'p, S> {
             _ => return Err(DecodeError::BadView("view must be followed by its buffer").into()),
         };
         let size = kind.element_size() as u64;
-        let byte_len = length.checked_mul(size).ok_or(DecodeError::BadView("length overflows"))?;
         if byte_offset % size != 0 {
             return Err(DecodeError::BadView("misaligned offset").into());
         }
+        if tracking && !resizable {
+            return Err(DecodeError::BadView("a length-tracking view needs a resizable buffer").into());
+        }
+        let byte_len = match length {
+            Some(l) => l.checked_mul(size).ok_or(DecodeError::BadView("length overflows"))?,
+            None => 0,
+        };
         if byte_offset.checked_add(byte_len).is_none_or(|end| end > buffer_len as u64) {
             return Err(DecodeError::BadView("view exceeds its buffer").into());
         }
-        let v = sink.view(kind, &buffer, byte_offset as usize, length as usize)?;
+        let v = sink.view(kind, &buffer, byte_offset as usize, length.map(|l| l as usize))?;
         self.objects.insert(slot, (v.clone(), Kind::Other));
         Ok(v)
     }

@@ -50,6 +50,26 @@
   const dvBuffer = getter(DataView.prototype, 'buffer');
   const dvOffset = getter(DataView.prototype, 'byteOffset');
   const dvLength = getter(DataView.prototype, 'byteLength');
+  const abProto = ArrayBuffer.prototype;
+  const abByteLength = getter(abProto, 'byteLength');
+  const abResizable = getter(abProto, 'resizable');
+  const abMaxByteLength = getter(abProto, 'maxByteLength');
+  const abResize = abProto.resize;
+  const taAt = typedArrayProto.at;
+  const Uint8ArrayCtor = Uint8Array, ArrayBufferCtor = ArrayBuffer, RegExpCtor = RegExp;
+  const reSource = getter(RegExp.prototype, 'source');
+  // Each flag getter reads the internal [[OriginalFlags]]: not overridable
+  // per instance, unlike the generic `flags` getter.
+  const reFlags = [['hasIndices', 'd'], ['global', 'g'], ['ignoreCase', 'i'], ['multiline', 'm'],
+    ['dotAll', 's'], ['unicode', 'u'], ['unicodeSets', 'v'], ['sticky', 'y']]
+    .filter(([k]) => Object.getOwnPropertyDescriptor(RegExp.prototype, k) !== undefined)
+    .map(([k, f]) => [getter(RegExp.prototype, k), f]);
+  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+  const ObjectCtor = Object;
+  // Each reads [[BooleanData]] etc. and throws for any other object.
+  const wrapperValueOf = [Boolean.prototype.valueOf, Number.prototype.valueOf, String.prototype.valueOf,
+    BigInt.prototype.valueOf];
+  const hasOwn = Object.prototype.hasOwnProperty;
   const mapSet = Map.prototype.set;
   const setAdd = global.Set.prototype.add;
   const dateGetTime = Date.prototype.getTime;
@@ -86,16 +106,66 @@
       const b = BigIntCtor('0x' + hex);
       return negative ? -b : b;
     },
-    // [constructor name, buffer, byteOffset, length (bytes for DataView)]
+    // [constructor name, buffer, byteOffset, length (bytes for DataView),
+    //  tracks its buffer's length, out of bounds]. A detached buffer is
+    // reported by the caller (its bytes are gone) before bounds matter.
     viewInfo(v) {
       const tag = apply(taTag, v, []);
-      if (tag === undefined) return ['DataView', apply(dvBuffer, v, []), apply(dvOffset, v, []), apply(dvLength, v, [])];
-      return [tag, apply(taBuffer, v, []), apply(taOffset, v, []), apply(taLength, v, [])];
+      const dv = tag === undefined;
+      const buffer = apply(dv ? dvBuffer : taBuffer, v, []);
+      const length = () => apply(dv ? dvLength : taLength, v, []);
+      const inBounds = () => {
+        try {
+          if (dv) apply(dvLength, v, []);
+          else apply(taAt, v, [0]); // ValidateTypedArray: throws when out of bounds
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      if (!inBounds()) return [dv ? 'DataView' : tag, buffer, 0, 0, false, true];
+      const offset = apply(dv ? dvOffset : taOffset, v, []);
+      const len = length();
+      const size = dv ? 1 : viewCtors[tag].BYTES_PER_ELEMENT;
+      return [dv ? 'DataView' : tag, buffer, offset, len, tracksLength(buffer, len, length, inBounds, size), false];
     },
     newView(name, buffer, offset, length) {
       const C = viewCtors[name];
       if (C === undefined) throw new TypeError(name + ' is not supported by this engine');
-      return new C(buffer, offset, length);
+      return length === undefined ? new C(buffer, offset) : new C(buffer, offset, length);
+    },
+    // [resizable, maxByteLength]
+    bufferInfo: (b) => [apply(abResizable, b, []), apply(abMaxByteLength, b, [])],
+    newResizable(copy, max) {
+      const b = new ArrayBufferCtor(apply(abByteLength, copy, []), { maxByteLength: max });
+      new Uint8ArrayCtor(b).set(new Uint8ArrayCtor(copy));
+      return b;
+    },
+    // [source, flags] from the internal slots.
+    regexpInfo(r) {
+      let flags = '';
+      for (const [get, f] of reFlags) if (apply(get, r, [])) flags += f;
+      return [apply(reSource, r, []), flags];
+    },
+    newRegExp: (source, flags) => new RegExpCtor(source, flags),
+    primitiveOf(v) {
+      for (const f of wrapperValueOf) {
+        try {
+          return apply(f, v, []);
+        } catch {}
+      }
+      throw new TypeError('not a primitive wrapper object');
+    },
+    newPrimitiveObject: (p) => ObjectCtor(p),
+    // HTML: the name (normalised by the caller), `message` only if an own
+    // data property, the stack if it is a string, and the cause if own.
+    errorInfo(e) {
+      const name = e.name;
+      const m = getOwnPropertyDescriptor(e, 'message');
+      const message = m !== undefined && 'value' in m ? String(m.value) : undefined;
+      const stack = typeof e.stack === 'string' ? e.stack : undefined;
+      const hasCause = apply(hasOwn, e, ['cause']);
+      return [typeof name === 'string' ? name : 'Error', message, stack, hasCause, hasCause ? e.cause : undefined];
     },
     newError(name, message, stack) {
       const C = errorCtors[name] || Error;
@@ -104,6 +174,34 @@
       return e;
     },
   };
+
+  // Whether a view over a resizable buffer tracks the buffer's length. No
+  // getter tells; resizing by one element and back does, invisibly (no
+  // JavaScript runs in between, and bytes a shrink would zero are restored).
+  function tracksLength(buffer, len, length, inBounds, size) {
+    if (!apply(abResizable, buffer, [])) return false;
+    const bytes = apply(abByteLength, buffer, []);
+    const max = apply(abMaxByteLength, buffer, []);
+    // Grow by one element: a tracking view gains one, a fixed one does not.
+    if (bytes + size <= max) {
+      apply(abResize, buffer, [bytes + size]);
+      const grown = length();
+      apply(abResize, buffer, [bytes]);
+      return grown === len + 1;
+    }
+    // At its maximum: shrink by one element (a fixed view may go out of
+    // bounds, a tracking one loses one), then restore the bytes.
+    if (bytes >= size) {
+      const saved = new Uint8ArrayCtor(buffer, bytes - size, size).slice();
+      apply(abResize, buffer, [bytes - size]);
+      const ok = inBounds();
+      const shrunk = ok ? length() : -1;
+      apply(abResize, buffer, [bytes]);
+      new Uint8ArrayCtor(buffer, bytes - size, size).set(saved);
+      return ok && shrunk === len - 1;
+    }
+    return false;
+  }
 
   const pending = new Map(); // op id -> [resolve, reject, shape, extra]
   const timers = new Map();  // op id -> timer record

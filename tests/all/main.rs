@@ -119,6 +119,14 @@ macro_rules! backend_suite {
                 suite::unreadable_message_rejects_recv_only(E)
             }
             #[test]
+            fn clone_covers_the_html_types() {
+                suite::clone_covers_the_html_types(E)
+            }
+            #[test]
+            fn clone_errors_have_no_side_effects() {
+                suite::clone_errors_have_no_side_effects(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

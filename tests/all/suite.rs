@@ -548,3 +548,73 @@ pub(crate) fn unreadable_message_rejects_recv_only(e: &str) {
     ch.send(&Value::from("fine")).unwrap();
     assert_eq!(h.join().unwrap(), Value::Array(vec![Value::from("DataCloneError"), Value::from("fine")]));
 }
+
+pub(crate) fn clone_covers_the_html_types(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const rab = new ArrayBuffer(4, { maxByteLength: 16 });
+            new Uint8Array(rab).set([1, 2, 3, 4]);
+            const full = new ArrayBuffer(4, { maxByteLength: 4 });
+            const re = /a(b)?/gimsuy;
+            re.lastIndex = 3;
+            class K { constructor() { this.a = 1; } }
+            const lone = 'x\uD800y\uDC00z';
+            const v = {
+                wrappers: [new Boolean(false), new Number(-0), new String('s'), Object(12n)],
+                re, rab, tracking: new Uint16Array(rab, 2), fixed: new Uint16Array(rab, 0, 1),
+                trackingAtMax: new Uint8Array(full), lone, k: new K(),
+                f16: typeof Float16Array === 'function' ? new Float16Array([1.5]) : null,
+                big: new BigInt64Array([-1n]), dv: new DataView(new ArrayBuffer(4), 1, 2),
+            };
+            const ch = hz.channel(1);
+            await ch.send(v);
+            const c = (await ch.recv()).value;
+            c.rab.resize(10);
+            const fullClone = c.trackingAtMax.buffer;
+            fullClone.resize(2);
+            return [
+                c.wrappers.map((x) => Object.prototype.toString.call(x)), Object.is(c.wrappers[1].valueOf(), -0),
+                c.wrappers[3].valueOf() === 12n, String(c.re), c.re.lastIndex,
+                c.rab.resizable, c.rab.maxByteLength, c.tracking.length, c.fixed.length, c.tracking.buffer === c.rab,
+                c.trackingAtMax.length, rab.byteLength, [...new Uint8Array(rab)], full.byteLength,
+                c.lone === lone, Object.getPrototypeOf(c.k) === Object.prototype, c.k.a,
+                c.f16 === null || c.f16[0] === 1.5, c.big[0] === -1n, [c.dv.byteOffset, c.dv.byteLength],
+            ];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[["[object Boolean]","[object Number]","[object String]","[object BigInt]"],true,true,"/a(b)?/gimsuy",0,true,16,4,1,true,2,4,[1,2,3,4],4,true,true,1,true,true,[1,2]]"#
+    );
+}
+
+pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const names = (f) => { try { f(); return 'cloned'; } catch (err) { return err.name; } };
+            const shrink = new ArrayBuffer(8, { maxByteLength: 8 });
+            const oob = new Uint8Array(shrink, 4, 4);
+            shrink.resize(2);
+            const buf = new ArrayBuffer(8);
+            const cases = [
+                names(() => structuredClone(new SharedArrayBuffer(4))),
+                names(() => structuredClone(oob)),
+                names(() => structuredClone(new WeakSet())),
+                names(() => structuredClone(new WeakRef({}))),
+                names(() => structuredClone(new Proxy({}, {}))),
+                names(() => structuredClone({ buf, later: Symbol() })),
+            ];
+            // A getter's exception is the very exception thrown.
+            const thrown = new RangeError('from getter');
+            let same;
+            try { structuredClone({ get x() { throw thrown; } }); } catch (err) { same = err === thrown; }
+            return [cases, buf.byteLength, same];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],8,true]"#
+    );
+}
