@@ -2,12 +2,29 @@
 
 use std::collections::HashMap;
 
-use hz_clone::{CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, ViewKind, Writer, decode};
+use hz_atomics::OwnedBuffer;
+use hz_clone::{
+    CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, Transferred, ViewKind, Writer, decode,
+};
 use hz_core::PayloadChan;
 use rquickjs::object::Property;
 use rquickjs::{Array, ArrayBuffer, Class, Ctx, Filter, Function, Object, Type, Value, qjs};
 
+use crate::alloc;
 use crate::natives::JsChannel;
+
+/// Whether a moved buffer can be adopted as it is: its bytes sit
+/// ARENA_HEADER bytes into its block, after the large-block marker that
+/// `alloc::large_block` checks (so it can be moved on again later).
+fn buffer_has_prefix(b: &OwnedBuffer) -> bool {
+    if b.offset() != alloc::ARENA_HEADER {
+        return false;
+    }
+    // SAFETY: the bytes start `offset` bytes into the buffer's block, so the
+    // `offset` bytes before the slice are inside the same allocation.
+    let prefix = unsafe { std::slice::from_raw_parts(b.as_slice().as_ptr().sub(alloc::ARENA_HEADER), 2) };
+    prefix == &alloc::ADOPTED_PREFIX[..2]
+}
 
 /// `JS_CLASS_OBJECT` in quickjs.c's class-id enum ("must be first"): the
 /// class of ordinary objects. Anything else unrecognised is exotic.
@@ -69,19 +86,20 @@ pub(crate) struct Helpers<'js> {
 pub(crate) struct ClassIds {
     wrappers: [u32; 4],
     shared_array_buffer: u32,
+    array_buffer: u32,
 }
 
 impl ClassIds {
     pub(crate) fn probe(ctx: &Ctx<'_>) -> rquickjs::Result<Self> {
         let probes: Array<'_> =
-            ctx.eval("[new Boolean(false), new Number(0), new String(''), Object(0n), new SharedArrayBuffer(0)]")?;
-        let mut ids = [0u32; 5];
+            ctx.eval("[new Boolean(false), new Number(0), new String(''), Object(0n), new SharedArrayBuffer(0), new ArrayBuffer(0)]")?;
+        let mut ids = [0u32; 6];
         for (i, id) in ids.iter_mut().enumerate() {
             let v: Value<'_> = probes.get(i)?;
             // SAFETY: `v` is a live value for this call; the function only reads its class id.
             *id = unsafe { qjs::JS_GetClassID(v.as_raw()) };
         }
-        Ok(ClassIds { wrappers: [ids[0], ids[1], ids[2], ids[3]], shared_array_buffer: ids[4] })
+        Ok(ClassIds { wrappers: [ids[0], ids[1], ids[2], ids[3]], shared_array_buffer: ids[4], array_buffer: ids[5] })
     }
 }
 
@@ -113,12 +131,109 @@ impl<'js> Helpers<'js> {
     }
 }
 
-/// Serializes one value.
-pub(crate) fn to_payload<'js>(ctx: &Ctx<'js>, h: &Helpers<'js>, v: &Value<'js>) -> Result<Payload, CloneErr> {
+/// Serializes one value, moving the ArrayBuffers of `transfer` (HTML
+/// StructuredSerializeWithTransfer): nothing is detached unless the whole
+/// value serialized.
+pub(crate) fn to_payload<'js>(
+    ctx: &Ctx<'js>,
+    h: &Helpers<'js>,
+    v: &Value<'js>,
+    transfer: &[Value<'js>],
+) -> Result<Payload, CloneErr> {
     let _ = ctx;
-    let mut s = Serializer { h, w: Writer::new(), memory: HashMap::new() };
+    let mut s = Serializer { h, w: Writer::new(), memory: HashMap::new(), transfers: HashMap::new() };
+    // 1. Each transferable is an ArrayBuffer, not shared, not detached, listed once.
+    let mut slots = Vec::with_capacity(transfer.len());
+    for t in transfer {
+        let class_id = t.as_object().map(|o| {
+            // SAFETY: a live object; only its class id is read.
+            unsafe { qjs::JS_GetClassID(o.as_raw()) }
+        });
+        if class_id == Some(h.ids.shared_array_buffer) {
+            return Err(uncloneable("a SharedArrayBuffer in the transfer list"));
+        }
+        if class_id != Some(h.ids.array_buffer) {
+            return Err(CloneErr::Clone(CloneError::Uncloneable(
+                "a transfer list entry that is not an ArrayBuffer".into(),
+            )));
+        }
+        if s.transfers.contains_key(t) {
+            return Err(uncloneable("an ArrayBuffer listed twice in the transfer list"));
+        }
+        if buffer_detached(h, t)? {
+            return Err(uncloneable("a detached ArrayBuffer in the transfer list"));
+        }
+        // SAFETY: `t` is a live ArrayBuffer (class checked above).
+        if unsafe { qjs::JS_IsImmutableArrayBuffer(t.as_raw()) } == 1 {
+            return Err(uncloneable("an ArrayBuffer that cannot be detached"));
+        }
+        let slot = Transferred::empty();
+        let index = s.w.reserve_transfer(slot.clone());
+        s.transfers.insert(t.clone(), index);
+        slots.push(slot);
+    }
+    // 2. Serialize; transferables are written as moved.
     s.write(v, 0)?;
+    // 3. A getter may have detached one meanwhile: check all before moving any.
+    for t in transfer {
+        if buffer_detached(h, t)? {
+            return Err(uncloneable("an ArrayBuffer in the transfer list, detached during the clone"));
+        }
+    }
+    // 4. Move each buffer's bytes out and detach it.
+    for (t, slot) in transfer.iter().zip(slots) {
+        slot.fill(take_buffer(h, t)?);
+    }
     Ok(s.w.finish())
+}
+
+fn buffer_detached<'js>(h: &Helpers<'js>, b: &Value<'js>) -> Result<bool, CloneErr> {
+    let info: Array<'js> = h.buffer_info.call((b.clone(),))?;
+    Ok(info.get(2)?)
+}
+
+/// Detaches an ArrayBuffer and returns its bytes: a large one's hz heap
+/// block itself (no copy), a small one's (slab memory) copied. The caller
+/// validated every buffer of the list first (detachable, not detached), so
+/// a failure here (allocation) is the only way a list ends half moved.
+fn take_buffer<'js>(h: &Helpers<'js>, b: &Value<'js>) -> Result<OwnedBuffer, CloneErr> {
+    let info: Array<'js> = h.buffer_info.call((b.clone(),))?;
+    let (resizable, max): (bool, f64) = (info.get(0)?, info.get(1)?);
+    let max = resizable.then_some(max as usize);
+    let ctx = b.ctx().as_raw().as_ptr();
+    let raw = b.as_raw();
+    let mut size: qjs::size_t = 0;
+    // SAFETY: as above; JS_GetArrayBuffer returns its data and byte length
+    // (null when detached, excluded by the caller's check).
+    let data = unsafe { qjs::JS_GetArrayBuffer(ctx, &mut size, raw) };
+    let len = size as usize;
+    if data.is_null() {
+        return Err(uncloneable("a detached ArrayBuffer in the transfer list"));
+    }
+    if crate::zero_copy() {
+        // SAFETY: `data` is the live data of an ArrayBuffer of this (hz heap)
+        // runtime, of `len` bytes, and the layout was probed.
+        if let Some(block) = unsafe { alloc::large_block(data, len) } {
+            alloc::keep_next_free(block.as_ptr());
+            // SAFETY: a live, detachable ArrayBuffer; detaching frees its data
+            // through the hz heap (arena) or adopted_realloc, both of which
+            // skip the kept block.
+            unsafe { qjs::JS_DetachArrayBuffer(ctx, raw) };
+            if alloc::take_kept(block.as_ptr()) {
+                // SAFETY: the free of `block` was skipped: nothing owns it but
+                // us now, and its data is the buffer's `len` bytes.
+                return Ok(unsafe { OwnedBuffer::from_raw(block, alloc::ARENA_HEADER, len, max) });
+            }
+            return Err(uncloneable("an ArrayBuffer whose memory could not be taken"));
+        }
+    }
+    // SAFETY: `data` holds `len` bytes; they are copied before any JS runs.
+    let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+    let owned = OwnedBuffer::copy_with_prefix(&alloc::ADOPTED_PREFIX, bytes, max)
+        .ok_or(CloneErr::Clone(CloneError::TooLarge))?;
+    // SAFETY: a live, detachable ArrayBuffer.
+    unsafe { qjs::JS_DetachArrayBuffer(ctx, raw) };
+    Ok(owned)
 }
 
 /// Deserializes one payload.
@@ -132,6 +247,8 @@ struct Serializer<'a, 'js> {
     /// Objects already written, by identity (a QuickJS `Value` hashes and
     /// compares by its raw JSValue, i.e. the object pointer).
     memory: HashMap<Value<'js>, u32>,
+    /// ArrayBuffers of the transfer list, by identity, with their side-table slot.
+    transfers: HashMap<Value<'js>, usize>,
 }
 
 fn uncloneable(what: &str) -> CloneErr {
@@ -276,9 +393,16 @@ impl<'js> Serializer<'_, 'js> {
         if is_error {
             return self.error(v, depth);
         }
-        if let Some(ab) = ArrayBuffer::from_object(obj.clone()) {
+        if let Some(&slot) = self.transfers.get(v) {
+            let id = self.w.transferred(slot);
+            self.remember(v, id);
+            return Ok(());
+        }
+        if class_id == self.h.ids.array_buffer {
             let info: Array<'js> = self.h.buffer_info.call((v.clone(),))?;
-            let (resizable, max): (bool, f64) = (info.get(0)?, info.get(1)?);
+            let (resizable, max, detached): (bool, f64, bool) = (info.get(0)?, info.get(1)?, info.get(2)?);
+            let ab = ArrayBuffer::from_object(obj.clone()).filter(|_| !detached);
+            let Some(ab) = ab else { return Err(uncloneable("a detached ArrayBuffer")) };
             // SAFETY: the slice is copied into the writer at once; no
             // JavaScript runs while it is alive (HOSTILE.md #5).
             let bytes = unsafe { ab.as_bytes() }.ok_or_else(|| uncloneable("a detached ArrayBuffer"))?;
@@ -292,12 +416,7 @@ impl<'js> Serializer<'_, 'js> {
             let name: String = info.get(0)?;
             let kind = ViewKind::from_constructor_name(&name).ok_or_else(|| uncloneable(&name))?;
             let buffer: Value<'js> = info.get(1)?;
-            let detached = buffer
-                .as_object()
-                .and_then(|b| ArrayBuffer::from_object(b.clone()))
-                // SAFETY: only checks whether the bytes exist; the slice is dropped at once.
-                .is_some_and(|b| unsafe { b.as_bytes() }.is_none());
-            if detached {
+            if info.get::<bool>(6)? {
                 return Err(uncloneable("a view of a detached ArrayBuffer"));
             }
             if info.get::<bool>(5)? {
@@ -510,7 +629,7 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn object(&mut self) -> Result<Value<'js>, CloneErr> {
         Ok(Object::new(self.ctx.clone())?.into_value())
     }
-    fn array(&mut self, length: u32) -> Result<Value<'js>, CloneErr> {
+    fn array(&mut self, length: u32, _dense: bool) -> Result<Value<'js>, CloneErr> {
         let a = Array::new(self.ctx.clone())?;
         a.as_object().set("length", f64::from(length))?;
         Ok(a.into_value())
@@ -571,6 +690,48 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn error_cause(&mut self, error: &Value<'js>, cause: Value<'js>) -> Result<(), CloneErr> {
         as_object(error)?.prop("cause", Property::from(cause).writable().configurable())?;
         Ok(())
+    }
+    fn transferred(&mut self, t: &Transferred) -> Result<Value<'js>, CloneErr> {
+        let buffer =
+            t.take().ok_or(CloneErr::Decode(DecodeError::Malformed("a transferred buffer was already received")))?;
+        let max = buffer.max_len();
+        if max == Some(0) {
+            // JS_NewArrayBuffer reads a zero maximum as "not resizable".
+            return self.resizable_array_buffer(&[], 0);
+        }
+        // Adopted buffers keep the marker prefix (see alloc.rs): re-layout
+        // bytes that arrive without it (from Rust or another engine).
+        let buffer = if buffer_has_prefix(&buffer) {
+            buffer
+        } else {
+            OwnedBuffer::copy_with_prefix(&alloc::ADOPTED_PREFIX, buffer.as_slice(), max)
+                .ok_or(CloneErr::Clone(CloneError::TooLarge))?
+        };
+        let (block, offset, len) = buffer.into_raw();
+        let ctx = self.ctx.as_raw().as_ptr();
+        // SAFETY: `block` is an hz heap block we own, with `len` bytes at
+        // `offset`; the new ArrayBuffer takes ownership and releases it
+        // through adopted_realloc (which finds the block `offset` before the
+        // data, passed as the opaque). On failure QuickJS has not taken it.
+        let v = unsafe {
+            let data = block.as_ptr().add(offset);
+            let v = qjs::JS_NewArrayBuffer(
+                ctx,
+                data,
+                len as _,
+                max.unwrap_or(0) as _,
+                Some(alloc::adopted_realloc),
+                offset as *mut std::ffi::c_void,
+                false,
+            );
+            Value::from_raw(self.ctx.clone(), v)
+        };
+        if v.is_exception() {
+            // SAFETY: QuickJS did not adopt the block; it is still ours alone.
+            unsafe { hz_atomics::heap::free(block.as_ptr()) };
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        Ok(v)
     }
     fn host(&mut self, object: &HostObject) -> Result<Value<'js>, CloneErr> {
         match object.downcast::<PayloadChan>() {

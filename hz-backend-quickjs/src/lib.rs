@@ -5,6 +5,7 @@
 //! (`Context::with`) calls `JS_UpdateStackTop` for the current thread, so an
 //! agent can run its next turn on any worker thread (`MIGRATABLE = true`).
 
+mod alloc;
 mod clone;
 mod modules;
 mod natives;
@@ -43,10 +44,18 @@ pub(crate) struct Prepared {
     class_ids: clone::ClassIds,
 }
 
+/// Whether large ArrayBuffers can leave a runtime without a copy (the
+/// allocator layout checked by `alloc::probe`); else transfer copies.
+static ZERO_COPY: OnceLock<bool> = OnceLock::new();
+
+pub(crate) fn zero_copy() -> bool {
+    ZERO_COPY.get().copied().unwrap_or(false)
+}
+
 /// Compiles the prelude, as an ES module whose default export is the
 /// prelude function, to QuickJS bytecode, and probes the class ids.
 fn prepare() -> Result<Prepared, String> {
-    let rt = Runtime::new().map_err(|e| e.to_string())?;
+    let rt = Runtime::new_with_alloc(alloc::HzAllocator).map_err(|e| e.to_string())?;
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
         let source = format!("export default {}", hz_core::PRELUDE);
@@ -55,6 +64,8 @@ fn prepare() -> Result<Prepared, String> {
         // (632 vs 535 us), so the bytecode keeps them.
         let bytecode = module.write(WriteOptions::default()).map_err(|e| e.to_string())?;
         let class_ids = clone::ClassIds::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;
+        let zero_copy = alloc::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;
+        let _ = ZERO_COPY.set(zero_copy);
         Ok(Prepared { bytecode, class_ids })
     })
 }
@@ -95,7 +106,9 @@ pub struct QuickJsAgent {
 
 impl QuickJsAgent {
     fn new(engine: &QuickJsEngine, host: Host) -> Result<Self, Error> {
-        let rt = Runtime::new().map_err(engine_error)?;
+        // Every runtime allocates from the hz heap, so a large ArrayBuffer's
+        // block can leave it without a copy (see alloc.rs).
+        let rt = Runtime::new_with_alloc(alloc::HzAllocator).map_err(engine_error)?;
         rt.set_max_stack_size(engine.max_stack);
         let terminate = host.terminate_flag();
         let flag = terminate.clone();
@@ -242,7 +255,7 @@ fn eval<'js>(ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'
 /// cloned is described by a plain Error instead.
 fn thrown_payload<'js>(ctx: &Ctx<'js>, exc: &Value<'js>) -> Payload {
     let data = natives::data(ctx);
-    match to_payload(ctx, &data.helpers, exc) {
+    match to_payload(ctx, &data.helpers, exc, &[]) {
         Ok(p) => p,
         Err(_) => {
             drop(data);

@@ -89,8 +89,22 @@ fn chan<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arc<PayloadChan
 }
 
 fn serialize<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Payload> {
+    serialize_moving(ctx, v, Opt(None))
+}
+
+/// Serializes `v`, moving the ArrayBuffers of the `transfer` list (an array,
+/// or undefined/null for none).
+fn serialize_moving<'js>(ctx: &Ctx<'js>, v: &Value<'js>, transfer: Opt<Value<'js>>) -> rquickjs::Result<Payload> {
+    let list: Vec<Value<'js>> = match transfer.0 {
+        None => Vec::new(),
+        Some(t) if t.is_undefined() || t.is_null() => Vec::new(),
+        Some(t) => match t.as_array() {
+            Some(a) => a.iter::<Value<'js>>().collect::<rquickjs::Result<_>>()?,
+            None => return Err(Exception::throw_type(ctx, "transfer must be an array")),
+        },
+    };
     let d = data(ctx);
-    let r = to_payload(ctx, &d.helpers, v);
+    let r = to_payload(ctx, &d.helpers, v, &list);
     r.map_err(|e| e.throw(ctx, &d))
 }
 
@@ -140,9 +154,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
         "send",
         Function::new(ctx.clone(), {
             let host = host.clone();
-            move |ctx: Ctx<'js>, ch: Value<'js>, v: Value<'js>, _transfer: Opt<Value<'js>>| {
+            move |ctx: Ctx<'js>, ch: Value<'js>, v: Value<'js>, transfer: Opt<Value<'js>>| {
                 let ch = chan(&ctx, &ch)?;
-                let p = serialize(&ctx, &v)?;
+                let p = serialize_moving(&ctx, &v, transfer)?;
                 op_result(&ctx, host.send(&ch, p))
             }
         })?,
@@ -288,8 +302,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
     )?;
     ops.set(
         "clone",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, v: Value<'js>, _transfer: Opt<Value<'js>>| {
-            let p = serialize(&ctx, &v)?;
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, v: Value<'js>, transfer: Opt<Value<'js>>| {
+            let p = serialize_moving(&ctx, &v, transfer)?;
             let d = data(&ctx);
             let r = from_payload(&ctx, &d.helpers, &p);
             r.map_err(|e| e.throw(&ctx, &d))

@@ -14,10 +14,12 @@ mod value;
 mod wire;
 
 pub use error::{CloneError, DecodeError};
-pub use payload::{HostObject, Payload};
+pub use payload::{HostObject, Payload, Transferred};
 pub use stack::set_thread_stack;
 pub use value::{BigInt, ErrorValue, Value, from_value, to_value};
 pub use wire::{ErrorFields, JsStr, MAX_DEPTH, Sink, VERSION, ViewKind, Writer, decode};
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -57,3 +57,47 @@ impl Payload {
         w.finish()
     }
 }
+
+/// An ArrayBuffer moved by a transfer list. It travels in a payload's side
+/// table, and the receiver takes the bytes once (a second take finds none).
+#[derive(Debug)]
+pub struct Transferred {
+    buffer: std::sync::Mutex<Option<hz_atomics::OwnedBuffer>>,
+}
+
+impl Transferred {
+    /// Wraps moved bytes.
+    pub fn new(buffer: hz_atomics::OwnedBuffer) -> Arc<Self> {
+        Arc::new(Transferred { buffer: std::sync::Mutex::new(Some(buffer)) })
+    }
+
+    /// A slot reserved before the bytes are moved (see `Writer::reserve_transfer`).
+    pub fn empty() -> Arc<Self> {
+        Arc::new(Transferred { buffer: std::sync::Mutex::new(None) })
+    }
+
+    /// Puts the moved bytes into a reserved slot.
+    pub fn fill(&self, buffer: hz_atomics::OwnedBuffer) {
+        match self.buffer.lock() {
+            Ok(mut b) => *b = Some(buffer),
+            Err(p) => *p.into_inner() = Some(buffer),
+        }
+    }
+
+    /// Takes the bytes; `None` if they were taken already.
+    pub fn take(&self) -> Option<hz_atomics::OwnedBuffer> {
+        match self.buffer.lock() {
+            Ok(mut b) => b.take(),
+            Err(p) => p.into_inner().take(),
+        }
+    }
+
+    /// `(byteLength, maxByteLength)` while the bytes are still here.
+    pub fn shape(&self) -> Option<(usize, Option<usize>)> {
+        let b = match self.buffer.lock() {
+            Ok(b) => b,
+            Err(p) => p.into_inner(),
+        };
+        b.as_ref().map(|b| (b.len(), b.max_len()))
+    }
+}

@@ -420,8 +420,10 @@ impl Sink for ArenaSink {
     fn object(&mut self) -> Result<usize, DecodeError> {
         self.push(Node::Object(Vec::new()))
     }
-    fn array(&mut self, length: u32) -> Result<usize, DecodeError> {
-        self.push(Node::Array { length, dense: None, props: Vec::new() })
+    fn array(&mut self, length: u32, dense: bool) -> Result<usize, DecodeError> {
+        // The decoder checked a dense `length` against the bytes left.
+        let dense = dense.then(|| vec![None; length as usize]);
+        self.push(Node::Array { length, dense, props: Vec::new() })
     }
     fn define(&mut self, target: &usize, key: JsStr<'_>, value: usize) -> Result<(), DecodeError> {
         let key = key.to_string_lossy();
@@ -435,9 +437,8 @@ impl Sink for ArenaSink {
     }
     fn define_index(&mut self, target: &usize, index: u32, value: usize) -> Result<(), DecodeError> {
         match &mut self.nodes[*target] {
-            Node::Array { length, dense, .. } if index < *length => {
-                // The decoder checked `length` against the bytes left before this allocates.
-                dense.get_or_insert_with(|| vec![None; *length as usize])[index as usize] = Some(value);
+            Node::Array { length, dense: Some(items), .. } if index < *length => {
+                items[index as usize] = Some(value);
                 Ok(())
             }
             _ => Err(DecodeError::Malformed("element on a non-array")),
@@ -501,6 +502,15 @@ impl Sink for ArenaSink {
                 Ok(())
             }
             _ => Err(DecodeError::Malformed("cause on a non-error")),
+        }
+    }
+    fn transferred(&mut self, buffer: &crate::Transferred) -> Result<usize, DecodeError> {
+        // Rust receives moved buffers as owned bytes (one copy, here).
+        let b = buffer.take().ok_or(DecodeError::Malformed("a transferred buffer was already received"))?;
+        let bytes = b.as_slice().to_vec();
+        match b.max_len() {
+            Some(max) => self.push(Node::Resizable(bytes, max)),
+            None => self.push(Node::Buffer(bytes)),
         }
     }
     fn host(&mut self, object: &HostObject) -> Result<usize, DecodeError> {

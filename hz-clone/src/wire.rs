@@ -1,6 +1,8 @@
 //! The wire format: a header, then one value, tag byte first. See `FORMAT.md`.
 
-use crate::{CloneError, DecodeError, HostObject, Payload};
+use std::sync::Arc;
+
+use crate::{CloneError, DecodeError, HostObject, Payload, Transferred};
 
 /// The format version written in every header. A reader rejects other versions.
 pub const VERSION: u8 = 1;
@@ -38,6 +40,7 @@ pub(crate) mod tag {
     pub(crate) const RESIZABLE_ARRAY_BUFFER: u8 = 0x1d;
     pub(crate) const TRACKING_VIEW: u8 = 0x1e;
     pub(crate) const END: u8 = 0x1f;
+    pub(crate) const TRANSFERRED: u8 = 0x20;
 }
 
 /// The kind of an ArrayBuffer view.
@@ -338,6 +341,20 @@ impl Writer {
         self.varint(byte_offset);
         self.take_id()
     }
+    /// Reserves a side-table slot for a buffer in the transfer list, to be
+    /// filled once serialization has succeeded (the buffer is detached only
+    /// then). Returns the slot's index for [`Writer::transferred`].
+    pub fn reserve_transfer(&mut self, slot: Arc<Transferred>) -> usize {
+        self.hosts.push(HostObject::new(slot));
+        self.hosts.len() - 1
+    }
+    /// An ArrayBuffer moved by the transfer list, in side-table slot `index`
+    /// (from [`Writer::reserve_transfer`]). Returns its id.
+    pub fn transferred(&mut self, index: usize) -> u32 {
+        self.buf.push(tag::TRANSFERRED);
+        self.varint(index as u64);
+        self.take_id()
+    }
     /// A reference to the object with id `id`, written earlier in this message.
     pub fn back_ref(&mut self, id: u32) {
         self.buf.push(tag::BACK_REF);
@@ -386,8 +403,9 @@ pub trait Sink {
     fn string(&mut self, s: JsStr<'_>) -> Result<Self::Value, Self::Error>;
     /// A new empty plain object.
     fn object(&mut self) -> Result<Self::Value, Self::Error>;
-    /// A new array with `length` (no elements yet).
-    fn array(&mut self, length: u32) -> Result<Self::Value, Self::Error>;
+    /// A new array with `length` (no elements yet). `dense` says its
+    /// elements follow by index (each present or a hole), not as properties.
+    fn array(&mut self, length: u32, dense: bool) -> Result<Self::Value, Self::Error>;
     /// Defines an own data property (CreateDataProperty: never a setter, never `__proto__`).
     fn define(&mut self, target: &Self::Value, key: JsStr<'_>, value: Self::Value) -> Result<(), Self::Error>;
     /// Defines an own element of an array.
@@ -417,6 +435,8 @@ pub trait Sink {
     fn error(&mut self, fields: ErrorFields<Self::Value>) -> Result<Self::Value, Self::Error>;
     fn error_cause(&mut self, error: &Self::Value, cause: Self::Value) -> Result<(), Self::Error>;
     fn host(&mut self, object: &HostObject) -> Result<Self::Value, Self::Error>;
+    /// An ArrayBuffer moved by a transfer list: take its bytes (once).
+    fn transferred(&mut self, buffer: &Transferred) -> Result<Self::Value, Self::Error>;
 }
 
 #[derive(Clone, Copy)]
@@ -576,6 +596,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
             tag::VIEW => self.view(sink, false),
             tag::TRACKING_VIEW => self.view(sink, true),
             tag::PRIMITIVE_OBJECT => self.primitive_object(sink, depth),
+            tag::TRANSFERRED => self.transferred(sink),
             tag::REGEXP => self.regexp(sink),
             tag::ERROR => self.error(sink, depth),
             tag::BACK_REF => {
@@ -627,7 +648,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
         // Every element takes at least one byte: checked before allocating.
         let n = self.len(1)?;
         let length = u32::try_from(n).map_err(|_| DecodeError::Malformed("array length"))?;
-        let a = sink.array(length)?;
+        let a = sink.array(length, true)?;
         self.register(&a, Kind::Other);
         for i in 0..length {
             if self.peek()? == tag::HOLE {
@@ -645,7 +666,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
     fn sparse_array(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
         let n = self.varint()?;
         let length = u32::try_from(n).map_err(|_| DecodeError::Malformed("array length"))?;
-        let a = sink.array(length)?;
+        let a = sink.array(length, false)?;
         self.register(&a, Kind::Other);
         self.properties(sink, &a, depth)?;
         Ok(a)
@@ -682,6 +703,20 @@ impl<'p, S: Sink> Decoder<'p, S> {
         let bytes = self.take(n)?;
         let b = sink.array_buffer(bytes)?;
         self.register(&b, Kind::Buffer(n, false));
+        Ok(b)
+    }
+
+    #[inline(never)]
+    fn transferred(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
+        let i = self.varint()?;
+        let t = self
+            .hosts
+            .get(i as usize)
+            .and_then(|h| h.downcast::<Transferred>())
+            .ok_or(DecodeError::BadHostObject(i))?;
+        let (len, max) = t.shape().ok_or(DecodeError::Malformed("a transferred buffer was already received"))?;
+        let b = sink.transferred(&t)?;
+        self.register(&b, Kind::Buffer(len, max.is_some()));
         Ok(b)
     }
 

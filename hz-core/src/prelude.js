@@ -55,6 +55,18 @@
   const abResizable = getter(abProto, 'resizable');
   const abMaxByteLength = getter(abProto, 'maxByteLength');
   const abResize = abProto.resize;
+  const abDetachedGet = Object.getOwnPropertyDescriptor(abProto, 'detached')?.get;
+  // ES2024's `detached` getter where the engine has it; else a detached
+  // buffer is the one a view cannot be made over.
+  const isDetached = (b) => {
+    if (abDetachedGet !== undefined) return apply(abDetachedGet, b, []);
+    try {
+      new Uint8Array(b);
+      return false;
+    } catch {
+      return true;
+    }
+  };
   const taAt = typedArrayProto.at;
   const Uint8ArrayCtor = Uint8Array, ArrayBufferCtor = ArrayBuffer, RegExpCtor = RegExp;
   const reSource = getter(RegExp.prototype, 'source');
@@ -107,12 +119,12 @@
       return negative ? -b : b;
     },
     // [constructor name, buffer, byteOffset, length (bytes for DataView),
-    //  tracks its buffer's length, out of bounds]. A detached buffer is
-    // reported by the caller (its bytes are gone) before bounds matter.
+    //  tracks its buffer's length, out of bounds, buffer detached].
     viewInfo(v) {
       const tag = apply(taTag, v, []);
       const dv = tag === undefined;
       const buffer = apply(dv ? dvBuffer : taBuffer, v, []);
+      if (isDetached(buffer)) return [dv ? 'DataView' : tag, buffer, 0, 0, false, false, true];
       const length = () => apply(dv ? dvLength : taLength, v, []);
       const inBounds = () => {
         try {
@@ -123,19 +135,19 @@
           return false;
         }
       };
-      if (!inBounds()) return [dv ? 'DataView' : tag, buffer, 0, 0, false, true];
+      if (!inBounds()) return [dv ? 'DataView' : tag, buffer, 0, 0, false, true, false];
       const offset = apply(dv ? dvOffset : taOffset, v, []);
       const len = length();
       const size = dv ? 1 : viewCtors[tag].BYTES_PER_ELEMENT;
-      return [dv ? 'DataView' : tag, buffer, offset, len, tracksLength(buffer, len, length, inBounds, size), false];
+      return [dv ? 'DataView' : tag, buffer, offset, len, tracksLength(buffer, len, length, inBounds, size), false, false];
     },
     newView(name, buffer, offset, length) {
       const C = viewCtors[name];
       if (C === undefined) throw new TypeError(name + ' is not supported by this engine');
       return length === undefined ? new C(buffer, offset) : new C(buffer, offset, length);
     },
-    // [resizable, maxByteLength]
-    bufferInfo: (b) => [apply(abResizable, b, []), apply(abMaxByteLength, b, [])],
+    // [resizable, maxByteLength, detached]
+    bufferInfo: (b) => [apply(abResizable, b, []), apply(abMaxByteLength, b, []), isDetached(b)],
     newResizable(copy, max) {
       const b = new ArrayBufferCtor(apply(abByteLength, copy, []), { maxByteLength: max });
       new Uint8ArrayCtor(b).set(new Uint8ArrayCtor(copy));
@@ -241,12 +253,9 @@
     }
   }
 
-  // Transfer (moving an ArrayBuffer, detaching the source) is not built
-  // yet: a non-empty transfer list is an error, never a silent copy.
   function checkTransfer(transfer) {
     if (transfer === undefined || transfer === null) return;
     if (!isArray(transfer)) throw new TypeError('transfer must be an array');
-    if (transfer.length > 0) throw new DOMExceptionCtor('transfer lists are not supported yet; the value would be copied', 'DataCloneError');
   }
 
   function op(start, shape, extra) {

@@ -127,6 +127,18 @@ macro_rules! backend_suite {
                 suite::clone_errors_have_no_side_effects(E)
             }
             #[test]
+            fn transfer_moves_buffers() {
+                suite::transfer_moves_buffers(E)
+            }
+            #[test]
+            fn transfer_errors_change_nothing() {
+                suite::transfer_errors_change_nothing(E)
+            }
+            #[test]
+            fn clone_follows_the_html_rules() {
+                suite::clone_follows_the_html_rules(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

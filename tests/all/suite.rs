@@ -349,16 +349,12 @@ pub(crate) fn sending_a_function_is_a_data_clone_error(e: &str) {
             const r = await ch.recv();
             let cloneErr;
             try { structuredClone(() => 1); } catch (err) { cloneErr = err.name; }
-            // Transfer is not built yet: refused, never a silent copy.
-            const buf = new ArrayBuffer(8);
-            let transferErr;
-            try { await ch.send(buf, { transfer: [buf] }); } catch (err) { transferErr = err.name; }
-            return [names, r.value, ch.length, cloneErr, transferErr, buf.byteLength, ch.length];
+            return [names, r.value, ch.length, cloneErr];
         })()"#,
     );
     assert_eq!(
         out,
-        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],"fine",0,"DataCloneError","DataCloneError",8,0]"#
+        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],"fine",0,"DataCloneError"]"#
     );
 }
 
@@ -388,7 +384,7 @@ pub(crate) fn clone_round_trips_values(e: &str) {
             const shared = { tag: 'shared' };
             const cyclic = { name: 'c' }; cyclic.self = cyclic;
             const v = {
-                n: -0, big: 12345678901234567890123n, s: 'héllo ✓', d: new Date(1700000000000),
+                n: -0, nan: NaN, inf: -Infinity, big: 12345678901234567890123n, s: 'héllo ✓', d: new Date(1700000000000),
                 m: new Map([[1, 'one'], ['k', shared]]), set: new Set([1, 'two', shared]),
                 a: [1, , 3], sparse: new Array(2 ** 32 - 1), u8: new Uint8Array([1, 2, 3]),
                 f64: new Float64Array([1.5]), e: new RangeError('bad', { cause: 'why' }),
@@ -397,7 +393,7 @@ pub(crate) fn clone_round_trips_values(e: &str) {
             v.sparse[5] = 'five';
             const c = await (async () => { const ch = hz.channel(1); await ch.send(v); return (await ch.recv()).value; })();
             return [
-                Object.is(c.n, -0), c.big === v.big, c.s, c.d.getTime(), c.m.get(1), c.m.get('k') === c.shared,
+                Object.is(c.n, -0) && Number.isNaN(c.nan) && c.inf === -Infinity, c.big === v.big, c.s, c.d.getTime(), c.m.get(1), c.m.get('k') === c.shared,
                 [...c.set].length, c.set.has(c.shared), c.a.length, 1 in c.a, c.sparse.length, c.sparse[5],
                 Object.keys(c.sparse).length, [...c.u8], c.f64[0], c.e instanceof RangeError, c.e.message, c.e.cause,
                 c.cyclic.self === c.cyclic, Object.getPrototypeOf(c.proto) === Object.prototype,
@@ -598,7 +594,15 @@ pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
             const oob = new Uint8Array(shrink, 4, 4);
             shrink.resize(2);
             const buf = new ArrayBuffer(8);
+            const detached = new ArrayBuffer(4);
+            const viewOfDetached = new Uint8Array(detached);
+            detached.transfer();
+            const gone = new ArrayBuffer(8);
             const cases = [
+                names(() => structuredClone(detached)),
+                names(() => structuredClone(viewOfDetached)),
+                // A getter that detaches a buffer met later in the walk.
+                names(() => structuredClone({ get a() { gone.transfer(); return 1; }, b: new Uint8Array(gone) })),
                 names(() => structuredClone(new SharedArrayBuffer(4))),
                 names(() => structuredClone(oob)),
                 names(() => structuredClone(new WeakSet())),
@@ -610,11 +614,103 @@ pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
             const thrown = new RangeError('from getter');
             let same;
             try { structuredClone({ get x() { throw thrown; } }); } catch (err) { same = err === thrown; }
-            return [cases, buf.byteLength, same];
+            const proto = structuredClone(Object.prototype);
+            return [cases, buf.byteLength, same, Object.keys(proto).length, Object.getPrototypeOf(proto) === Object.prototype];
         })()"#,
     );
     assert_eq!(
         out,
-        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],8,true]"#
+        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError"],8,true,0,true]"#
     );
+}
+
+pub(crate) fn transfer_moves_buffers(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const results = [];
+            const ch = hz.channel(1);
+            // Small (copied from slab memory) and large (moved) buffers alike.
+            for (const size of [16, 600, 1 << 20]) {
+                const buf = new ArrayBuffer(size);
+                const view = new Uint8Array(buf);
+                view[0] = 7; view[size - 1] = 9;
+                await ch.send({ buf, view }, { transfer: [buf] });
+                const got = (await ch.recv()).value;
+                results.push([buf.byteLength, view.length, got.buf.byteLength, got.view[0], got.view[size - 1], got.view.buffer === got.buf]);
+            }
+            // Resizable: the maximum travels and the receiver can grow it.
+            const rab = new ArrayBuffer(1000, { maxByteLength: 4000 });
+            new Uint8Array(rab)[999] = 5;
+            const moved = structuredClone(rab, { transfer: [rab] });
+            moved.resize(4000);
+            results.push([rab.byteLength, moved.byteLength, moved.maxByteLength, new Uint8Array(moved)[999]]);
+            // Through three agents: A -> B -> C, moved on by B.
+            const a2b = hz.channel(1), b2c = hz.channel(1);
+            const b = hz.spawn(async (inp, out) => { const { value } = await inp.recv(); await out.send(value, { transfer: [value] }); return value.byteLength; }, a2b, b2c);
+            const c = hz.spawn(async (inp) => { const { value } = await inp.recv(); return [value.byteLength, new Uint8Array(value)[12345]]; }, b2c);
+            const big = new ArrayBuffer(1 << 20);
+            new Uint8Array(big)[12345] = 42;
+            await a2b.send(big, { transfer: [big] });
+            results.push([big.byteLength, await b.join(), await c.join()]);
+            // Listed but not in the value: still moved (detached here).
+            const unused = new ArrayBuffer(64);
+            structuredClone(1, { transfer: [unused] });
+            results.push(unused.byteLength);
+            return results;
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[[0,0,16,7,9,true],[0,0,600,7,9,true],[0,0,1048576,7,9,true],[0,4000,4000,5],[0,0,[1048576,42]],0]"#
+    );
+}
+
+pub(crate) fn transfer_errors_change_nothing(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const errs = [];
+            const keep = new ArrayBuffer(8);
+            const detached = new ArrayBuffer(8);
+            detached.transfer();
+            for (const t of [[keep, keep], [new SharedArrayBuffer(8)], [{}], [new Uint8Array(4)], [detached], 'x']) {
+                try { structuredClone(keep, { transfer: t }); errs.push('cloned'); } catch (err) { errs.push(err.name); }
+            }
+            // A getter detaching a listed buffer is caught after the walk.
+            const victim = new ArrayBuffer(8);
+            try { structuredClone({ get a() { victim.transfer(); return 1; } }, { transfer: [victim] }); errs.push('cloned'); }
+            catch (err) { errs.push(err.name); }
+            // A failed clone detaches nothing from the list.
+            const intact = new ArrayBuffer(700), intact2 = new ArrayBuffer(8);
+            const ch = hz.channel(1);
+            try { await ch.send({ intact, f() {} }, { transfer: [intact, intact2] }); } catch (err) { errs.push(err.name); }
+            return [errs, keep.byteLength, intact.byteLength, intact2.byteLength, ch.length];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[["DataCloneError","DataCloneError","DataCloneError","DataCloneError","DataCloneError","TypeError","DataCloneError","DataCloneError"],8,700,8,0]"#
+    );
+}
+
+pub(crate) fn clone_follows_the_html_rules(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            // HOSTILE 5: keys are snapshotted, then re-checked before each [[Get]].
+            const o = { get a() { delete this.b; return 1; }, b: 2, c: 3 };
+            // HOSTILE 12: a non-standard name becomes "Error"; an accessor message is dropped.
+            class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }
+            const accessor = new TypeError('m');
+            Object.defineProperty(accessor, 'message', { get() { return 'from getter'; } });
+            // HOSTILE 11: only own enumerable string keys; symbols and non-enumerables are skipped.
+            const hidden = { shown: 1, [Symbol('s')]: 2 };
+            Object.defineProperty(hidden, 'secret', { value: 3, enumerable: false });
+            const c = structuredClone([o, new MyError('x'), accessor, hidden]);
+            return [Object.keys(c[0]), c[1].name, c[1].message, c[1] instanceof Error, c[2] instanceof TypeError,
+                c[2].message, Object.getOwnPropertyNames(c[3]), Object.getOwnPropertySymbols(c[3]).length];
+        })()"#,
+    );
+    assert_eq!(out, r#"[["a","c"],"Error","x",true,true,"",["shown"],0]"#);
 }

@@ -1,0 +1,15 @@
+//! hz-atomics: memory that belongs to no single engine.
+//!
+//! - [`heap`]: the allocator every engine instance's memory comes from. A
+//!   block records its own size, so whoever holds it can free it: that is
+//!   what lets an ArrayBuffer's backing store move from one agent (or
+//!   engine) to another without a copy.
+//! - [`OwnedBuffer`]: a transferred backing store, owned outside any engine.
+//!
+//! (SharedArrayBuffer storage and the futex come with the Atomics work.)
+
+pub mod heap;
+mod owned;
+
+/// A transferred ArrayBuffer's bytes.
+pub use owned::OwnedBuffer;

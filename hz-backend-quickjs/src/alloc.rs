@@ -1,0 +1,173 @@
+//! QuickJS on the hz heap, and taking a large ArrayBuffer's memory out of a
+//! runtime without copying it.
+//!
+//! quickjs-ng puts allocations of up to 512 bytes in arena slabs; a larger
+//! one is its own block from the runtime's allocator, behind an 8-byte
+//! `JSMallocBlockHeader` (quickjs.c: `arena_malloc_large`). With the hz heap
+//! as that allocator, a large ArrayBuffer's data lives at `block + 8` of an
+//! hz heap block. To take it, mark the block ([`keep_next_free`]) and detach
+//! the buffer: QuickJS frees the data as usual, and the free of the marked
+//! block is skipped, leaving the block to Rust. [`probe`] checks the layout
+//! once per engine; if it ever differs, transfer copies instead.
+
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+use hz_atomics::heap;
+use rquickjs::allocator::Allocator;
+
+/// quickjs.c's `sizeof(JSMallocBlockHeader)` (checked by [`probe`]).
+pub(crate) const ARENA_HEADER: usize = 8;
+/// quickjs.c's `JS_ARENA_FREE_NIL`: the block index of a large block.
+const ARENA_FREE_NIL: u16 = 0xffff;
+
+thread_local! {
+    /// A block whose next free must be skipped: its ownership is leaving.
+    static KEEP: Cell<*mut u8> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// The allocator every hz QuickJS runtime uses.
+pub(crate) struct HzAllocator;
+
+// SAFETY: the functions follow malloc/calloc/realloc/free semantics over the
+// hz heap, whose blocks record their size (usable_size reads it back).
+unsafe impl Allocator for HzAllocator {
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        heap::alloc(size)
+    }
+
+    fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
+        match count.checked_mul(size) {
+            Some(n) => heap::alloc_zeroed(n),
+            None => ptr::null_mut(),
+        }
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        if release_kept(ptr) {
+            return;
+        }
+        // SAFETY: QuickJS frees only blocks this allocator handed out.
+        unsafe { heap::free(ptr) }
+    }
+
+    unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        // SAFETY: QuickJS reallocates only blocks this allocator handed out.
+        unsafe { heap::realloc(ptr, new_size) }
+    }
+
+    unsafe fn usable_size(ptr: *mut u8) -> usize {
+        // SAFETY: as above; null never reaches here (QuickJS checks).
+        unsafe { heap::size_of(ptr) }
+    }
+}
+
+/// If `ptr` is the kept block, forgets the mark and tells the caller not to free it.
+fn release_kept(ptr: *mut u8) -> bool {
+    KEEP.with(|k| {
+        if !ptr.is_null() && k.get() == ptr {
+            k.set(ptr::null_mut());
+            true
+        } else {
+            false
+        }
+    })
+}
+
+/// The 8 bytes before the data of every buffer hz adopts: the same marker
+/// a large arena block carries (block index FREE_NIL, size index 0xff), so
+/// [`large_block`] recognises an adopted buffer as takeable too.
+pub(crate) const ADOPTED_PREFIX: [u8; ARENA_HEADER] = [0xff, 0xff, 0xff, 0, 0, 0, 0, 0];
+
+/// Marks `block` so the next free of it (on this thread) is skipped.
+pub(crate) fn keep_next_free(block: *mut u8) {
+    KEEP.with(|k| k.set(block));
+}
+
+/// Clears the mark; true if the marked free happened (the block is ours).
+pub(crate) fn take_kept(block: *mut u8) -> bool {
+    KEEP.with(|k| {
+        if k.get() == block {
+            k.set(ptr::null_mut());
+            false
+        } else {
+            true
+        }
+    })
+}
+
+/// Checks, in a runtime on the hz heap, that a large ArrayBuffer's data is
+/// an arena block right after an 8-byte header, in an hz heap block of the
+/// expected size: the layout [`large_block`] relies on.
+pub(crate) fn probe(ctx: &rquickjs::Ctx<'_>) -> rquickjs::Result<bool> {
+    let len = 1usize << 14;
+    let ab: rquickjs::Value<'_> = ctx.eval(format!("new ArrayBuffer({len})"))?;
+    let mut size: rquickjs::qjs::size_t = 0;
+    // SAFETY: `ab` is a live ArrayBuffer; JS_GetArrayBuffer only reads it.
+    let data = unsafe { rquickjs::qjs::JS_GetArrayBuffer(ctx.as_raw().as_ptr(), &mut size, ab.as_raw()) };
+    if data.is_null() || size as usize != len {
+        return Ok(false);
+    }
+    // SAFETY: a live ArrayBuffer's data of `len` bytes in an hz-heap runtime.
+    let Some(block) = (unsafe { large_block(data, len) }) else { return Ok(false) };
+    // SAFETY: if the layout holds, `block` is a live hz heap block; its size
+    // header is then header + data. (If not, this reads 8 bytes that are
+    // still inside the runtime's own allocation, and compares them.)
+    Ok(unsafe { heap::size_of(block.as_ptr()) } == len + ARENA_HEADER)
+}
+
+/// The hz heap block behind a QuickJS ArrayBuffer's data, if the data is a
+/// large (stand-alone) arena block.
+///
+/// # Safety
+/// `data` is the live data pointer of an ArrayBuffer of a runtime that
+/// uses [`HzAllocator`], of at least 1 byte, and the header layout was
+/// checked by [`probe`].
+pub(crate) unsafe fn large_block(data: *mut u8, len: usize) -> Option<NonNull<u8>> {
+    // Slab blocks hold at most 512 bytes including their header.
+    if len + ARENA_HEADER <= 512 {
+        return None;
+    }
+    // SAFETY: every arena block has its header right before the data.
+    let block = unsafe { data.sub(ARENA_HEADER) };
+    // SAFETY: the header's first field is the u16 block index (FREE_NIL for
+    // a large block); the header is 8-aligned.
+    let idx = unsafe { block.cast::<u16>().read() };
+    if idx != ARENA_FREE_NIL {
+        return None;
+    }
+    NonNull::new(block)
+}
+
+/// The `realloc_func` of ArrayBuffers made from transferred blocks: their
+/// data is `offset` (the opaque) bytes into an hz heap block.
+///
+/// # Safety
+/// Called by QuickJS with the data pointer of such a buffer.
+pub(crate) unsafe extern "C" fn adopted_realloc(
+    _rt: *mut rquickjs::qjs::JSRuntime,
+    opaque: *mut std::ffi::c_void,
+    data: *mut std::ffi::c_void,
+    size: rquickjs::qjs::size_t,
+) -> *mut std::ffi::c_void {
+    let offset = opaque as usize;
+    if data.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: the data of an adopted buffer is `offset` bytes into a block.
+    let block = unsafe { data.cast::<u8>().sub(offset) };
+    if size == 0 {
+        if !release_kept(block) {
+            // SAFETY: the buffer owned the block; QuickJS is done with it.
+            unsafe { heap::free(block) };
+        }
+        return ptr::null_mut();
+    }
+    // SAFETY: resizing the owned block, keeping the `offset` prefix.
+    let new = unsafe { heap::realloc(block, offset + size as usize) };
+    if new.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: the new block has room for the prefix.
+    unsafe { new.add(offset).cast() }
+}
