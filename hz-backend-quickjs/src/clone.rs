@@ -8,7 +8,7 @@ use hz_clone::{
 };
 use hz_core::PayloadChan;
 use rquickjs::object::Property;
-use rquickjs::{Array, ArrayBuffer, Class, Ctx, Filter, Function, Object, Type, Value, qjs};
+use rquickjs::{Array, ArrayBuffer, Class, Ctx, Function, Object, Type, Value, qjs};
 
 use crate::alloc;
 use crate::natives::JsChannel;
@@ -141,7 +141,13 @@ pub(crate) fn to_payload<'js>(
     transfer: &[Value<'js>],
 ) -> Result<Payload, CloneErr> {
     let _ = ctx;
-    let mut s = Serializer { h, w: Writer::new(), memory: HashMap::new(), transfers: HashMap::new() };
+    let mut s = Serializer {
+        h,
+        w: Writer::new(),
+        memory: HashMap::default(),
+        transfers: HashMap::default(),
+        keys: HashMap::default(),
+    };
     // 1. Each transferable is an ArrayBuffer, not shared, not detached, listed once.
     let mut slots = Vec::with_capacity(transfer.len());
     for t in transfer {
@@ -246,10 +252,40 @@ struct Serializer<'a, 'js> {
     w: Writer,
     /// Objects already written, by identity (a QuickJS `Value` hashes and
     /// compares by its raw JSValue, i.e. the object pointer).
-    memory: HashMap<Value<'js>, u32>,
+    memory: HashMap<Value<'js>, u32, BuildIdentity>,
     /// ArrayBuffers of the transfer list, by identity, with their side-table slot.
-    transfers: HashMap<Value<'js>, usize>,
+    transfers: HashMap<Value<'js>, usize, BuildIdentity>,
+    /// Property keys met in this walk, by atom (atoms are interned: objects
+    /// of one shape share them), with the key as written and its array index.
+    keys: HashMap<u32, (String, Option<u32>), BuildIdentity>,
 }
+
+/// A cheap hasher for keys that are already well spread (object pointers,
+/// atom numbers): SipHash was 5% of cloning an array of objects.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+}
+
+type BuildIdentity = std::hash::BuildHasherDefault<IdentityHasher>;
 
 fn uncloneable(what: &str) -> CloneErr {
     CloneErr::Clone(CloneError::Uncloneable(what.into()))
@@ -326,10 +362,6 @@ impl<'js> Serializer<'_, 'js> {
         }
         let obj = v.as_object().ok_or_else(|| uncloneable("value"))?;
         let raw = v.as_raw();
-        if let Some(ch) = Class::<JsChannel>::from_object(obj) {
-            self.w.host(HostObject::new(ch.borrow().chan.clone()));
-            return Ok(());
-        }
         // SAFETY: `raw` is a live value owned by `v` for this whole call;
         // these predicates only read its tag and class id.
         let (is_array, is_date, is_map, is_set, is_error, is_view, is_regexp, class_id) = unsafe {
@@ -344,6 +376,14 @@ impl<'js> Serializer<'_, 'js> {
                 qjs::JS_GetClassID(raw),
             )
         };
+        if class_id == JS_CLASS_OBJECT && !is_error {
+            // The common case first: an ordinary object.
+            let id = self.w.begin_object();
+            self.remember(v, id);
+            self.properties(obj, depth, None)?;
+            self.w.end();
+            return Ok(());
+        }
         if class_id == self.h.ids.shared_array_buffer {
             return Err(uncloneable("a SharedArrayBuffer (sharing memory between agents is not built yet)"));
         }
@@ -432,6 +472,11 @@ impl<'js> Serializer<'_, 'js> {
             self.remember(v, id);
             return self.write(&buffer, depth + 1);
         }
+        // Last, after every builtin class: hz's own host objects.
+        if let Some(ch) = Class::<JsChannel>::from_object(obj) {
+            self.w.host(HostObject::new(ch.borrow().chan.clone()));
+            return Ok(());
+        }
         if class_id != JS_CLASS_OBJECT || obj.is_function() {
             return Err(uncloneable("this kind of object"));
         }
@@ -442,46 +487,77 @@ impl<'js> Serializer<'_, 'js> {
         Ok(())
     }
 
-    /// Own enumerable string keys, read through [[Get]]. With `skip`, index
-    /// keys below it were already written as dense elements.
+    /// Own enumerable string keys, snapshotted, then each re-checked and read:
+    /// one `JS_GetOwnProperty` gives both HasOwnProperty and, for a data
+    /// property, the value (no user code); an accessor is read with [[Get]].
+    /// With `skip`, index keys below it were already written as elements.
     fn properties(&mut self, obj: &Object<'js>, depth: usize, skip: Option<u32>) -> Result<(), CloneErr> {
-        let keys: Vec<String> = obj.own_keys::<String>(Filter::new().string().enum_only()).collect::<Result<_, _>>()?;
-        for k in keys {
-            if let Some(n) = skip
-                && k.parse::<u32>().is_ok_and(|i| i < n && i.to_string() == k)
+        let ctx = obj.ctx().clone();
+        let keys = KeyList::own_enumerable(&ctx, obj)?;
+        for &atom in keys.atoms() {
+            let (key, index) = self.key(&ctx, atom)?;
+            if let (Some(n), Some(i)) = (skip, index)
+                && i < n
             {
                 continue;
             }
-            // The keys were snapshotted before any getter ran; a getter may
-            // have deleted a later one since: HTML re-checks HasOwnProperty.
-            if !has_own(obj, &k) {
-                continue;
-            }
-            let value: Value<'js> = obj.get(k.as_str())?;
-            self.w.string(&k);
+            let Some(value) = own_property(&ctx, obj, atom)? else { continue };
+            self.w.string(&key);
             self.write(&value, depth + 1)?;
         }
         Ok(())
     }
 
+    /// The key string of an atom (and its array index), cached per walk.
+    fn key(&mut self, ctx: &Ctx<'js>, atom: qjs::JSAtom) -> Result<(String, Option<u32>), CloneErr> {
+        if let Some(k) = self.keys.get(&atom) {
+            return Ok(k.clone());
+        }
+        let p = ctx.as_raw().as_ptr();
+        let mut len: qjs::size_t = 0;
+        // SAFETY: `atom` is live (held by the KeyList); the C string is
+        // copied, then freed with its matching function.
+        let key = unsafe {
+            let c = qjs::JS_AtomToCStringLen(p, &mut len, atom);
+            if c.is_null() {
+                return Err(CloneErr::Js(rquickjs::Error::Exception));
+            }
+            let bytes = std::slice::from_raw_parts(c.cast::<u8>(), len as usize);
+            let k = String::from_utf8_lossy(bytes).into_owned();
+            qjs::JS_FreeCString(p, c);
+            k
+        };
+        let index = key.parse::<u32>().ok().filter(|i| *i != u32::MAX && i.to_string() == key);
+        self.keys.insert(atom, (key.clone(), index));
+        Ok((key, index))
+    }
+
     fn array(&mut self, v: &Value<'js>, obj: &Object<'js>, depth: usize) -> Result<(), CloneErr> {
+        let ctx = obj.ctx().clone();
         let length: f64 = obj.get("length")?;
         let length = length as u32;
-        let keys: Vec<String> = obj.own_keys::<String>(Filter::new().string().enum_only()).collect::<Result<_, _>>()?;
-        let indices = keys.iter().filter(|k| k.parse::<u32>().is_ok_and(|i| i.to_string() == **k)).count();
-        if (indices as u64) * 2 >= u64::from(length) {
+        let mut present = Vec::new();
+        let mut indices = 0u64;
+        {
+            let keys = KeyList::own_enumerable(&ctx, obj)?;
+            for &atom in keys.atoms() {
+                if let (_, Some(i)) = self.key(&ctx, atom)? {
+                    indices += 1;
+                    present.push(i);
+                }
+            }
+        }
+        if indices * 2 >= u64::from(length) {
             // Dense: every element, holes marked.
             let id = self.w.begin_dense_array(length);
             self.remember(v, id);
-            let mut present = vec![false; length as usize];
-            for k in &keys {
-                if let Ok(i) = k.parse::<u32>()
-                    && (i as usize) < present.len()
-                {
-                    present[i as usize] = true;
+            let mut has = vec![false; length as usize];
+            for i in present {
+                if let Some(slot) = has.get_mut(i as usize) {
+                    *slot = true;
                 }
             }
-            for (i, has) in present.into_iter().enumerate() {
+            for (i, has) in has.into_iter().enumerate() {
                 if has {
                     let e: Value<'js> = obj.get(i as u32)?;
                     self.write(&e, depth + 1)?;
@@ -533,20 +609,75 @@ fn utf16_units(v: &Value<'_>) -> Result<Vec<u16>, CloneErr> {
     }
 }
 
-/// HasOwnProperty for an ordinary object or array (no proxy: those are
-/// refused before), without running JavaScript.
-fn has_own(obj: &Object<'_>, key: &str) -> bool {
-    let ctx = obj.ctx().as_raw().as_ptr();
-    // SAFETY: the atom is created from a valid (ptr, len) string and freed
-    // below; JS_GetOwnProperty with a null descriptor only tests presence.
-    unsafe {
-        let atom = qjs::JS_NewAtomLen(ctx, key.as_ptr().cast(), key.len() as _);
-        if atom == qjs::JS_ATOM_NULL {
-            return false;
+/// The own enumerable string-keyed property atoms of an object, owned
+/// until dropped (a snapshot: later deletions do not change it).
+struct KeyList<'js> {
+    ctx: Ctx<'js>,
+    tab: *mut qjs::JSPropertyEnum,
+    len: u32,
+}
+
+impl<'js> KeyList<'js> {
+    fn own_enumerable(ctx: &Ctx<'js>, obj: &Object<'js>) -> Result<Self, CloneErr> {
+        let mut tab = std::ptr::null_mut();
+        let mut len = 0u32;
+        let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as i32;
+        // SAFETY: `obj` is a live ordinary object or array (no proxy, so no
+        // trap runs); on success QuickJS hands us `len` entries to free.
+        let r = unsafe { qjs::JS_GetOwnPropertyNames(ctx.as_raw().as_ptr(), &mut tab, &mut len, obj.as_raw(), flags) };
+        if r < 0 {
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
         }
-        let r = qjs::JS_GetOwnProperty(ctx, std::ptr::null_mut(), obj.as_raw(), atom);
-        qjs::JS_FreeAtom(ctx, atom);
-        r > 0
+        Ok(KeyList { ctx: ctx.clone(), tab, len })
+    }
+
+    fn atoms(&self) -> impl Iterator<Item = &qjs::JSAtom> {
+        let entries: &[qjs::JSPropertyEnum] = if self.tab.is_null() {
+            &[]
+        } else {
+            // SAFETY: QuickJS returned `len` initialised entries at `tab`.
+            unsafe { std::slice::from_raw_parts(self.tab, self.len as usize) }
+        };
+        entries.iter().map(|e| &e.atom)
+    }
+}
+
+impl Drop for KeyList<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the table came from JS_GetOwnPropertyNames and is freed once.
+        unsafe { qjs::JS_FreePropertyEnum(self.ctx.as_raw().as_ptr(), self.tab, self.len) }
+    }
+}
+
+/// HasOwnProperty then [[Get]]: `None` if the property is gone (a getter
+/// deleted it). A data property's value comes from the descriptor (no user
+/// code); an accessor's getter runs through [[Get]].
+fn own_property<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, atom: qjs::JSAtom) -> Result<Option<Value<'js>>, CloneErr> {
+    let p = ctx.as_raw().as_ptr();
+    let mut desc = std::mem::MaybeUninit::<qjs::JSPropertyDescriptor>::uninit();
+    // SAFETY: a live ordinary object and a live atom; on 1 QuickJS filled
+    // `desc`, whose three values we then own (wrapped below, so freed).
+    unsafe {
+        let r = qjs::JS_GetOwnProperty(p, desc.as_mut_ptr(), obj.as_raw(), atom);
+        if r < 0 {
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let d = desc.assume_init();
+        let value = Value::from_raw(ctx.clone(), d.value);
+        let getter = Value::from_raw(ctx.clone(), d.getter);
+        drop(Value::from_raw(ctx.clone(), d.setter));
+        if d.flags & qjs::JS_PROP_GETSET as i32 == 0 {
+            return Ok(Some(value));
+        }
+        drop((value, getter));
+        let v = Value::from_raw(ctx.clone(), qjs::JS_GetProperty(p, obj.as_raw(), atom));
+        if v.is_exception() {
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        Ok(Some(v))
     }
 }
 
