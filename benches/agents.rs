@@ -3,7 +3,10 @@
 //! Names follow `group/engine/case`. Run: `cargo bench --bench agents`.
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/mod.rs"]
+mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hz::{AgentSpec, Runtime, Value};
@@ -62,12 +65,7 @@ fn round_trip(c: &mut Criterion) {
         // Two agents on a 2-thread pool; the scheduler places them.
         let (control, done) = round_trip_pair(&rt, engine);
         g.bench_function(format!("{engine}/agent_round_trip"), |b| {
-            b.iter_custom(|iters| {
-                let t0 = Instant::now();
-                control.send(&Value::Number(iters as f64)).unwrap();
-                done.recv().unwrap();
-                t0.elapsed()
-            })
+            b.iter_custom(|iters| support::run_batch(&control, &done, iters))
         });
         control.close().unwrap();
 

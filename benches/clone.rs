@@ -5,10 +5,13 @@
 //! Names follow `clone/engine/shape`. Run: `cargo bench --bench clone`.
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/mod.rs"]
+mod support;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hz::{AgentSpec, Runtime, Value};
+use hz::{AgentSpec, Runtime};
 
 const ENGINES: &[&str] = &[
     #[cfg(feature = "quickjs")]
@@ -59,12 +62,7 @@ fn clone_costs(c: &mut Criterion) {
             let wire = sample.recv_payload().unwrap().expect("the agent sends one sample").bytes.len();
             g.throughput(Throughput::Bytes(wire as u64));
             g.bench_function(format!("{engine}/{shape}"), |b| {
-                b.iter_custom(|iters| {
-                    let t0 = Instant::now();
-                    control.send(&Value::Number(iters as f64)).unwrap();
-                    done.recv().unwrap();
-                    t0.elapsed()
-                })
+                b.iter_custom(|iters| support::run_batch(&control, &done, iters))
             });
             control.close().unwrap();
         }
@@ -105,12 +103,7 @@ fn transfer_vs_copy(c: &mut Criterion) {
                 rt.spawn_on(engine, spec).unwrap();
                 g.throughput(Throughput::Bytes(size as u64));
                 g.bench_function(format!("{engine}/{mode}_{label}"), |b| {
-                    b.iter_custom(|iters| {
-                        let t0 = Instant::now();
-                        control.send(&Value::Number(iters as f64)).unwrap();
-                        done.recv().unwrap();
-                        t0.elapsed()
-                    })
+                    b.iter_custom(|iters| support::run_batch(&control, &done, iters))
                 });
                 control.close().unwrap();
             }

@@ -5,21 +5,7 @@ use proptest::prelude::*;
 
 use crate::{BigInt, ErrorValue, Payload, Value, ViewKind};
 
-const KINDS: [ViewKind; 13] = [
-    ViewKind::Int8,
-    ViewKind::Uint8,
-    ViewKind::Uint8Clamped,
-    ViewKind::Int16,
-    ViewKind::Uint16,
-    ViewKind::Int32,
-    ViewKind::Uint32,
-    ViewKind::Float16,
-    ViewKind::Float32,
-    ViewKind::Float64,
-    ViewKind::BigInt64,
-    ViewKind::BigUint64,
-    ViewKind::DataView,
-];
+const KINDS: [ViewKind; 13] = ViewKind::ALL;
 
 fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![

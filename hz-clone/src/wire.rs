@@ -64,7 +64,8 @@ pub enum ViewKind {
 }
 
 impl ViewKind {
-    const ALL: [ViewKind; 13] = [
+    /// Every kind, in tag order.
+    pub const ALL: [ViewKind; 13] = [
         ViewKind::Int8,
         ViewKind::Uint8,
         ViewKind::Uint8Clamped,

@@ -4,7 +4,7 @@
 use hz_clone::{HostObject, Payload, Value};
 
 use crate::agent::{AgentId, AgentShared, AgentSpec, join_error};
-use crate::channel::{self, Attempt, Chan, Outcome, Recv, Waiter};
+use crate::channel::{self, Attempt, Chan, Recv};
 use crate::engine::Engine;
 use crate::sync::{Arc, Mutex, Signal, lock};
 use crate::{Error, JoinError, PayloadChan, Runtime};
@@ -181,15 +181,7 @@ impl Channel {
 
     /// Sends a payload, blocking as [`Channel::send`].
     pub fn send_payload(&self, payload: Payload) -> Result<(), Error> {
-        let (waiter, done) = Waiter::blocking();
-        match self.chan.send(payload, || waiter) {
-            Attempt::Done(channel::SendResult::Sent) => Ok(()),
-            Attempt::Done(channel::SendResult::Closed(_)) => Err(Error::Closed),
-            Attempt::WouldBlock(()) => match done() {
-                Outcome::Sent { .. } => Ok(()),
-                _ => Err(Error::Closed),
-            },
-        }
+        self.chan.send_blocking(payload).map_err(|_| Error::Closed)
     }
 
     /// Receives a value, blocking until one arrives; `Ok(None)` once the
@@ -213,15 +205,7 @@ impl Channel {
 
     /// Receives a payload, blocking as [`Channel::recv`].
     pub fn recv_payload(&self) -> Result<Option<Payload>, Error> {
-        let (waiter, done) = Waiter::blocking();
-        match self.chan.recv(|| waiter) {
-            Attempt::Done(Recv::Value(p)) => Ok(Some(p)),
-            Attempt::Done(Recv::Closed) => Ok(None),
-            Attempt::WouldBlock(()) => match done() {
-                Outcome::Received { value, .. } => Ok(Some(value)),
-                _ => Ok(None),
-            },
-        }
+        Ok(self.chan.recv_blocking())
     }
 
     /// Sends without blocking: `Ok(false)` if it would block.

@@ -80,7 +80,6 @@ impl<T> Waiter<T> {
 
     /// A waiter for a blocking caller (a Rust thread): the closure returned
     /// with it blocks until the waiter is completed and yields the outcome.
-    #[cfg_attr(hz_loom, allow(dead_code))]
     pub(crate) fn blocking() -> (Arc<Self>, impl FnOnce() -> Outcome<T>)
     where
         T: std::marker::Send + 'static,
@@ -269,6 +268,40 @@ impl<T> Chan<T> {
         };
         run_deferred(deferred);
         r
+    }
+
+    /// Sends, blocking the calling thread while it must wait (for Rust
+    /// threads, never agents). `Err` gives the value back if closed.
+    pub fn send_blocking(&self, value: T) -> Result<(), T>
+    where
+        T: std::marker::Send + 'static,
+    {
+        let (w, wait) = Waiter::blocking();
+        match self.send(value, || w) {
+            Attempt::Done(SendResult::Sent) => Ok(()),
+            Attempt::Done(SendResult::Closed(v)) => Err(v),
+            Attempt::WouldBlock(()) => match wait() {
+                Outcome::SendClosed { value, .. } => Err(value),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// Receives, blocking the calling thread while it must wait; `None` once
+    /// the channel is closed and drained.
+    pub fn recv_blocking(&self) -> Option<T>
+    where
+        T: std::marker::Send + 'static,
+    {
+        let (w, wait) = Waiter::blocking();
+        match self.recv(|| w) {
+            Attempt::Done(Recv::Value(v)) => Some(v),
+            Attempt::Done(Recv::Closed) => None,
+            Attempt::WouldBlock(()) => match wait() {
+                Outcome::Received { value, .. } => Some(value),
+                _ => None,
+            },
+        }
     }
 
     /// Sends without blocking.

@@ -7,24 +7,11 @@ use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Selected, SendResult, W
 use crate::sync::Arc;
 
 fn send(ch: &Chan<u32>, v: u32) -> bool {
-    let (w, wait) = Waiter::blocking();
-    match ch.send(v, || w) {
-        Attempt::Done(SendResult::Sent) => true,
-        Attempt::Done(SendResult::Closed(_)) => false,
-        Attempt::WouldBlock(()) => matches!(wait(), Outcome::Sent { .. }),
-    }
+    ch.send_blocking(v).is_ok()
 }
 
 fn recv(ch: &Chan<u32>) -> Option<u32> {
-    let (w, wait) = Waiter::blocking();
-    match ch.recv(|| w) {
-        Attempt::Done(Recv::Value(v)) => Some(v),
-        Attempt::Done(Recv::Closed) => None,
-        Attempt::WouldBlock(()) => match wait() {
-            Outcome::Received { value, .. } => Some(value),
-            _ => None,
-        },
-    }
+    ch.recv_blocking()
 }
 
 #[test]

@@ -7,29 +7,11 @@ use loom::thread;
 use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Selected, SendResult, Waiter, select};
 
 fn send(ch: &Chan<u32>, v: u32) -> Result<(), u32> {
-    let (w, wait) = Waiter::blocking();
-    match ch.send(v, || w) {
-        Attempt::Done(SendResult::Sent) => Ok(()),
-        Attempt::Done(SendResult::Closed(v)) => Err(v),
-        Attempt::WouldBlock(()) => match wait() {
-            Outcome::Sent { .. } => Ok(()),
-            Outcome::SendClosed { value, .. } => Err(value),
-            other => panic!("unexpected {other:?}"),
-        },
-    }
+    ch.send_blocking(v)
 }
 
 fn recv(ch: &Chan<u32>) -> Option<u32> {
-    let (w, wait) = Waiter::blocking();
-    match ch.recv(|| w) {
-        Attempt::Done(Recv::Value(v)) => Some(v),
-        Attempt::Done(Recv::Closed) => None,
-        Attempt::WouldBlock(()) => match wait() {
-            Outcome::Received { value, .. } => Some(value),
-            Outcome::RecvClosed { .. } => None,
-            other => panic!("unexpected {other:?}"),
-        },
-    }
+    ch.recv_blocking()
 }
 
 #[test]
