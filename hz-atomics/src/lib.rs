@@ -5,11 +5,16 @@
 //!   what lets an ArrayBuffer's backing store move from one agent (or
 //!   engine) to another without a copy.
 //! - [`OwnedBuffer`]: a transferred backing store, owned outside any engine.
+//! - [`SharedMemory`]: a SharedArrayBuffer's memory, reference counted, the
+//!   same bytes in every agent that holds it.
 //!
-//! (SharedArrayBuffer storage and the futex come with the Atomics work.)
+//! (The futex for Atomics.wait/notify comes with the Atomics work.)
 
 pub mod heap;
 mod owned;
+mod shared;
 
 /// A transferred ArrayBuffer's bytes.
 pub use owned::OwnedBuffer;
+/// A SharedArrayBuffer's memory, shared by every holder.
+pub use shared::SharedMemory;

@@ -171,3 +171,44 @@ pub(crate) unsafe extern "C" fn adopted_realloc(
     // SAFETY: the new block has room for the prefix.
     unsafe { new.add(offset).cast() }
 }
+
+/// SharedArrayBuffers of every hz runtime live in hz-atomics' reference
+/// counted [`SharedMemory`]: the memory a SAB in any agent (of any engine)
+/// points at, freed with the last holder. Installed before any JS runs.
+pub(crate) fn install_shared_memory(ctx: &rquickjs::Ctx<'_>) {
+    let funcs = rquickjs::qjs::JSSharedArrayBufferFunctions {
+        sab_alloc: Some(sab_alloc),
+        sab_free: Some(sab_free),
+        sab_dup: Some(sab_dup),
+        sab_opaque: ptr::null_mut(),
+    };
+    // SAFETY: a live runtime; QuickJS copies the struct.
+    unsafe {
+        rquickjs::qjs::JS_SetSharedArrayBufferFunctions(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr()), &funcs)
+    };
+}
+
+/// # Safety
+/// Called by QuickJS to allocate a SharedArrayBuffer's memory.
+unsafe extern "C" fn sab_alloc(_opaque: *mut std::ffi::c_void, size: rquickjs::qjs::size_t) -> *mut std::ffi::c_void {
+    match hz_atomics::SharedMemory::new(size as usize) {
+        Some(m) => m.into_raw().cast(),
+        None => ptr::null_mut(),
+    }
+}
+
+/// # Safety
+/// Called by QuickJS when a SharedArrayBuffer object holding `data` dies.
+unsafe extern "C" fn sab_free(_opaque: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
+    // SAFETY: every SAB of this runtime points at SharedMemory (alloc/dup
+    // above), and QuickJS releases each reference once.
+    unsafe { hz_atomics::SharedMemory::release(data.cast()) }
+}
+
+/// # Safety
+/// Called by QuickJS when a new SharedArrayBuffer object wraps `data`.
+unsafe extern "C" fn sab_dup(_opaque: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
+    // SAFETY: `data` is SharedMemory some holder references; the new
+    // reference belongs to the new SAB object (released by sab_free).
+    std::mem::forget(unsafe { hz_atomics::SharedMemory::retain(data.cast()) });
+}

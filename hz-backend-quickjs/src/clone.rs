@@ -74,6 +74,7 @@ pub(crate) struct Helpers<'js> {
     regexp_info: Function<'js>,
     new_regexp: Function<'js>,
     error_info: Function<'js>,
+    sab_info: Function<'js>,
     primitive_of: Function<'js>,
     new_primitive_object: Function<'js>,
     ids: ClassIds,
@@ -124,6 +125,7 @@ impl<'js> Helpers<'js> {
             regexp_info: o.get("regexpInfo")?,
             new_regexp: o.get("newRegExp")?,
             error_info: o.get("errorInfo")?,
+            sab_info: o.get("sabInfo")?,
             primitive_of: o.get("primitiveOf")?,
             new_primitive_object: o.get("newPrimitiveObject")?,
             ids,
@@ -385,7 +387,7 @@ impl<'js> Serializer<'_, 'js> {
             return Ok(());
         }
         if class_id == self.h.ids.shared_array_buffer {
-            return Err(uncloneable("a SharedArrayBuffer (sharing memory between agents is not built yet)"));
+            return self.shared_array_buffer(v);
         }
         if self.h.ids.wrappers.contains(&class_id) {
             let id = self.w.begin_primitive_object();
@@ -573,6 +575,24 @@ impl<'js> Serializer<'_, 'js> {
             self.properties(obj, depth, None)?;
         }
         self.w.end();
+        Ok(())
+    }
+
+    /// A SharedArrayBuffer travels as a new reference to its memory.
+    fn shared_array_buffer(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
+        let info: Array<'js> = self.h.sab_info.call((v.clone(),))?;
+        let (growable, max, len): (bool, f64, f64) = (info.get(0)?, info.get(1)?, info.get(2)?);
+        let mut size: qjs::size_t = 0;
+        // SAFETY: a live SharedArrayBuffer; JS_GetArrayBuffer reads its data pointer.
+        let data = unsafe { qjs::JS_GetArrayBuffer(v.ctx().as_raw().as_ptr(), &mut size, v.as_raw()) };
+        if data.is_null() {
+            return Err(uncloneable("a SharedArrayBuffer without memory"));
+        }
+        // SAFETY: every SAB of an hz runtime points at SharedMemory (the
+        // runtime's SAB hooks), and this object holds a reference to it.
+        let memory = unsafe { hz_atomics::SharedMemory::retain(data) };
+        let id = self.w.shared_array_buffer(std::sync::Arc::new(memory), len as u64, growable.then_some(max as u64));
+        self.remember(v, id);
         Ok(())
     }
 
@@ -860,6 +880,36 @@ impl<'js> Sink for Builder<'_, 'js> {
         if v.is_exception() {
             // SAFETY: QuickJS did not adopt the block; it is still ours alone.
             unsafe { hz_atomics::heap::free(block.as_ptr()) };
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        Ok(v)
+    }
+    fn shared_array_buffer(
+        &mut self,
+        memory: &std::sync::Arc<hz_atomics::SharedMemory>,
+        byte_length: usize,
+        max_byte_length: Option<usize>,
+    ) -> Result<Value<'js>, CloneErr> {
+        if max_byte_length == Some(0) {
+            // A growable SAB of maximum 0 cannot say so through JS_NewArrayBuffer.
+            return Err(CloneErr::Clone(CloneError::Uncloneable("a growable SharedArrayBuffer of maximum 0".into())));
+        }
+        let ctx = self.ctx.as_raw().as_ptr();
+        // SAFETY: the memory outlives this call (we hold a reference); QuickJS
+        // takes its own reference through the runtime's sab_dup hook.
+        let v = unsafe {
+            let v = qjs::JS_NewArrayBuffer(
+                ctx,
+                memory.as_ptr(),
+                byte_length as _,
+                max_byte_length.unwrap_or(0) as _,
+                None,
+                std::ptr::null_mut(),
+                true,
+            );
+            Value::from_raw(self.ctx.clone(), v)
+        };
+        if v.is_exception() {
             return Err(CloneErr::Js(rquickjs::Error::Exception));
         }
         Ok(v)

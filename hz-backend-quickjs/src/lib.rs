@@ -58,6 +58,7 @@ fn prepare() -> Result<Prepared, String> {
     let rt = Runtime::new_with_alloc(alloc::HzAllocator).map_err(|e| e.to_string())?;
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
+        alloc::install_shared_memory(&ctx);
         let source = format!("export default {}", hz_core::PRELUDE);
         let module = Module::declare(ctx.clone(), "hz:prelude", source).catch(&ctx).map_err(|e| e.to_string())?;
         // Stripping source and line tables was measured slower to spawn
@@ -118,6 +119,7 @@ impl QuickJsAgent {
         rt.set_host_promise_rejection_tracker(Some(Box::new(natives::track_rejection)));
         rt.set_loader(modules::FileResolver, modules::FileLoader);
         let ctx = Context::full(&rt).map_err(engine_error)?;
+        ctx.with(|ctx| alloc::install_shared_memory(&ctx));
         let prepared = engine.prepared.get_or_init(prepare).as_ref().map_err(engine_error)?;
         ctx.with(|ctx| {
             natives::install(&ctx, host.clone(), &prepared.bytecode, prepared.class_ids)

@@ -267,3 +267,22 @@ fn fuzz_corpus_replays_cleanly() {
 fn on_main_sized_stack_with<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new().stack_size(8 << 20).spawn(f).unwrap().join().unwrap()
 }
+
+#[test]
+fn shared_array_buffers_carry_their_memory() {
+    let memory = std::sync::Arc::new(hz_atomics::SharedMemory::new(32).unwrap());
+    let v = Value::Array(vec![
+        Value::SharedArrayBuffer {
+            memory: crate::HostObject::new(memory.clone()),
+            byte_length: 8,
+            max_byte_length: Some(32),
+        },
+        Value::View { kind: ViewKind::Int32, buffer: Box::new(Value::Ref(1)), byte_offset: 4, length: Some(1) },
+    ]);
+    let back = round_trip(&v);
+    assert_eq!(back, v);
+    // Lengths beyond the memory's capacity are refused.
+    let mut w = crate::Writer::new();
+    w.shared_array_buffer(memory, 64, None);
+    assert!(matches!(Value::from_payload(&w.finish()), Err(DecodeError::Malformed(_))));
+}

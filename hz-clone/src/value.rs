@@ -112,6 +112,15 @@ pub enum Value {
         /// tracks its resizable buffer's length.
         length: Option<usize>,
     },
+    /// A SharedArrayBuffer: the same memory wherever it is received.
+    SharedArrayBuffer {
+        /// The memory (an `hz_atomics::SharedMemory`).
+        memory: HostObject,
+        /// `byteLength` when sent.
+        byte_length: usize,
+        /// `maxByteLength` of a growable one.
+        max_byte_length: Option<usize>,
+    },
     /// A Boolean, Number, String or BigInt wrapper object (`new Number(1)`),
     /// holding the primitive.
     PrimitiveObject(Box<Value>),
@@ -265,6 +274,12 @@ fn encode(v: &Value, w: &mut Writer, depth: usize) -> Result<(), CloneError> {
             };
             encode(buffer, w, depth + 1)?;
         }
+        Value::SharedArrayBuffer { memory, byte_length, max_byte_length } => {
+            let m = memory
+                .downcast::<hz_atomics::SharedMemory>()
+                .ok_or_else(|| CloneError::Uncloneable("shared memory that is not hz_atomics::SharedMemory".into()))?;
+            w.shared_array_buffer(m, *byte_length as u64, max_byte_length.map(|m| m as u64));
+        }
         Value::PrimitiveObject(p) => {
             if !matches!(**p, Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::BigInt(_)) {
                 return Err(CloneError::Uncloneable("a wrapper object around a non-primitive".into()));
@@ -317,6 +332,7 @@ enum Node {
     View { kind: ViewKind, buffer: usize, byte_offset: usize, length: Option<usize> },
     Primitive(usize),
     RegExp(String, String),
+    Shared(HostObject, usize, Option<usize>),
     Error(ErrorFields<usize>),
 }
 
@@ -379,6 +395,11 @@ impl ArenaSink {
             Node::Resizable(b, max) => Value::ResizableArrayBuffer { bytes: b.clone(), max_byte_length: *max },
             Node::Primitive(p) => Value::PrimitiveObject(Box::new(self.build(*p, ids, next))),
             Node::RegExp(source, flags) => Value::RegExp { source: source.clone(), flags: flags.clone() },
+            Node::Shared(memory, byte_length, max_byte_length) => Value::SharedArrayBuffer {
+                memory: memory.clone(),
+                byte_length: *byte_length,
+                max_byte_length: *max_byte_length,
+            },
             Node::View { kind, buffer, byte_offset, length } => Value::View {
                 kind: *kind,
                 buffer: Box::new(self.build(*buffer, ids, next)),
@@ -513,6 +534,14 @@ impl Sink for ArenaSink {
             None => self.push(Node::Buffer(bytes)),
         }
     }
+    fn shared_array_buffer(
+        &mut self,
+        memory: &std::sync::Arc<hz_atomics::SharedMemory>,
+        byte_length: usize,
+        max_byte_length: Option<usize>,
+    ) -> Result<usize, DecodeError> {
+        self.push(Node::Shared(HostObject::new(memory.clone()), byte_length, max_byte_length))
+    }
     fn host(&mut self, object: &HostObject) -> Result<usize, DecodeError> {
         self.push(Node::Leaf(Value::Host(object.clone())))
     }
@@ -573,6 +602,7 @@ impl Value {
             Value::Date(_) => return Err("a Date"),
             Value::ArrayBuffer(_) | Value::ResizableArrayBuffer { .. } | Value::View { .. } => return Err("a buffer"),
             Value::PrimitiveObject(_) => return Err("a wrapper object"),
+            Value::SharedArrayBuffer { .. } => return Err("a SharedArrayBuffer"),
             Value::RegExp { .. } => return Err("a RegExp"),
             Value::Error(_) => return Err("an Error"),
             Value::Ref(_) => return Err("a shared or cyclic reference"),

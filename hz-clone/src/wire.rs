@@ -41,6 +41,7 @@ pub(crate) mod tag {
     pub(crate) const TRACKING_VIEW: u8 = 0x1e;
     pub(crate) const END: u8 = 0x1f;
     pub(crate) const TRANSFERRED: u8 = 0x20;
+    pub(crate) const SHARED_ARRAY_BUFFER: u8 = 0x21;
 }
 
 /// The kind of an ArrayBuffer view.
@@ -356,6 +357,22 @@ impl Writer {
         self.varint(index as u64);
         self.take_id()
     }
+    /// A SharedArrayBuffer: a handle to its memory (in the side table), its
+    /// `byteLength`, and its `maxByteLength` if growable. Returns its id.
+    pub fn shared_array_buffer(
+        &mut self,
+        memory: Arc<hz_atomics::SharedMemory>,
+        byte_length: u64,
+        max_byte_length: Option<u64>,
+    ) -> u32 {
+        self.hosts.push(HostObject::new(memory));
+        let index = self.hosts.len() - 1;
+        self.buf.push(tag::SHARED_ARRAY_BUFFER);
+        self.varint(index as u64);
+        self.varint(byte_length);
+        self.varint(max_byte_length.map_or(0, |m| m + 1));
+        self.take_id()
+    }
     /// A reference to the object with id `id`, written earlier in this message.
     pub fn back_ref(&mut self, id: u32) {
         self.buf.push(tag::BACK_REF);
@@ -438,6 +455,13 @@ pub trait Sink {
     fn host(&mut self, object: &HostObject) -> Result<Self::Value, Self::Error>;
     /// An ArrayBuffer moved by a transfer list: take its bytes (once).
     fn transferred(&mut self, buffer: &Transferred) -> Result<Self::Value, Self::Error>;
+    /// A SharedArrayBuffer over `memory` (lengths checked against its capacity).
+    fn shared_array_buffer(
+        &mut self,
+        memory: &Arc<hz_atomics::SharedMemory>,
+        byte_length: usize,
+        max_byte_length: Option<usize>,
+    ) -> Result<Self::Value, Self::Error>;
 }
 
 #[derive(Clone, Copy)]
@@ -598,6 +622,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
             tag::TRACKING_VIEW => self.view(sink, true),
             tag::PRIMITIVE_OBJECT => self.primitive_object(sink, depth),
             tag::TRANSFERRED => self.transferred(sink),
+            tag::SHARED_ARRAY_BUFFER => self.shared_array_buffer(sink),
             tag::REGEXP => self.regexp(sink),
             tag::ERROR => self.error(sink, depth),
             tag::BACK_REF => {
@@ -708,6 +733,28 @@ impl<'p, S: Sink> Decoder<'p, S> {
     }
 
     #[inline(never)]
+    fn shared_array_buffer(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
+        let i = self.varint()?;
+        let memory = self
+            .hosts
+            .get(i as usize)
+            .and_then(|h| h.downcast::<hz_atomics::SharedMemory>())
+            .ok_or(DecodeError::BadHostObject(i))?;
+        let len = self.varint()?;
+        let max = match self.varint()? {
+            0 => None,
+            m => Some(m - 1),
+        };
+        let capacity = memory.capacity() as u64;
+        if len > capacity || max.is_some_and(|m| m < len || m > capacity) {
+            return Err(DecodeError::Malformed("SharedArrayBuffer lengths exceed its memory").into());
+        }
+        let b = sink.shared_array_buffer(&memory, len as usize, max.map(|m| m as usize))?;
+        self.register(&b, Kind::Buffer(len as usize, max.is_some()));
+        Ok(b)
+    }
+
+    #[inline(never)]
     fn transferred(&mut self, sink: &mut S) -> Result<S::Value, S::Error> {
         let i = self.varint()?;
         let t = self
@@ -777,10 +824,13 @@ impl<'p, S: Sink> Decoder<'p, S> {
         // inline below is registered first and shifts up by one).
         let slot = self.objects.len();
         let (buffer, buffer_len, resizable) = match self.peek()? {
-            tag::ARRAY_BUFFER | tag::RESIZABLE_ARRAY_BUFFER => {
-                let t = self.byte()?;
-                let b =
-                    if t == tag::ARRAY_BUFFER { self.array_buffer(sink)? } else { self.resizable_array_buffer(sink)? };
+            tag::ARRAY_BUFFER | tag::RESIZABLE_ARRAY_BUFFER | tag::TRANSFERRED | tag::SHARED_ARRAY_BUFFER => {
+                let b = match self.byte()? {
+                    tag::ARRAY_BUFFER => self.array_buffer(sink)?,
+                    tag::RESIZABLE_ARRAY_BUFFER => self.resizable_array_buffer(sink)?,
+                    tag::TRANSFERRED => self.transferred(sink)?,
+                    _ => self.shared_array_buffer(sink)?,
+                };
                 match self.objects.last() {
                     Some((_, Kind::Buffer(n, r))) => (b, *n, *r),
                     _ => unreachable!("a buffer was just registered"),

@@ -55,6 +55,18 @@
   const abResizable = getter(abProto, 'resizable');
   const abMaxByteLength = getter(abProto, 'maxByteLength');
   const abResize = abProto.resize;
+  const sabProto = SharedArrayBuffer.prototype;
+  const sabGrowable = getter(sabProto, 'growable');
+  const sabMaxByteLength = getter(sabProto, 'maxByteLength');
+  const sabByteLength = getter(sabProto, 'byteLength');
+  const isShared = (b) => {
+    try {
+      apply(sabByteLength, b, []);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const abDetachedGet = Object.getOwnPropertyDescriptor(abProto, 'detached')?.get;
   // ES2024's `detached` getter where the engine has it; else a detached
   // buffer is the one a view cannot be made over.
@@ -124,7 +136,8 @@
       const tag = apply(taTag, v, []);
       const dv = tag === undefined;
       const buffer = apply(dv ? dvBuffer : taBuffer, v, []);
-      if (isDetached(buffer)) return [dv ? 'DataView' : tag, buffer, 0, 0, false, false, true];
+      const shared = isShared(buffer);
+      if (!shared && isDetached(buffer)) return [dv ? 'DataView' : tag, buffer, 0, 0, false, false, true];
       const length = () => apply(dv ? dvLength : taLength, v, []);
       const inBounds = () => {
         try {
@@ -139,13 +152,18 @@
       const offset = apply(dv ? dvOffset : taOffset, v, []);
       const len = length();
       const size = dv ? 1 : viewCtors[tag].BYTES_PER_ELEMENT;
-      return [dv ? 'DataView' : tag, buffer, offset, len, tracksLength(buffer, len, length, inBounds, size), false, false];
+      // A growable SharedArrayBuffer cannot shrink back, so it is never
+      // probed: its views travel as fixed-length.
+      const tracks = !shared && tracksLength(buffer, len, length, inBounds, size);
+      return [dv ? 'DataView' : tag, buffer, offset, len, tracks, false, false];
     },
     newView(name, buffer, offset, length) {
       const C = viewCtors[name];
       if (C === undefined) throw new TypeError(name + ' is not supported by this engine');
       return length === undefined ? new C(buffer, offset) : new C(buffer, offset, length);
     },
+    // [growable, maxByteLength, byteLength] of a SharedArrayBuffer
+    sabInfo: (b) => [apply(sabGrowable, b, []), apply(sabMaxByteLength, b, []), apply(sabByteLength, b, [])],
     // [resizable, maxByteLength, detached]
     bufferInfo: (b) => [apply(abResizable, b, []), apply(abMaxByteLength, b, []), isDetached(b)],
     newResizable(copy, max) {

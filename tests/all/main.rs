@@ -139,6 +139,10 @@ macro_rules! backend_suite {
                 suite::clone_follows_the_html_rules(E)
             }
             #[test]
+            fn shared_array_buffers_are_shared() {
+                suite::shared_array_buffers_are_shared(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

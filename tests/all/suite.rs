@@ -603,7 +603,7 @@ pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
                 names(() => structuredClone(viewOfDetached)),
                 // A getter that detaches a buffer met later in the walk.
                 names(() => structuredClone({ get a() { gone.transfer(); return 1; }, b: new Uint8Array(gone) })),
-                names(() => structuredClone(new SharedArrayBuffer(4))),
+                names(() => structuredClone(new WeakMap())),
                 names(() => structuredClone(oob)),
                 names(() => structuredClone(new WeakSet())),
                 names(() => structuredClone(new WeakRef({}))),
@@ -653,6 +653,11 @@ pub(crate) fn transfer_moves_buffers(e: &str) {
             new Uint8Array(big)[12345] = 42;
             await a2b.send(big, { transfer: [big] });
             results.push([big.byteLength, await b.join(), await c.join()]);
+            // A view written before its moved buffer (the buffer inline after it).
+            const lone = new Float64Array(100);
+            lone[99] = 2.5;
+            const movedView = structuredClone(lone, { transfer: [lone.buffer] });
+            results.push([lone.length, movedView.length, movedView[99]]);
             // Listed but not in the value: still moved (detached here).
             const unused = new ArrayBuffer(64);
             structuredClone(1, { transfer: [unused] });
@@ -662,7 +667,7 @@ pub(crate) fn transfer_moves_buffers(e: &str) {
     );
     assert_eq!(
         out,
-        r#"[[0,0,16,7,9,true],[0,0,600,7,9,true],[0,0,1048576,7,9,true],[0,4000,4000,5],[0,0,[1048576,42]],0]"#
+        r#"[[0,0,16,7,9,true],[0,0,600,7,9,true],[0,0,1048576,7,9,true],[0,4000,4000,5],[0,0,[1048576,42]],[0,100,2.5],0]"#
     );
 }
 
@@ -723,4 +728,30 @@ pub(crate) fn clone_follows_the_html_rules(e: &str) {
         })()"#,
     );
     assert_eq!(out, r#"[["a","c"],"Error","x",true,true,"",["shown"],0]"#);
+}
+
+pub(crate) fn shared_array_buffers_are_shared(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const sab = new SharedArrayBuffer(16);
+            const ia = new Int32Array(sab);
+            // Three agents on two threads add to one counter at once.
+            const adders = [0, 1].map(() => hz.spawn((v) => { for (let i = 0; i < 20000; i++) Atomics.add(v, 0, 1); }, ia));
+            for (let i = 0; i < 20000; i++) Atomics.add(ia, 0, 1);
+            for (const a of adders) await a.join();
+            // Over a channel: a write there is seen here.
+            const ch = hz.channel(1);
+            const h = hz.spawn(async (ch) => { const { value } = await ch.recv(); new Uint8Array(value)[15] = 99; return value.byteLength; }, ch);
+            await ch.send(sab);
+            const len = await h.join();
+            // structuredClone shares the memory (a new object over it).
+            const c = structuredClone(sab);
+            new Uint8Array(c)[8] = 5;
+            const g = structuredClone(new SharedArrayBuffer(8, { maxByteLength: 64 }));
+            return [Atomics.load(ia, 0), len, new Uint8Array(sab)[15], new Uint8Array(sab)[8], c !== sab,
+                g.growable, g.maxByteLength, g.byteLength];
+        })()"#,
+    );
+    assert_eq!(out, "[60000,16,99,5,true,true,64,8]");
 }
