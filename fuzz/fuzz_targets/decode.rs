@@ -5,12 +5,17 @@
 
 use std::sync::Arc;
 
-use hz_clone::{HostObject, Payload, Value};
+use hz_clone::{HostObject, Payload, Transferred, Value};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    // Two host values so capability indices 0 and 1 resolve (and 2+ do not).
-    let hosts = vec![HostObject::new(Arc::new(1u8)), HostObject::new(Arc::new(2u8))];
+    // A side table like a real message's: an opaque host value, a moved
+    // buffer (taken once), shared memory; indices 3+ do not resolve.
+    let hosts = vec![
+        HostObject::new(Arc::new(1u8)),
+        HostObject::new(Transferred::new(hz_atomics::OwnedBuffer::copy_of(&[1, 2, 3, 4, 5, 6, 7, 8], None).unwrap())),
+        HostObject::new(Arc::new(hz_atomics::SharedMemory::new(64).unwrap())),
+    ];
     // Half the inputs get a valid header, so the fuzzer spends its time past it.
     let bytes = if data.first().is_some_and(|b| b & 1 == 0) {
         let mut b = b"hz\x01".to_vec();

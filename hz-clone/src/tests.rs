@@ -239,8 +239,16 @@ fn writer_numbers_small_ints_compactly() {
 #[test]
 fn fuzz_corpus_replays_cleanly() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/decode");
-    let hosts =
-        vec![crate::HostObject::new(std::sync::Arc::new(1u8)), crate::HostObject::new(std::sync::Arc::new(2u8))];
+    // The same side table as the fuzz target.
+    let hosts = || {
+        vec![
+            crate::HostObject::new(std::sync::Arc::new(1u8)),
+            crate::HostObject::new(crate::Transferred::new(
+                hz_atomics::OwnedBuffer::copy_of(&[1, 2, 3, 4, 5, 6, 7, 8], None).unwrap(),
+            )),
+            crate::HostObject::new(std::sync::Arc::new(hz_atomics::SharedMemory::new(64).unwrap())),
+        ]
+    };
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).expect("the corpus is checked in") {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
@@ -252,7 +260,7 @@ fn fuzz_corpus_replays_cleanly() {
         } else {
             data.clone()
         };
-        let payload = Payload { bytes, hosts: hosts.clone() };
+        let payload = Payload { bytes, hosts: hosts() };
         let decoded = on_main_sized_stack_with(move || Value::from_payload(&payload));
         if let Ok(v) = decoded {
             let again = v.to_payload().expect("a decoded value encodes");
@@ -278,6 +286,17 @@ fn shared_array_buffers_carry_their_memory() {
             max_byte_length: Some(32),
         },
         Value::View { kind: ViewKind::Int32, buffer: Box::new(Value::Ref(1)), byte_offset: 4, length: Some(1) },
+        // A view written before its shared buffer (inline after it).
+        Value::View {
+            kind: ViewKind::Uint8,
+            buffer: Box::new(Value::SharedArrayBuffer {
+                memory: crate::HostObject::new(memory.clone()),
+                byte_length: 4,
+                max_byte_length: None,
+            }),
+            byte_offset: 0,
+            length: Some(4),
+        },
     ]);
     let back = round_trip(&v);
     assert_eq!(back, v);

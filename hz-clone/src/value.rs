@@ -265,7 +265,13 @@ fn encode(v: &Value, w: &mut Writer, depth: usize) -> Result<(), CloneError> {
             w.resizable_array_buffer(bytes, *max_byte_length as u64);
         }
         Value::View { kind, buffer, byte_offset, length } => {
-            if !matches!(**buffer, Value::ArrayBuffer(_) | Value::ResizableArrayBuffer { .. } | Value::Ref(_)) {
+            if !matches!(
+                **buffer,
+                Value::ArrayBuffer(_)
+                    | Value::ResizableArrayBuffer { .. }
+                    | Value::SharedArrayBuffer { .. }
+                    | Value::Ref(_)
+            ) {
                 return Err(CloneError::Uncloneable("a view whose buffer is not an ArrayBuffer".into()));
             }
             match length {
