@@ -8,11 +8,22 @@
 //! - [`SharedMemory`]: a SharedArrayBuffer's memory, reference counted, the
 //!   same bytes in every agent that holds it.
 //!
-//! (The futex for Atomics.wait/notify comes with the Atomics work.)
+//! - [`Futex`]: the wait queues of Atomics.wait / notify / waitAsync, one
+//!   per runtime, shared by every engine (see `futex.rs` for the rules).
 
+mod futex;
 pub mod heap;
 mod owned;
 mod shared;
+mod sync;
+
+#[cfg(all(test, not(hz_loom)))]
+mod futex_tests;
+#[cfg(all(test, hz_loom))]
+mod loom_tests;
+
+/// The futex and its waiters.
+pub use futex::{Futex, FutexKey, WaitResult, Waiter};
 
 /// A transferred ArrayBuffer's bytes.
 pub use owned::OwnedBuffer;

@@ -1,0 +1,211 @@
+//! The futex behind Atomics.wait / notify / waitAsync, shared by every
+//! engine: a notify from one agent (of any engine) wakes a waiter in any
+//! other. Waiters queue per (memory, byte offset), first in, first out.
+//!
+//! The rules (ECMA-262 DoWait / Atomics.notify, and HOSTILE.md 41):
+//! - the value check and the enqueue happen under the queue lock, the lock
+//!   notify takes too: a wake-up cannot be lost between them;
+//! - a waiter is completed exactly once, by whoever removes it from its
+//!   queue under that lock: notify (`Ok`), its timeout (`TimedOut`) or a
+//!   cancellation (`Cancelled`, for terminate);
+//! - notify returns how many waiters it woke; a waiter sees `Ok` only if a
+//!   notify counted it (no spurious "ok").
+//!
+//! The futex is a value the runtime owns and passes by `Arc` (no global).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::sync::{Arc, Condvar, Mutex, lock};
+
+/// Where a waiter waits: the shared memory's identity (its data address)
+/// and the byte offset in it.
+pub type FutexKey = (usize, usize);
+
+/// How a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitResult {
+    /// A notify woke it (`"ok"`).
+    Ok,
+    /// The value was not the expected one (`"not-equal"`).
+    NotEqual,
+    /// The timeout passed (`"timed-out"`).
+    TimedOut,
+    /// The waiting agent is being terminated.
+    Cancelled,
+}
+
+type OnWake = Box<dyn FnOnce(WaitResult) + Send>;
+
+/// One waiting agent (blocked, or an async waiter's ticket).
+pub struct Waiter {
+    key: FutexKey,
+    state: Mutex<Option<WaitResult>>,
+    cv: Condvar,
+    on_wake: Mutex<Option<OnWake>>,
+}
+
+impl Waiter {
+    fn new(key: FutexKey, on_wake: Option<OnWake>) -> Arc<Self> {
+        Arc::new(Waiter { key, state: Mutex::new(None), cv: Condvar::new(), on_wake: Mutex::new(on_wake) })
+    }
+
+    /// Records the result and wakes the blocked thread; returns the async
+    /// callback to run once the queue lock is released.
+    fn complete(&self, r: WaitResult) -> Option<OnWake> {
+        *lock(&self.state) = Some(r);
+        self.cv.notify_one();
+        lock(&self.on_wake).take()
+    }
+}
+
+/// The futex: wait queues by key.
+#[derive(Default)]
+pub struct Futex {
+    queues: Mutex<HashMap<FutexKey, VecDeque<Arc<Waiter>>>>,
+}
+
+impl Futex {
+    /// A futex with no waiters.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Futex::default())
+    }
+
+    /// Enqueues a waiter if `still_expected()` (evaluated under the queue
+    /// lock) holds; else `None` (the caller reports "not-equal").
+    fn enqueue(
+        &self,
+        key: FutexKey,
+        still_expected: impl FnOnce() -> bool,
+        on_wake: Option<OnWake>,
+    ) -> Option<Arc<Waiter>> {
+        let mut queues = lock(&self.queues);
+        if !still_expected() {
+            return None;
+        }
+        let w = Waiter::new(key, on_wake);
+        queues.entry(key).or_default().push_back(w.clone());
+        Some(w)
+    }
+
+    /// Blocks the calling thread until notified, timed out (at `deadline`)
+    /// or cancelled. `registered` receives the waiter handle (so terminate
+    /// can [`Futex::cancel`] it) before the thread blocks.
+    pub fn wait(
+        &self,
+        key: FutexKey,
+        still_expected: impl FnOnce() -> bool,
+        deadline: Option<Instant>,
+        registered: impl FnOnce(&Arc<Waiter>),
+    ) -> WaitResult {
+        let Some(w) = self.enqueue(key, still_expected, None) else { return WaitResult::NotEqual };
+        registered(&w);
+        let mut state = lock(&w.state);
+        loop {
+            if let Some(r) = *state {
+                return r;
+            }
+            match deadline {
+                None => {
+                    state = match w.cv.wait(state) {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    }
+                }
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        drop(state);
+                        return self.cancel(&w, WaitResult::TimedOut).unwrap_or_else(|| {
+                            lock(&w.state).expect("a waiter removed by someone else was completed")
+                        });
+                    }
+                    state = wait_timeout(&w.cv, state, d - now);
+                }
+            }
+        }
+    }
+
+    /// Registers an async waiter (`Atomics.waitAsync`): `on_wake` runs once
+    /// with the result, on the thread that completes it. `None` if the value
+    /// was not the expected one (the caller resolves "not-equal" itself).
+    pub fn wait_async(
+        &self,
+        key: FutexKey,
+        still_expected: impl FnOnce() -> bool,
+        on_wake: impl FnOnce(WaitResult) + Send + 'static,
+    ) -> Option<Arc<Waiter>> {
+        self.enqueue(key, still_expected, Some(Box::new(on_wake)))
+    }
+
+    /// Wakes up to `count` waiters on `key`, oldest first; returns how many.
+    pub fn notify(&self, key: FutexKey, count: usize) -> usize {
+        let mut callbacks = Vec::new();
+        let woken = {
+            let mut queues = lock(&self.queues);
+            let Some(q) = queues.get_mut(&key) else { return 0 };
+            let n = count.min(q.len());
+            for w in q.drain(..n) {
+                callbacks.extend(w.complete(WaitResult::Ok));
+            }
+            if q.is_empty() {
+                queues.remove(&key);
+            }
+            n
+        };
+        for cb in callbacks {
+            cb(WaitResult::Ok);
+        }
+        woken
+    }
+
+    /// Ends a waiter that is still queued with `result` (a timeout or a
+    /// cancellation); `None` if a notify (or another cancel) got there first.
+    pub fn cancel(&self, w: &Arc<Waiter>, result: WaitResult) -> Option<WaitResult> {
+        let callback = {
+            let mut queues = lock(&self.queues);
+            let q = queues.get_mut(&w.key)?;
+            let i = q.iter().position(|x| Arc::ptr_eq(x, w))?;
+            q.remove(i);
+            if q.is_empty() {
+                queues.remove(&w.key);
+            }
+            w.complete(result)
+        };
+        if let Some(cb) = callback {
+            cb(result);
+        }
+        Some(result)
+    }
+
+    /// Waiters queued on `key` (for tests and diagnostics).
+    pub fn waiting(&self, key: FutexKey) -> usize {
+        lock(&self.queues).get(&key).map_or(0, VecDeque::len)
+    }
+}
+
+#[cfg(not(hz_loom))]
+fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    g: std::sync::MutexGuard<'a, T>,
+    d: std::time::Duration,
+) -> std::sync::MutexGuard<'a, T> {
+    match cv.wait_timeout(g, d) {
+        Ok((g, _)) => g,
+        Err(p) => p.into_inner().0,
+    }
+}
+
+#[cfg(hz_loom)]
+fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    g: loom::sync::MutexGuard<'a, T>,
+    _d: std::time::Duration,
+) -> loom::sync::MutexGuard<'a, T> {
+    // loom has no clock: a timed wait is modelled as a wait that may end
+    // at any point (then the deadline check above decides).
+    match cv.wait(g) {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
