@@ -38,7 +38,7 @@ fn notify_wakes_in_fifo_order_and_counts() {
         wait_until_queued(&f, i + 1);
     }
     assert_eq!(f.notify(KEY, 1), 1);
-    while order.lock().unwrap().len() < 1 {
+    while order.lock().unwrap().is_empty() {
         thread::yield_now();
     }
     assert_eq!(f.notify(KEY, usize::MAX), 2);
