@@ -494,19 +494,7 @@ impl RuntimeInner {
 
     /// Waits until every agent has finished or `timeout` passes; true if all finished.
     pub(crate) fn wait_idle_timeout(&self, timeout: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
-        let mut live = lock(&self.live);
-        while !live.is_empty() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            live = match self.live_cv.wait_timeout(live, left) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        true
+        crate::sync::wait_until(&self.live_cv, lock(&self.live), timeout, |live| live.is_empty())
     }
 
     pub(crate) fn wait_idle(&self) {

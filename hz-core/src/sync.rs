@@ -24,6 +24,29 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// Waits on `cv` (whose mutex `guard` holds) until `done` holds or
+/// `timeout` passes; true if `done` held.
+#[cfg(not(hz_loom))]
+pub(crate) fn wait_until<T>(
+    cv: &Condvar,
+    mut guard: MutexGuard<'_, T>,
+    timeout: std::time::Duration,
+    mut done: impl FnMut(&T) -> bool,
+) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done(&guard) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        guard = match cv.wait_timeout(guard, left) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
+    }
+    true
+}
+
 /// A one-shot signal a thread can block on (Rust-side blocking channel ops).
 /// Under loom only the models use it.
 #[cfg_attr(hz_loom, allow(dead_code))]
@@ -44,19 +67,7 @@ impl Signal {
     /// Waits at most `timeout`; true if notified.
     #[cfg(not(hz_loom))]
     pub(crate) fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
-        let mut g = lock(&self.set);
-        while !*g {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            g = match self.cv.wait_timeout(g, left) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        true
+        wait_until(&self.cv, lock(&self.set), timeout, |set| *set)
     }
 
     pub(crate) fn wait(&self) {
