@@ -90,6 +90,30 @@ impl SharedMemory {
         });
     }
 
+    /// An atomic (SeqCst) load of the 4-byte integer at `byte_offset`;
+    /// `None` if out of bounds or misaligned.
+    pub fn load_i32(&self, byte_offset: usize) -> Option<i32> {
+        if !byte_offset.is_multiple_of(4) || byte_offset.checked_add(4)? > self.capacity() {
+            return None;
+        }
+        // SAFETY: in bounds and 4-aligned (the data is 16-aligned); engines
+        // access this memory only through atomics or plain racy JS reads,
+        // which the memory model allows.
+        let a = unsafe { &*self.data.as_ptr().add(byte_offset).cast::<std::sync::atomic::AtomicI32>() };
+        Some(a.load(Ordering::SeqCst))
+    }
+
+    /// An atomic (SeqCst) load of the 8-byte integer at `byte_offset`;
+    /// `None` if out of bounds or misaligned.
+    pub fn load_i64(&self, byte_offset: usize) -> Option<i64> {
+        if !byte_offset.is_multiple_of(8) || byte_offset.checked_add(8)? > self.capacity() {
+            return None;
+        }
+        // SAFETY: as load_i32, 8-aligned.
+        let a = unsafe { &*self.data.as_ptr().add(byte_offset).cast::<std::sync::atomic::AtomicI64>() };
+        Some(a.load(Ordering::SeqCst))
+    }
+
     /// Whether two handles share memory.
     pub fn ptr_eq(&self, other: &SharedMemory) -> bool {
         self.data == other.data

@@ -262,6 +262,25 @@ struct Serializer<'a, 'js> {
     keys: HashMap<u32, (String, Option<u32>), BuildIdentity>,
 }
 
+/// The shared memory behind a SharedArrayBuffer of this runtime (a new
+/// reference to it), or `None` if `v` is not one.
+pub(crate) fn shared_memory(h: &Helpers<'_>, v: &Value<'_>) -> Option<hz_atomics::SharedMemory> {
+    let o = v.as_object()?;
+    // SAFETY: a live object; only its class id is read.
+    if unsafe { qjs::JS_GetClassID(o.as_raw()) } != h.ids.shared_array_buffer {
+        return None;
+    }
+    let mut size: qjs::size_t = 0;
+    // SAFETY: a live SharedArrayBuffer; JS_GetArrayBuffer reads its data pointer.
+    let data = unsafe { qjs::JS_GetArrayBuffer(v.ctx().as_raw().as_ptr(), &mut size, v.as_raw()) };
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: every SAB of an hz runtime points at SharedMemory (the
+    // runtime's SAB hooks), and this object holds a reference to it.
+    Some(unsafe { hz_atomics::SharedMemory::retain(data) })
+}
+
 /// A cheap hasher for keys that are already well spread (object pointers,
 /// atom numbers): SipHash was 5% of cloning an array of objects.
 #[derive(Default)]

@@ -88,6 +88,12 @@ fn chan<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arc<PayloadChan
     }
 }
 
+/// The shared memory of a SharedArrayBuffer argument (checked by class).
+fn sab<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<hz_atomics::SharedMemory> {
+    let d = data(ctx);
+    crate::clone::shared_memory(&d.helpers, v).ok_or_else(|| Exception::throw_type(ctx, "expected a SharedArrayBuffer"))
+}
+
 fn serialize<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Payload> {
     serialize_moving(ctx, v, Opt(None))
 }
@@ -307,6 +313,55 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
             let d = data(&ctx);
             let r = from_payload(&ctx, &d.helpers, &p);
             r.map_err(|e| e.throw(&ctx, &d))
+        })?,
+    )?;
+    ops.set(
+        "waitAsync",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, big: bool, value: Value<'js>, timeout: f64| {
+                let memory = sab(&ctx, &buffer)?;
+                let at = byte_index as usize;
+                let expected: i64 = if big {
+                    match value.as_big_int() {
+                        Some(b) => b.clone().to_i64()?,
+                        None => return Err(Exception::throw_type(&ctx, "expected a BigInt")),
+                    }
+                } else {
+                    i64::from(value.as_number().unwrap_or(0.0) as i32)
+                };
+                let still_expected = || {
+                    if big {
+                        memory.load_i64(at) == Some(expected)
+                    } else {
+                        memory.load_i32(at).map(i64::from) == Some(expected)
+                    }
+                };
+                let timeout = timeout.is_finite().then(|| Duration::from_secs_f64(timeout.clamp(0.0, 1e12) / 1000.0));
+                match host.wait_async(&memory, at, still_expected, timeout) {
+                    OpStart::Pending(op) => Ok(Value::new_number(ctx.clone(), op as f64)),
+                    OpStart::Done(c) => {
+                        let text = c
+                            .value
+                            .as_ref()
+                            .and_then(|p| hz_clone::Value::from_payload(p).ok())
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
+                    }
+                }
+            }
+        })?,
+    )?;
+    ops.set(
+        "notify",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, count: f64| -> rquickjs::Result<f64> {
+                let memory = sab(&ctx, &buffer)?;
+                let count = if count >= usize::MAX as f64 { usize::MAX } else { count.max(0.0) as usize };
+                Ok(host.notify(&memory, byte_index as usize, count) as f64)
+            }
         })?,
     )?;
     ops.set(

@@ -208,6 +208,9 @@ enum PendingOp {
     Timer(TimerKey),
     /// A join on another agent.
     Join,
+    /// `Atomics.waitAsync`: the futex waiter, its timeout, and a reference
+    /// keeping the memory (whose address is the futex key) alive.
+    Futex(std::sync::Arc<hz_atomics::Waiter>, Option<TimerKey>, hz_atomics::SharedMemory),
 }
 
 #[derive(Default)]
@@ -375,6 +378,12 @@ impl AgentShared {
             }
             PendingOp::Timer(t) => self.rt.timers.cancel(t),
             PendingOp::Join => {}
+            PendingOp::Futex(w, timer, _memory) => {
+                self.rt.futex.cancel(&w, hz_atomics::WaitResult::Cancelled);
+                if let Some(t) = timer {
+                    self.rt.timers.cancel(t);
+                }
+            }
         }
     }
 
@@ -483,6 +492,10 @@ impl Host {
                 if let Some(t) = timer {
                     self.agent.rt.timers.cancel(t);
                 }
+                true
+            }
+            Some(PendingOp::Futex(_, Some(t), _)) => {
+                self.agent.rt.timers.cancel(t);
                 true
             }
             Some(_) => true,
@@ -606,6 +619,56 @@ impl Host {
         });
         self.insert_op(op, PendingOp::Timer(key));
         op
+    }
+
+    /// `Atomics.waitAsync` on the integer at `byte_offset` of `memory`: waits
+    /// while `still_expected()` holds (checked under the futex lock), for at
+    /// most `timeout` (`None`: forever). Completes with the string `"ok"`,
+    /// `"timed-out"` or `"not-equal"`, now or as a pending op.
+    pub fn wait_async(
+        &self,
+        memory: &hz_atomics::SharedMemory,
+        byte_offset: usize,
+        still_expected: impl FnOnce() -> bool,
+        timeout: Option<Duration>,
+    ) -> OpStart {
+        let word = |s: &str| Completion::ok(Value::from(s).to_payload().ok());
+        let key = (memory.as_ptr() as usize, byte_offset);
+        if timeout == Some(Duration::ZERO) {
+            // No waiting at all: only the comparison.
+            return OpStart::Done(word(if still_expected() { "timed-out" } else { "not-equal" }));
+        }
+        let op = self.next_op_id();
+        let me = Arc::downgrade(&self.agent);
+        let on_wake = move |r: hz_atomics::WaitResult| {
+            let text = match r {
+                hz_atomics::WaitResult::Ok => "ok",
+                hz_atomics::WaitResult::TimedOut => "timed-out",
+                hz_atomics::WaitResult::NotEqual => "not-equal",
+                // The agent is going away: nobody to tell.
+                hz_atomics::WaitResult::Cancelled => return,
+            };
+            if let Some(me) = me.upgrade() {
+                me.complete(op, Completion::ok(Value::from(text).to_payload().ok()));
+            }
+        };
+        let Some(w) = self.agent.rt.futex.wait_async(key, still_expected, on_wake) else {
+            return OpStart::Done(word("not-equal"));
+        };
+        let timer = timeout.map(|d| {
+            let (futex, w) = (self.agent.rt.futex.clone(), w.clone());
+            self.agent.rt.timers.add(Instant::now() + d, move || {
+                futex.cancel(&w, hz_atomics::WaitResult::TimedOut);
+            })
+        });
+        self.insert_op(op, PendingOp::Futex(w, timer, memory.clone()));
+        OpStart::Pending(op)
+    }
+
+    /// `Atomics.notify` on the integer at `byte_offset` of `memory`: wakes up
+    /// to `count` waiters (of any agent, any engine); returns how many.
+    pub fn notify(&self, memory: &hz_atomics::SharedMemory, byte_offset: usize, count: usize) -> usize {
+        self.agent.rt.futex.notify((memory.as_ptr() as usize, byte_offset), count)
     }
 
     /// Spawns a child agent on `engine` (this agent's engine if `None`).

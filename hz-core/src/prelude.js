@@ -19,6 +19,8 @@
 //   settle(ok, value)                records the agent's result (throws DataCloneError)
 //   clone(v, transfer) -> copy       structuredClone
 //   print(stream, text)              stream 1 stdout, 2 stderr
+//   waitAsync(sab, byteIndex, big, value, timeoutMs) -> "not-equal" | "timed-out" | op id
+//   notify(sab, byteIndex, count) -> number woken
 //   threadId() -> n                  index of the worker thread running this turn
 //   engine                           the engine's name
 //   threads                          the runtime's worker thread count
@@ -26,7 +28,7 @@
 (function (ops, global) {
   'use strict';
   const OK = 0, DONE = 1, ERROR = 2, TIMEOUT = 3, DEFAULT = 4;
-  const SEND = 0, RECV = 1, JOIN = 2, SELECT = 3;
+  const SEND = 0, RECV = 1, JOIN = 2, SELECT = 3, WAIT = 4;
 
   // Intrinsics captured before user code can replace them.
   const { Promise, Map, Error, TypeError, RangeError, Symbol, Object, Array, String, Number, JSON } = global;
@@ -263,6 +265,7 @@
       case SEND: return resolve(undefined);
       case RECV: return resolve(status === DONE ? { value: undefined, done: true } : { value, done: false });
       case JOIN: return resolve(value);
+      case WAIT: return resolve(value);
       case SELECT:
         if (status === TIMEOUT) return resolve({ index: -1, timeout: true });
         if (status === DEFAULT) return resolve({ index: -1, default: true });
@@ -482,6 +485,58 @@
     log: printer(1), info: printer(1), debug: printer(1),
     warn: printer(2), error: printer(2),
   };
+
+  // Atomics.notify / Atomics.waitAsync on the runtime's futex, shared by
+  // every agent and engine. The coercions run here, in ECMA-262's order
+  // (DoWait, Atomics.notify; HOSTILE 36-39); the natives only wait/notify.
+  // Atomics.wait stays the engine's: agents cannot block yet, so it throws.
+  const BigIntAsIntN = BigInt.asIntN, MathTrunc = Math.trunc, isNaNfn = Number.isNaN;
+  function waitable(ta) {
+    const tag = apply(taTag, ta, []);
+    if (tag !== 'Int32Array' && tag !== 'BigInt64Array') throw new TypeError('expected an Int32Array or BigInt64Array');
+    try {
+      apply(taAt, ta, [0]); // ValidateTypedArray: detached or out of bounds throws
+    } catch {
+      throw new TypeError('the typed array is detached or out of bounds');
+    }
+    return tag === 'BigInt64Array';
+  }
+  function atomicIndex(ta, index) {
+    const n = +index; // ToIndex: a BigInt or Symbol throws here
+    const i = isNaNfn(n) ? 0 : MathTrunc(n);
+    if (!(i >= 0 && i <= 9007199254740991) || i >= apply(taLength, ta, [])) throw new RangeError('index out of range');
+    return i;
+  }
+  const atomics = {
+    waitAsync(typedArray, index, value, timeout) {
+      const big = waitable(typedArray);
+      const buffer = apply(taBuffer, typedArray, []);
+      if (!isShared(buffer)) throw new TypeError('Atomics.waitAsync needs a typed array over shared memory');
+      const i = atomicIndex(typedArray, index);
+      const v = big ? BigIntAsIntN(64, value) : value | 0;
+      const q = +timeout;
+      const t = isNaNfn(q) ? Infinity : q < 0 ? 0 : q;
+      const byteIndex = apply(taOffset, typedArray, []) + i * (big ? 8 : 4);
+      const r = ops.waitAsync(buffer, byteIndex, big, v, t);
+      if (typeof r === 'string') return { async: false, value: r };
+      return { async: true, value: new Promise((resolve, reject) => pending.set(r, [resolve, reject, WAIT])) };
+    },
+    notify(typedArray, index, count) {
+      const big = waitable(typedArray);
+      const i = atomicIndex(typedArray, index);
+      let c = Infinity;
+      if (count !== undefined) {
+        const n = +count;
+        c = isNaNfn(n) ? 0 : MathTrunc(n);
+        if (c < 0) c = 0;
+      }
+      const buffer = apply(taBuffer, typedArray, []);
+      if (!isShared(buffer)) return 0;
+      return ops.notify(buffer, apply(taOffset, typedArray, []) + i * (big ? 8 : 4), c);
+    },
+  };
+  defineProperty(global.Atomics, 'waitAsync', { value: atomics.waitAsync, writable: true, configurable: true });
+  defineProperty(global.Atomics, 'notify', { value: atomics.notify, writable: true, configurable: true });
 
   function structuredClone(value, options) {
     const transfer = options == null ? undefined : options.transfer;

@@ -87,6 +87,7 @@ impl RuntimeBuilder {
             num_idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             timers: Timers::default(),
+            futex: hz_atomics::Futex::new(),
             live: Mutex::new(HashMap::new()),
             live_cv: Condvar::new(),
             next_agent: AtomicU64::new(1),
@@ -173,6 +174,8 @@ pub(crate) struct RuntimeInner {
     num_idle: AtomicUsize,
     shutdown: AtomicBool,
     pub(crate) timers: Timers,
+    /// The runtime's one futex: Atomics waits and notifies of every agent.
+    pub(crate) futex: std::sync::Arc<hz_atomics::Futex>,
     /// Agents that have not finished, for `wait_idle` and shutdown.
     live: Mutex<HashMap<AgentId, std::sync::Weak<AgentShared>>>,
     live_cv: Condvar,

@@ -143,6 +143,10 @@ macro_rules! backend_suite {
                 suite::shared_array_buffers_are_shared(E)
             }
             #[test]
+            fn atomics_wait_async_and_notify_cross_agents() {
+                suite::atomics_wait_async_and_notify_cross_agents(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

@@ -755,3 +755,48 @@ pub(crate) fn shared_array_buffers_are_shared(e: &str) {
     );
     assert_eq!(out, "[60000,16,99,5,true,true,64,8]");
 }
+
+pub(crate) fn atomics_wait_async_and_notify_cross_agents(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            // Another agent waits; this one notifies (retrying until it is queued).
+            const child = hz.spawn(async (ia) => { const r = Atomics.waitAsync(ia, 1, 0); return [r.async, await r.value]; }, ia);
+            let woken = 0;
+            while ((woken = Atomics.notify(ia, 1)) === 0) await new Promise((r) => setTimeout(r, 1));
+            const results = [await child.join(), woken];
+            results.push(Atomics.waitAsync(ia, 0, 5), Atomics.waitAsync(ia, 0, 0, 0));
+            const timed = Atomics.waitAsync(ia, 0, 0, 20);
+            results.push(await timed.value);
+            // ECMA-262 order: type, shared, index, value, timeout (HOSTILE 36-39).
+            const errs = [];
+            for (const f of [
+                () => Atomics.waitAsync(new Int32Array(4), 0, 0),
+                () => Atomics.waitAsync(new Float64Array(new SharedArrayBuffer(8)), 0, 0),
+                () => Atomics.waitAsync(ia, 99, 0),
+                () => Atomics.notify(new Int32Array(4), 9, 1),
+                () => Atomics.waitAsync(ia, 0, 0, Symbol()),
+                () => Atomics.waitAsync(ia, 0, { valueOf() { throw new EvalError('poison'); } }),
+            ]) {
+                try { f(); errs.push('no error'); } catch (err) { errs.push(err.name); }
+            }
+            results.push(errs, Atomics.notify(new Int32Array(4), 0, 1));
+            // FIFO, and notify counts only whom it woke.
+            const order = [];
+            const ws = [0, 1, 2].map((i) => Atomics.waitAsync(ia, 2, 0).value.then(() => order.push(i)));
+            const two = Atomics.notify(ia, 2, 2);
+            await Promise.all(ws.slice(0, 2));
+            results.push(two, [...order], Atomics.notify(ia, 2));
+            const big = new BigInt64Array(new SharedArrayBuffer(16));
+            const b = Atomics.waitAsync(big, 1, 0n);
+            Atomics.notify(big, 1);
+            results.push(await b.value);
+            return results;
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[[true,"ok"],1,{"async":false,"value":"not-equal"},{"async":false,"value":"timed-out"},"timed-out",["TypeError","TypeError","RangeError","RangeError","TypeError","EvalError"],0,2,[0,1],1,"ok"]"#
+    );
+}
