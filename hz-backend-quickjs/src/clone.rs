@@ -136,13 +136,7 @@ impl<'js> Helpers<'js> {
 /// Serializes one value, moving the ArrayBuffers of `transfer` (HTML
 /// StructuredSerializeWithTransfer): nothing is detached unless the whole
 /// value serialized.
-pub(crate) fn to_payload<'js>(
-    ctx: &Ctx<'js>,
-    h: &Helpers<'js>,
-    v: &Value<'js>,
-    transfer: &[Value<'js>],
-) -> Result<Payload, CloneErr> {
-    let _ = ctx;
+pub(crate) fn to_payload<'js>(h: &Helpers<'js>, v: &Value<'js>, transfer: &[Value<'js>]) -> Result<Payload, CloneErr> {
     let mut s = Serializer {
         h,
         w: Writer::new(),
@@ -401,7 +395,8 @@ impl<'js> Serializer<'_, 'js> {
             // The common case first: an ordinary object.
             let id = self.w.begin_object();
             self.remember(v, id);
-            self.properties(obj, depth, None)?;
+            let keys = KeyList::own_enumerable(obj.ctx(), obj)?;
+            self.properties(obj, &keys, depth, None)?;
             self.w.end();
             return Ok(());
         }
@@ -503,7 +498,8 @@ impl<'js> Serializer<'_, 'js> {
         }
         let id = self.w.begin_object();
         self.remember(v, id);
-        self.properties(obj, depth, None)?;
+        let keys = KeyList::own_enumerable(obj.ctx(), obj)?;
+        self.properties(obj, &keys, depth, None)?;
         self.w.end();
         Ok(())
     }
@@ -512,9 +508,14 @@ impl<'js> Serializer<'_, 'js> {
     /// one `JS_GetOwnProperty` gives both HasOwnProperty and, for a data
     /// property, the value (no user code); an accessor is read with [[Get]].
     /// With `skip`, index keys below it were already written as elements.
-    fn properties(&mut self, obj: &Object<'js>, depth: usize, skip: Option<u32>) -> Result<(), CloneErr> {
+    fn properties(
+        &mut self,
+        obj: &Object<'js>,
+        keys: &KeyList<'js>,
+        depth: usize,
+        skip: Option<u32>,
+    ) -> Result<(), CloneErr> {
         let ctx = obj.ctx().clone();
-        let keys = KeyList::own_enumerable(&ctx, obj)?;
         for &atom in keys.atoms() {
             let (key, index) = self.key(&ctx, atom)?;
             if let (Some(n), Some(i)) = (skip, index)
@@ -557,18 +558,16 @@ impl<'js> Serializer<'_, 'js> {
         let ctx = obj.ctx().clone();
         let length: f64 = obj.get("length")?;
         let length = length as u32;
+        // One snapshot of the keys serves the elements and the extra
+        // properties (HTML snapshots them once, before any getter runs).
+        let keys = KeyList::own_enumerable(&ctx, obj)?;
         let mut present = Vec::new();
-        let mut indices = 0u64;
-        {
-            let keys = KeyList::own_enumerable(&ctx, obj)?;
-            for &atom in keys.atoms() {
-                if let (_, Some(i)) = self.key(&ctx, atom)? {
-                    indices += 1;
-                    present.push(i);
-                }
+        for &atom in keys.atoms() {
+            if let (_, Some(i)) = self.key(&ctx, atom)? {
+                present.push(i);
             }
         }
-        if indices * 2 >= u64::from(length) {
+        if present.len() as u64 * 2 >= u64::from(length) {
             // Dense: every element, holes marked.
             let id = self.w.begin_dense_array(length);
             self.remember(v, id);
@@ -586,12 +585,12 @@ impl<'js> Serializer<'_, 'js> {
                     self.w.hole();
                 }
             }
-            self.properties(obj, depth, Some(length))?;
+            self.properties(obj, &keys, depth, Some(length))?;
         } else {
             // Sparse (`new Array(2**32 - 1)`): only what is there.
             let id = self.w.begin_sparse_array(length);
             self.remember(v, id);
-            self.properties(obj, depth, None)?;
+            self.properties(obj, &keys, depth, None)?;
         }
         self.w.end();
         Ok(())
@@ -601,15 +600,7 @@ impl<'js> Serializer<'_, 'js> {
     fn shared_array_buffer(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
         let info: Array<'js> = self.h.sab_info.call((v.clone(),))?;
         let (growable, max, len): (bool, f64, f64) = (info.get(0)?, info.get(1)?, info.get(2)?);
-        let mut size: qjs::size_t = 0;
-        // SAFETY: a live SharedArrayBuffer; JS_GetArrayBuffer reads its data pointer.
-        let data = unsafe { qjs::JS_GetArrayBuffer(v.ctx().as_raw().as_ptr(), &mut size, v.as_raw()) };
-        if data.is_null() {
-            return Err(uncloneable("a SharedArrayBuffer without memory"));
-        }
-        // SAFETY: every SAB of an hz runtime points at SharedMemory (the
-        // runtime's SAB hooks), and this object holds a reference to it.
-        let memory = unsafe { hz_atomics::SharedMemory::retain(data) };
+        let memory = shared_memory(self.h, v).ok_or_else(|| uncloneable("a SharedArrayBuffer without memory"))?;
         let id = self.w.shared_array_buffer(std::sync::Arc::new(memory), len as u64, growable.then_some(max as u64));
         self.remember(v, id);
         Ok(())

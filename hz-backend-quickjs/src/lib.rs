@@ -257,7 +257,7 @@ fn eval<'js>(ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'
 /// cloned is described by a plain Error instead.
 fn thrown_payload<'js>(ctx: &Ctx<'js>, exc: &Value<'js>) -> Payload {
     let data = natives::data(ctx);
-    match to_payload(ctx, &data.helpers, exc, &[]) {
+    match to_payload(&data.helpers, exc, &[]) {
         Ok(p) => p,
         Err(_) => {
             drop(data);

@@ -110,7 +110,7 @@ fn serialize_moving<'js>(ctx: &Ctx<'js>, v: &Value<'js>, transfer: Opt<Value<'js
         },
     };
     let d = data(ctx);
-    let r = to_payload(ctx, &d.helpers, v, &list);
+    let r = to_payload(&d.helpers, v, &list);
     r.map_err(|e| e.throw(ctx, &d))
 }
 
