@@ -274,11 +274,6 @@
     }
   }
 
-  function checkTransfer(transfer) {
-    if (transfer === undefined || transfer === null) return;
-    if (!isArray(transfer)) throw new TypeError('transfer must be an array');
-  }
-
   function op(start, shape, extra) {
     let r;
     try {
@@ -297,10 +292,7 @@
   const methods = {
     send(value, options) {
       const transfer = options == null ? undefined : options.transfer;
-      return op(() => {
-        checkTransfer(transfer);
-        return ops.send(this, value, transfer);
-      }, SEND);
+      return op(() => ops.send(this, value, transfer), SEND);
     },
     recv() {
       return op(() => ops.recv(this), RECV);
@@ -540,7 +532,6 @@
 
   function structuredClone(value, options) {
     const transfer = options == null ? undefined : options.transfer;
-    checkTransfer(transfer);
     return ops.clone(value, transfer);
   }
 
