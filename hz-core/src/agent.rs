@@ -632,33 +632,38 @@ impl Host {
         still_expected: impl FnOnce() -> bool,
         timeout: Option<Duration>,
     ) -> OpStart {
-        let word = |s: &str| Completion::ok(Value::from(s).to_payload().ok());
+        use hz_atomics::WaitResult;
+        // The result as JS sees it: the string "ok", "timed-out" or "not-equal".
+        fn word(r: WaitResult) -> Completion {
+            let text = match r {
+                WaitResult::Ok => "ok",
+                WaitResult::TimedOut => "timed-out",
+                WaitResult::NotEqual | WaitResult::Cancelled => "not-equal",
+            };
+            Completion::ok(Value::from(text).to_payload().ok())
+        }
         let key = (memory.as_ptr() as usize, byte_offset);
         if timeout == Some(Duration::ZERO) {
             // No waiting at all: only the comparison.
-            return OpStart::Done(word(if still_expected() { "timed-out" } else { "not-equal" }));
+            return OpStart::Done(word(if still_expected() { WaitResult::TimedOut } else { WaitResult::NotEqual }));
         }
         let op = self.next_op_id();
         let me = Arc::downgrade(&self.agent);
-        let on_wake = move |r: hz_atomics::WaitResult| {
-            let text = match r {
-                hz_atomics::WaitResult::Ok => "ok",
-                hz_atomics::WaitResult::TimedOut => "timed-out",
-                hz_atomics::WaitResult::NotEqual => "not-equal",
-                // The agent is going away: nobody to tell.
-                hz_atomics::WaitResult::Cancelled => return,
-            };
-            if let Some(me) = me.upgrade() {
-                me.complete(op, Completion::ok(Value::from(text).to_payload().ok()));
+        let on_wake = move |r: WaitResult| {
+            // Cancelled: the agent is going away, nobody to tell.
+            if r != WaitResult::Cancelled
+                && let Some(me) = me.upgrade()
+            {
+                me.complete(op, word(r));
             }
         };
         let Some(w) = self.agent.rt.futex.wait_async(key, still_expected, on_wake) else {
-            return OpStart::Done(word("not-equal"));
+            return OpStart::Done(word(WaitResult::NotEqual));
         };
         let timer = timeout.map(|d| {
             let (futex, w) = (self.agent.rt.futex.clone(), w.clone());
             self.agent.rt.timers.add(Instant::now() + d, move || {
-                futex.cancel(&w, hz_atomics::WaitResult::TimedOut);
+                futex.cancel(&w, WaitResult::TimedOut);
             })
         });
         self.insert_op(op, PendingOp::Futex(w, timer, memory.clone()));
