@@ -46,6 +46,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The most OS threads the runtime may run at once, counting one per
+    /// agent blocked in `Atomics.wait` (see [`hz_core::RuntimeBuilder::max_threads`]).
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.inner = self.inner.max_threads(n);
+        self
+    }
+
     /// Registers an engine (for example one configured differently).
     pub fn engine<E: Engine>(mut self, engine: E) -> Self {
         self.inner = self.inner.engine(engine);

@@ -43,19 +43,57 @@ pub struct Waiter {
     state: Mutex<Option<WaitResult>>,
     cv: Condvar,
     on_wake: Mutex<Option<OnWake>>,
+    /// Set once completed: what the spin before sleeping watches.
+    done: std::sync::atomic::AtomicBool,
 }
 
 impl Waiter {
     fn new(key: FutexKey, on_wake: Option<OnWake>) -> Arc<Self> {
-        Arc::new(Waiter { key, state: Mutex::new(None), cv: Condvar::new(), on_wake: Mutex::new(on_wake) })
+        Arc::new(Waiter {
+            key,
+            state: Mutex::new(None),
+            cv: Condvar::new(),
+            on_wake: Mutex::new(on_wake),
+            done: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// Records the result and wakes the blocked thread; returns the async
     /// callback to run once the queue lock is released.
     fn complete(&self, r: WaitResult) -> Option<OnWake> {
         *lock(&self.state) = Some(r);
+        self.done.store(true, std::sync::atomic::Ordering::Release);
         self.cv.notify_one();
         lock(&self.on_wake).take()
+    }
+}
+
+/// Lets another thread end a blocking [`Futex::wait`] with
+/// [`WaitResult::Cancelled`] (an agent's terminate), whether it comes before,
+/// during or after the wait. Once cancelled, every later wait through the
+/// slot returns `Cancelled` at once.
+#[derive(Default)]
+pub struct WaitSlot {
+    /// (cancelled, the waiter blocked now)
+    state: Mutex<(bool, Option<Arc<Waiter>>)>,
+}
+
+impl WaitSlot {
+    /// A slot nobody has cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels the wait blocked through this slot (if any) and all later ones.
+    pub fn cancel(&self, futex: &Futex) {
+        let w = {
+            let mut s = lock(&self.state);
+            s.0 = true;
+            s.1.take()
+        };
+        if let Some(w) = w {
+            futex.cancel(&w, WaitResult::Cancelled);
+        }
     }
 }
 
@@ -89,17 +127,44 @@ impl Futex {
     }
 
     /// Blocks the calling thread until notified, timed out (at `deadline`)
-    /// or cancelled. `registered` receives the waiter handle (so terminate
-    /// can [`Futex::cancel`] it) before the thread blocks.
+    /// or cancelled through `slot` (terminate). The thread first spins for a
+    /// few microseconds (a notify that comes that soon costs no OS wake-up),
+    /// then calls `before_park` (where a scheduler hands its other work to
+    /// another thread) and sleeps.
     pub fn wait(
         &self,
         key: FutexKey,
         still_expected: impl FnOnce() -> bool,
         deadline: Option<Instant>,
-        registered: impl FnOnce(&Arc<Waiter>),
+        slot: &WaitSlot,
+        before_park: impl FnOnce(),
     ) -> WaitResult {
+        if lock(&slot.state).0 {
+            return WaitResult::Cancelled;
+        }
         let Some(w) = self.enqueue(key, still_expected, None) else { return WaitResult::NotEqual };
-        registered(&w);
+        // Terminate may have come between the check above and the enqueue:
+        // registering under the slot lock and re-checking there means either
+        // the canceller sees the waiter or the waiter sees the cancellation.
+        let cancelled = {
+            let mut s = lock(&slot.state);
+            if !s.0 {
+                s.1 = Some(w.clone());
+            }
+            s.0
+        };
+        if cancelled {
+            self.cancel(&w, WaitResult::Cancelled);
+        }
+        let r = self.block(&w, deadline, before_park);
+        lock(&slot.state).1 = None;
+        r
+    }
+
+    fn block(&self, w: &Arc<Waiter>, deadline: Option<Instant>, before_park: impl FnOnce()) -> WaitResult {
+        #[cfg(not(hz_loom))]
+        spin(w, deadline);
+        before_park();
         let mut state = lock(&w.state);
         loop {
             if let Some(r) = *state {
@@ -116,7 +181,7 @@ impl Futex {
                     let now = Instant::now();
                     if now >= d {
                         drop(state);
-                        return self.cancel(&w, WaitResult::TimedOut).unwrap_or_else(|| {
+                        return self.cancel(w, WaitResult::TimedOut).unwrap_or_else(|| {
                             lock(&w.state).expect("a waiter removed by someone else was completed")
                         });
                     }
@@ -181,6 +246,26 @@ impl Futex {
     /// Waiters queued on `key` (for tests and diagnostics).
     pub fn waiting(&self, key: FutexKey) -> usize {
         lock(&self.queues).get(&key).map_or(0, VecDeque::len)
+    }
+}
+
+/// How long a blocking waiter spins before it sleeps: about the cost of
+/// one OS wake-up, so a prompt notify is seen without one.
+#[cfg(not(hz_loom))]
+const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
+/// Spins until `w` is completed, `SPIN` has passed or the deadline has.
+#[cfg(not(hz_loom))]
+fn spin(w: &Waiter, deadline: Option<Instant>) {
+    let start = Instant::now();
+    let until = deadline.map_or(start + SPIN, |d| d.min(start + SPIN));
+    let mut i = 0u32;
+    while !w.done.load(std::sync::atomic::Ordering::Acquire) {
+        i = i.wrapping_add(1);
+        if i.is_multiple_of(32) && Instant::now() >= until {
+            return;
+        }
+        std::hint::spin_loop();
     }
 }
 

@@ -23,7 +23,7 @@ mod futex_tests;
 mod loom_tests;
 
 /// The futex and its waiters.
-pub use futex::{Futex, FutexKey, WaitResult, Waiter};
+pub use futex::{Futex, FutexKey, WaitResult, WaitSlot, Waiter};
 
 /// A transferred ArrayBuffer's bytes.
 pub use owned::OwnedBuffer;

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hz_atomics::WaitResult;
 use hz_clone::Payload;
 use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status};
 use rquickjs::class::{JsClass, Readable, Trace, Tracer};
@@ -85,6 +86,52 @@ fn chan<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arc<PayloadChan
     match v.as_object().and_then(Class::<JsChannel>::from_object) {
         Some(c) => Ok(c.borrow().chan.clone()),
         None => Err(Exception::throw_type(ctx, "not a channel")),
+    }
+}
+
+/// What an `Atomics.wait`/`waitAsync` waits on: the memory, the byte
+/// offset, and the expected value (the prelude has coerced it already).
+fn wait_target<'js>(
+    ctx: &Ctx<'js>,
+    buffer: &Value<'js>,
+    byte_index: f64,
+    big: bool,
+    value: &Value<'js>,
+) -> rquickjs::Result<(hz_atomics::SharedMemory, usize, i64)> {
+    let memory = sab(ctx, buffer)?;
+    let expected: i64 = if big {
+        match value.as_big_int() {
+            Some(b) => b.clone().to_i64()?,
+            None => return Err(Exception::throw_type(ctx, "expected a BigInt")),
+        }
+    } else {
+        i64::from(value.as_number().unwrap_or(0.0) as i32)
+    };
+    Ok((memory, byte_index as usize, expected))
+}
+
+/// The integer at `at` (an atomic load), widened.
+fn loaded(memory: &hz_atomics::SharedMemory, at: usize, big: bool) -> Option<i64> {
+    if big { memory.load_i64(at) } else { memory.load_i32(at).map(i64::from) }
+}
+
+/// A timeout in milliseconds (already ≥ 0 or +∞) as a duration; `None` is forever.
+fn wait_timeout(ms: f64) -> Option<Duration> {
+    ms.is_finite().then(|| Duration::from_secs_f64(ms.clamp(0.0, 1e12) / 1000.0))
+}
+
+/// Throws the uncatchable error that unwinds a terminated agent's turn
+/// (what QuickJS's interrupt handler throws, so `catch` cannot stop it).
+fn throw_terminated(ctx: &Ctx<'_>) -> rquickjs::Error {
+    let e = data(ctx).make_error.call::<_, Value<'_>>(("InternalError", "interrupted"));
+    match e {
+        Ok(v) => {
+            // SAFETY: both pointers are live: the context runs this call and
+            // `v` is a value of it.
+            unsafe { rquickjs::qjs::JS_SetUncatchableError(ctx.as_raw().as_ptr(), v.as_raw()) };
+            ctx.throw(v)
+        }
+        Err(e) => e,
     }
 }
 
@@ -245,7 +292,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                   code: String,
                   name: Opt<Value<'js>>,
                   engine: Opt<Value<'js>>,
-                  args: Value<'js>|
+                  args: Value<'js>,
+                  can_block: Opt<bool>|
                   -> rquickjs::Result<f64> {
                 let string = |v: Opt<Value<'js>>| v.0.and_then(|v| v.as_string().and_then(|s| s.to_string().ok()));
                 let name = string(name);
@@ -259,8 +307,9 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                     }
                     _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
                 };
-                let args = serialize(&ctx, &args)?;
-                let spec = AgentSpec { source, args, name };
+                let mut spec = AgentSpec::new(source).can_block(can_block.0.unwrap_or(true));
+                spec.args = serialize(&ctx, &args)?;
+                spec.name = name;
                 host.spawn(engine.as_deref(), spec)
                     .map(|id| id as f64)
                     .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))
@@ -319,26 +368,16 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
         "waitAsync",
         Function::new(ctx.clone(), {
             let host = host.clone();
-            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, big: bool, value: Value<'js>, timeout: f64| {
-                let memory = sab(&ctx, &buffer)?;
-                let at = byte_index as usize;
-                let expected: i64 = if big {
-                    match value.as_big_int() {
-                        Some(b) => b.clone().to_i64()?,
-                        None => return Err(Exception::throw_type(&ctx, "expected a BigInt")),
-                    }
-                } else {
-                    i64::from(value.as_number().unwrap_or(0.0) as i32)
-                };
-                let still_expected = || {
-                    if big {
-                        memory.load_i64(at) == Some(expected)
-                    } else {
-                        memory.load_i32(at).map(i64::from) == Some(expected)
-                    }
-                };
-                let timeout = timeout.is_finite().then(|| Duration::from_secs_f64(timeout.clamp(0.0, 1e12) / 1000.0));
-                match host.wait_async(&memory, at, still_expected, timeout) {
+            move |ctx: Ctx<'js>,
+                  buffer: Value<'js>,
+                  byte_index: f64,
+                  big: bool,
+                  value: Value<'js>,
+                  timeout: f64|
+                  -> rquickjs::Result<Value<'js>> {
+                let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
+                let still_expected = || loaded(&memory, at, big) == Some(expected);
+                match host.wait_async(&memory, at, still_expected, wait_timeout(timeout)) {
                     OpStart::Pending(op) => Ok(Value::new_number(ctx.clone(), op as f64)),
                     OpStart::Done(c) => {
                         let text = c
@@ -350,6 +389,24 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                         Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
                     }
                 }
+            }
+        })?,
+    )?;
+    ops.set(
+        "wait",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, big: bool, value: Value<'js>, timeout: f64| {
+                let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
+                let still_expected = || loaded(&memory, at, big) == Some(expected);
+                let text = match host.wait(&memory, at, still_expected, wait_timeout(timeout)) {
+                    Ok(WaitResult::Ok) => "ok",
+                    Ok(WaitResult::NotEqual) => "not-equal",
+                    Ok(WaitResult::TimedOut) => "timed-out",
+                    Ok(WaitResult::Cancelled) => return Err(throw_terminated(&ctx)),
+                    Err(_) => return Err(throw_error(&ctx, "TypeError", "Atomics.wait cannot block in this agent")),
+                };
+                rquickjs::String::from_str(ctx.clone(), text)
             }
         })?,
     )?;

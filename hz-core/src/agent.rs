@@ -62,27 +62,42 @@ pub struct AgentSpec {
     pub args: Payload,
     /// A name for diagnostics.
     pub name: Option<String>,
+    /// The agent's `[[CanBlock]]`: whether `Atomics.wait` may block it
+    /// (default true). Where false, `Atomics.wait` throws a TypeError. An
+    /// agent spawned by one that cannot block cannot block either.
+    pub can_block: bool,
 }
 
 impl AgentSpec {
     /// A spec running `code` as a script named `name`.
     pub fn script(name: impl Into<String>, code: impl Into<String>) -> Self {
-        AgentSpec { source: Source::Script { name: name.into(), code: code.into() }, args: empty_args(), name: None }
+        Self::new(Source::Script { name: name.into(), code: code.into() })
+    }
+
+    /// A spec running `source` with no arguments.
+    pub fn new(source: Source) -> Self {
+        AgentSpec { source, args: empty_args(), name: None, can_block: true }
     }
 
     /// A spec running `code` as the program named `name` (see [`Source::Program`]).
     pub fn program(name: impl Into<String>, code: impl Into<String>) -> Self {
-        AgentSpec { source: Source::Program { name: name.into(), code: code.into() }, args: empty_args(), name: None }
+        Self::new(Source::Program { name: name.into(), code: code.into() })
     }
 
     /// A spec running the ES module at `path` (see [`Source::Module`]).
     pub fn module(path: impl Into<String>) -> Self {
-        AgentSpec { source: Source::Module { path: path.into() }, args: empty_args(), name: None }
+        Self::new(Source::Module { path: path.into() })
     }
 
     /// A spec calling the function whose source is `code`.
     pub fn function(code: impl Into<String>) -> Self {
-        AgentSpec { source: Source::Function { code: code.into() }, args: empty_args(), name: None }
+        Self::new(Source::Function { code: code.into() })
+    }
+
+    /// Sets `[[CanBlock]]` (see [`AgentSpec::can_block`]).
+    pub fn can_block(mut self, can_block: bool) -> Self {
+        self.can_block = can_block;
+        self
     }
 
     /// Sets the arguments (each is cloned into the agent).
@@ -253,6 +268,10 @@ pub(crate) struct AgentShared {
     /// A migratable agent's engine instance, between turns.
     pub(crate) body: Mutex<Option<Box<dyn crate::engine::Agent + Send>>>,
     pub(crate) terminate: Arc<AtomicBool>,
+    /// `[[CanBlock]]`.
+    can_block: bool,
+    /// Ends a blocking `Atomics.wait` on terminate.
+    wait_slot: hz_atomics::WaitSlot,
     interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     host: Mutex<HostState>,
     result: Mutex<ResultState>,
@@ -266,6 +285,7 @@ impl AgentShared {
         home: Option<usize>,
         spec: AgentSpec,
     ) -> Arc<Self> {
+        let can_block = spec.can_block;
         let mut tasks = VecDeque::new();
         tasks.push_back(Task::Start(spec));
         Arc::new(AgentShared {
@@ -276,6 +296,8 @@ impl AgentShared {
             sched: Mutex::new(Sched { tasks, scheduled: true, life: Life::New }),
             body: Mutex::new(None),
             terminate: Arc::new(AtomicBool::new(false)),
+            can_block,
+            wait_slot: hz_atomics::WaitSlot::new(),
             interrupt: Mutex::new(None),
             host: Mutex::new(HostState::default()),
             result: Mutex::new(ResultState::Running(Vec::new())),
@@ -315,6 +337,7 @@ impl AgentShared {
         if let Some(interrupt) = lock(&self.interrupt).as_ref() {
             interrupt();
         }
+        self.wait_slot.cancel(&self.rt.futex);
         if schedule {
             self.rt.schedule(self.clone());
         }
@@ -670,6 +693,45 @@ impl Host {
         OpStart::Pending(op)
     }
 
+    /// Whether this agent may block in `Atomics.wait` (`[[CanBlock]]`).
+    pub fn can_block(&self) -> bool {
+        self.agent.can_block
+    }
+
+    /// `Atomics.wait` on the integer at `byte_offset` of `memory`: blocks
+    /// this agent while `still_expected()` holds (checked under the futex
+    /// lock) for at most `timeout` (`None`: forever). While it sleeps, the
+    /// other agents of its worker thread go on running on another thread.
+    ///
+    /// Returns `Ok`, `NotEqual` or `TimedOut`; `Cancelled` when the agent is
+    /// being terminated (the backend then unwinds the turn, uncatchably).
+    /// [`Error::NotSupported`] if the agent cannot block ([`Host::can_block`]).
+    pub fn wait(
+        &self,
+        memory: &hz_atomics::SharedMemory,
+        byte_offset: usize,
+        still_expected: impl FnOnce() -> bool,
+        timeout: Option<Duration>,
+    ) -> Result<hz_atomics::WaitResult, Error> {
+        use hz_atomics::WaitResult;
+        if !self.agent.can_block {
+            return Err(Error::NotSupported("Atomics.wait: this agent cannot block"));
+        }
+        if self.agent.is_terminating() {
+            return Ok(WaitResult::Cancelled);
+        }
+        if timeout == Some(Duration::ZERO) {
+            return Ok(if still_expected() { WaitResult::TimedOut } else { WaitResult::NotEqual });
+        }
+        let key = (memory.as_ptr() as usize, byte_offset);
+        // A timeout too far away to represent is no timeout.
+        let deadline = timeout.and_then(|d| Instant::now().checked_add(d));
+        let rt = &self.agent.rt;
+        let _blocked = rt.blocked(deadline.is_none());
+        let migratable = self.agent.home.is_none();
+        Ok(rt.futex.wait(key, still_expected, deadline, &self.agent.wait_slot, || rt.before_block(migratable)))
+    }
+
     /// `Atomics.notify` on the integer at `byte_offset` of `memory`: wakes up
     /// to `count` waiters (of any agent, any engine); returns how many.
     pub fn notify(&self, memory: &hz_atomics::SharedMemory, byte_offset: usize, count: usize) -> usize {
@@ -679,6 +741,8 @@ impl Host {
     /// Spawns a child agent on `engine` (this agent's engine if `None`).
     pub fn spawn(&self, engine: Option<&str>, spec: AgentSpec) -> Result<AgentId, Error> {
         let engine = engine.unwrap_or(self.agent.engine.name());
+        let mut spec = spec;
+        spec.can_block &= self.agent.can_block;
         let child = self.agent.rt.spawn_agent(engine, spec)?;
         let id = child.id;
         lock(&self.agent.host).children.insert(id, child);

@@ -12,13 +12,15 @@
 //   close(ch)                        throws if already closed
 //   info(ch) -> [capacity, length, closed]
 //   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
-//   spawn(kind, code, name, engine, args) -> id   kind 0 function, 1 script, 2 module (code is its path)
+//   spawn(kind, code, name, engine, args, canBlock) -> id   kind 0 function, 1 script, 2 module (code is its path)
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
 //   settle(ok, value)                records the agent's result (throws DataCloneError)
 //   clone(v, transfer) -> copy       structuredClone
 //   print(stream, text)              stream 1 stdout, 2 stderr
+//   wait(sab, byteIndex, big, value, timeoutMs) -> "ok" | "not-equal" | "timed-out"
+//                                    blocks; TypeError if the agent cannot block
 //   waitAsync(sab, byteIndex, big, value, timeoutMs) -> "not-equal" | "timed-out" | op id
 //   notify(sab, byteIndex, count) -> number woken
 //   threadId() -> n                  index of the worker thread running this turn
@@ -342,13 +344,14 @@
   }
 
   function spawn(what, ...args) {
-    let kind, code, name, engine;
+    let kind, code, name, engine, canBlock = true;
     if (typeof what === 'function') {
       kind = 0;
       code = '(' + apply(fnToString, what, []) + ')';
     } else if (what !== null && typeof what === 'object') {
       name = what.name === undefined ? undefined : String(what.name);
       engine = what.engine === undefined ? undefined : String(what.engine);
+      if (what.canBlock !== undefined) canBlock = !!what.canBlock;
       if (what.args !== undefined) {
         if (!isArray(what.args)) throw new TypeError('hz.spawn: args must be an array');
         args = [...what.args, ...args];
@@ -368,7 +371,7 @@
     } else {
       throw new TypeError('hz.spawn: expected a function or { source }');
     }
-    return new AgentHandle(ops.spawn(kind, code, name, engine, args));
+    return new AgentHandle(ops.spawn(kind, code, name, engine, args, canBlock));
   }
 
   function channel(capacity = 0) {
@@ -478,10 +481,11 @@
     warn: printer(2), error: printer(2),
   };
 
-  // Atomics.notify / Atomics.waitAsync on the runtime's futex, shared by
+  // Atomics.wait / notify / waitAsync on the runtime's futex, shared by
   // every agent and engine. The coercions run here, in ECMA-262's order
-  // (DoWait, Atomics.notify; HOSTILE 36-39); the natives only wait/notify.
-  // Atomics.wait stays the engine's: agents cannot block yet, so it throws.
+  // (DoWait, Atomics.notify; HOSTILE 36-39); the natives only wait/notify
+  // (and Atomics.wait's native throws the TypeError of an agent whose
+  // [[CanBlock]] is false, after the coercions, as DoWait does).
   const BigIntAsIntN = BigInt.asIntN, MathTrunc = Math.trunc, isNaNfn = Number.isNaN;
   function waitable(ta) {
     const tag = apply(taTag, ta, []);
@@ -499,17 +503,23 @@
     if (!(i >= 0 && i <= 9007199254740991) || i >= apply(taLength, ta, [])) throw new RangeError('index out of range');
     return i;
   }
+  // DoWait's steps up to the wait: [buffer, byteIndex, big, value, timeout].
+  function waitArgs(name, typedArray, index, value, timeout) {
+    const big = waitable(typedArray);
+    const buffer = apply(taBuffer, typedArray, []);
+    if (!isShared(buffer)) throw new TypeError(name + ' needs a typed array over shared memory');
+    const i = atomicIndex(typedArray, index);
+    const v = big ? BigIntAsIntN(64, value) : value | 0;
+    const q = +timeout;
+    const t = isNaNfn(q) ? Infinity : q < 0 ? 0 : q;
+    return [buffer, apply(taOffset, typedArray, []) + i * (big ? 8 : 4), big, v, t];
+  }
   const atomics = {
+    wait(typedArray, index, value, timeout) {
+      return apply(ops.wait, undefined, waitArgs('Atomics.wait', typedArray, index, value, timeout));
+    },
     waitAsync(typedArray, index, value, timeout) {
-      const big = waitable(typedArray);
-      const buffer = apply(taBuffer, typedArray, []);
-      if (!isShared(buffer)) throw new TypeError('Atomics.waitAsync needs a typed array over shared memory');
-      const i = atomicIndex(typedArray, index);
-      const v = big ? BigIntAsIntN(64, value) : value | 0;
-      const q = +timeout;
-      const t = isNaNfn(q) ? Infinity : q < 0 ? 0 : q;
-      const byteIndex = apply(taOffset, typedArray, []) + i * (big ? 8 : 4);
-      const r = ops.waitAsync(buffer, byteIndex, big, v, t);
+      const r = apply(ops.waitAsync, undefined, waitArgs('Atomics.waitAsync', typedArray, index, value, timeout));
       if (typeof r === 'string') return { async: false, value: r };
       return { async: true, value: new Promise((resolve, reject) => pending.set(r, [resolve, reject, WAIT])) };
     },
@@ -527,6 +537,7 @@
       return ops.notify(buffer, apply(taOffset, typedArray, []) + i * (big ? 8 : 4), c);
     },
   };
+  defineProperty(global.Atomics, 'wait', { value: atomics.wait, writable: true, configurable: true });
   defineProperty(global.Atomics, 'waitAsync', { value: atomics.waitAsync, writable: true, configurable: true });
   defineProperty(global.Atomics, 'notify', { value: atomics.notify, writable: true, configurable: true });
 

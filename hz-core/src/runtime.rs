@@ -25,6 +25,12 @@ const BATCH: usize = 64;
 const SPINS: usize = 256;
 /// Worker stack size: engines recurse deeply (and so do clone walks).
 const STACK_SIZE: usize = 16 << 20;
+/// Threads parked as spares (for the next hand-off) beyond which a thread
+/// whose blocked agent woke up exits instead.
+const MAX_SPARES: usize = 64;
+/// Default cap on threads (workers plus those of blocked agents). Past it a
+/// blocking agent keeps its worker (no hand-off).
+const MAX_THREADS: usize = 1024;
 
 static NEXT_RUNTIME_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
@@ -33,11 +39,15 @@ thread_local! {
     static CURRENT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     /// Engine instances of pinned agents whose home is this thread.
     static PINNED: RefCell<HashMap<AgentId, Box<dyn Agent>>> = RefCell::new(HashMap::new());
+    /// Set when this thread gave its worker slot away (its agent blocked):
+    /// it finishes the agent's turn, then parks as a spare.
+    static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Builds a [`Runtime`].
 pub struct RuntimeBuilder {
     threads: Option<usize>,
+    max_threads: usize,
     engines: Vec<Arc<dyn DynEngine>>,
 }
 
@@ -50,12 +60,21 @@ impl Default for RuntimeBuilder {
 impl RuntimeBuilder {
     /// A builder with no engines and the default thread count.
     pub fn new() -> Self {
-        RuntimeBuilder { threads: None, engines: Vec::new() }
+        RuntimeBuilder { threads: None, max_threads: MAX_THREADS, engines: Vec::new() }
     }
 
     /// Worker threads (default: available parallelism).
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));
+        self
+    }
+
+    /// The most OS threads the runtime may run at once (default 1024): its
+    /// workers plus one per agent blocked in `Atomics.wait` (each blocked
+    /// agent hands its worker's queue to another thread). Past the cap a
+    /// blocking agent holds its worker. At least the worker count.
+    pub fn max_threads(mut self, n: usize) -> Self {
+        self.max_threads = n;
         self
     }
 
@@ -95,6 +114,10 @@ impl RuntimeBuilder {
             threads: Mutex::new(Vec::new()),
             turns: AtomicU64::new(0),
             active: AtomicUsize::new(0),
+            blocked_forever: AtomicUsize::new(0),
+            spares: Mutex::new(Vec::new()),
+            thread_count: AtomicUsize::new(n),
+            max_threads: self.max_threads.max(n),
         });
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
@@ -102,7 +125,7 @@ impl RuntimeBuilder {
             let h = std::thread::Builder::new()
                 .name(format!("hz-worker-{i}"))
                 .stack_size(STACK_SIZE)
-                .spawn(move || rt.worker_main(i))
+                .spawn(move || rt.thread_main(i))
                 .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning a worker: {e}") })?;
             handles.push(h);
         }
@@ -140,6 +163,14 @@ struct Worker {
     local: Mutex<VecDeque<Arc<AgentShared>>>,
     pinned: Mutex<VecDeque<Arc<AgentShared>>>,
     parker: Parker,
+}
+
+/// A thread whose blocked agent woke up, parked until a worker slot is
+/// handed to it.
+#[derive(Default)]
+struct Spare {
+    slot: Mutex<Option<usize>>,
+    cv: Condvar,
 }
 
 #[derive(Default)]
@@ -185,6 +216,24 @@ pub(crate) struct RuntimeInner {
     /// Tasks run so far, and agents inside `run_agent` now (for [`Activity`]).
     turns: AtomicU64,
     active: AtomicUsize,
+    /// Agents blocked in `Atomics.wait` with no timeout.
+    blocked_forever: AtomicUsize,
+    /// Threads waiting to take over a worker slot.
+    spares: Mutex<Vec<Arc<Spare>>>,
+    /// OS threads running workers or blocked agents (not the timer).
+    thread_count: AtomicUsize,
+    max_threads: usize,
+}
+
+/// Counts an agent blocked with no timeout while alive (see [`Activity`]).
+pub(crate) struct BlockedGuard<'a>(Option<&'a AtomicUsize>);
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A snapshot of what a runtime is doing, for liveness checks (`hz run`
@@ -200,6 +249,9 @@ pub struct Activity {
     pub queued: usize,
     /// Timers armed (or firing).
     pub timers: usize,
+    /// Running agents blocked in `Atomics.wait` with no timeout (counted in
+    /// `running` too).
+    pub blocked: usize,
     /// Agents that have not ended.
     pub live: usize,
 }
@@ -210,7 +262,7 @@ impl Activity {
     /// a channel) wakes one: no turn ran in between, none is running or
     /// queued, and no timer is armed in either snapshot.
     pub fn is_stalled_since(&self, earlier: &Activity) -> bool {
-        let quiet = |a: &Activity| a.running == 0 && a.queued == 0 && a.timers == 0 && a.live > 0;
+        let quiet = |a: &Activity| a.running == a.blocked && a.queued == 0 && a.timers == 0 && a.live > 0;
         quiet(self) && quiet(earlier) && self.turns == earlier.turns
     }
 }
@@ -346,18 +398,122 @@ impl RuntimeInner {
             || self.workers.iter().any(|w| !lock(&w.local).is_empty())
     }
 
-    fn worker_main(self: Arc<Self>, idx: usize) {
-        CURRENT.with(|c| c.set((self.id, idx)));
+    /// A pool thread: serves worker slot `idx` until shutdown or until its
+    /// agent blocks and it hands the slot off; then waits as a spare for a
+    /// slot of its own again.
+    fn thread_main(self: Arc<Self>, mut idx: usize) {
         // Clone walks stop cleanly with 4 MiB left for the engine below them.
         hz_clone::set_thread_stack(STACK_SIZE, 4 << 20);
+        loop {
+            CURRENT.with(|c| c.set((self.id, idx)));
+            HANDED_OFF.with(|h| h.set(false));
+            self.serve(idx);
+            if !HANDED_OFF.with(Cell::get) {
+                break; // shutdown
+            }
+            match self.become_spare() {
+                Some(i) => idx = i,
+                None => break,
+            }
+        }
+        self.thread_count.fetch_sub(1, Ordering::SeqCst);
+        // Pinned engines whose home this was are dropped on this thread.
+        PINNED.with(|p| p.borrow_mut().clear());
+    }
+
+    /// Parks this thread as a spare until a slot is handed to it; `None` on
+    /// shutdown or when enough spares wait already (the thread exits).
+    fn become_spare(&self) -> Option<usize> {
+        let me = Arc::new(Spare::default());
+        {
+            let mut spares = lock(&self.spares);
+            if self.shutdown.load(Ordering::Acquire) || spares.len() >= MAX_SPARES {
+                return None;
+            }
+            spares.push(me.clone());
+        }
+        let mut slot = lock(&me.slot);
+        loop {
+            if let Some(i) = slot.take() {
+                return Some(i);
+            }
+            if self.shutdown.load(Ordering::Acquire) {
+                return None;
+            }
+            slot = match me.cv.wait(slot) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+    }
+
+    /// Called by an agent about to sleep in a blocking wait: if it runs on a
+    /// worker slot, the slot (its queues, hence the other agents) goes to a
+    /// spare or new thread, as Go hands off its P on a blocking syscall.
+    /// Pinned engines live on their thread, so a thread holding any stays.
+    pub(crate) fn before_block(self: &Arc<Self>, migratable: bool) {
+        let Some(idx) = self.current_worker() else { return };
+        if !migratable || HANDED_OFF.with(Cell::get) || PINNED.with(|p| !p.borrow().is_empty()) {
+            return;
+        }
+        if self.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        let spare = lock(&self.spares).pop();
+        if let Some(s) = spare {
+            *lock(&s.slot) = Some(idx);
+            s.cv.notify_one();
+            HANDED_OFF.with(|h| h.set(true));
+            return;
+        }
+        if self.thread_count.fetch_add(1, Ordering::SeqCst) >= self.max_threads {
+            self.thread_count.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let rt = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("hz-worker-{idx}"))
+            .stack_size(STACK_SIZE)
+            .spawn(move || rt.thread_main(idx));
+        match spawned {
+            Ok(h) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(h);
+                HANDED_OFF.with(|h| h.set(true));
+            }
+            Err(_) => {
+                // No thread to hand off to: block holding the slot.
+                self.thread_count.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Counts a blocked agent for [`Activity::blocked`] while the guard lives.
+    pub(crate) fn blocked(&self, forever: bool) -> BlockedGuard<'_> {
+        if forever {
+            self.blocked_forever.fetch_add(1, Ordering::SeqCst);
+        }
+        BlockedGuard(forever.then_some(&self.blocked_forever))
+    }
+
+    /// The worker loop of slot `idx`; returns on shutdown, or once this
+    /// thread has handed the slot off.
+    fn serve(&self, idx: usize) {
         'outer: loop {
             if let Some(a) = self.find_work(idx) {
                 self.run_agent(a);
+                if HANDED_OFF.with(Cell::get) {
+                    return;
+                }
                 continue;
             }
             for i in 0..SPINS {
                 if let Some(a) = self.find_work(idx) {
                     self.run_agent(a);
+                    if HANDED_OFF.with(Cell::get) {
+                        return;
+                    }
                     continue 'outer;
                 }
                 if i % 32 == 31 {
@@ -384,8 +540,6 @@ impl RuntimeInner {
                 self.num_idle.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        // Pinned engines whose home this was are dropped on this thread.
-        PINNED.with(|p| p.borrow_mut().clear());
     }
 
     /// Runs up to [`BATCH`] tasks of one agent (one turn each), then ends,
@@ -428,7 +582,8 @@ impl RuntimeInner {
             }
         };
         for _ in 0..BATCH {
-            if agent.is_terminating() {
+            // A thread that handed its slot off finishes this turn only.
+            if agent.is_terminating() || HANDED_OFF.with(Cell::get) {
                 break;
             }
             let Some(task) = lock(&agent.sched).tasks.pop_front() else { break };
@@ -483,6 +638,7 @@ impl RuntimeInner {
             running: self.active.load(Ordering::SeqCst),
             queued,
             timers: self.timers.pending(),
+            blocked: self.blocked_forever.load(Ordering::SeqCst),
             live: lock(&self.live).len(),
         }
     }
@@ -522,12 +678,21 @@ impl RuntimeInner {
         for w in self.workers.iter() {
             w.parker.unpark();
         }
-        let threads = std::mem::take(&mut *lock(&self.threads));
+        for s in lock(&self.spares).drain(..) {
+            let _guard = lock(&s.slot);
+            s.cv.notify_one();
+        }
         let me = std::thread::current().id();
-        for t in threads {
-            // A runtime dropped from one of its own threads cannot join itself.
-            if t.thread().id() != me {
-                let _ = t.join();
+        loop {
+            let threads = std::mem::take(&mut *lock(&self.threads));
+            if threads.is_empty() {
+                break;
+            }
+            for t in threads {
+                // A runtime dropped from one of its own threads cannot join itself.
+                if t.thread().id() != me {
+                    let _ = t.join();
+                }
             }
         }
     }

@@ -122,7 +122,7 @@ fn deadlock(rt: &Runtime, earlier: &mut hz::Activity) -> Option<ExitCode> {
     *earlier = now;
     if stalled {
         eprintln!(
-            "hz: deadlock: all {} agent(s) are waiting and nothing can wake them (a receive or send that no other agent will match?)",
+            "hz: deadlock: all {} agent(s) are waiting and nothing can wake them (a receive or send no other agent will match, or an Atomics.wait nobody will notify?)",
             now.live
         );
         return Some(ExitCode::FAILURE);

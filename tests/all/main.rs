@@ -147,6 +147,22 @@ macro_rules! backend_suite {
                 suite::atomics_wait_async_and_notify_cross_agents(E)
             }
             #[test]
+            fn blocked_waiters_hand_off_their_threads() {
+                suite::blocked_waiters_hand_off_their_threads(E)
+            }
+            #[test]
+            fn atomics_wait_results_and_errors() {
+                suite::atomics_wait_results_and_errors(E)
+            }
+            #[test]
+            fn agents_that_cannot_block_throw() {
+                suite::agents_that_cannot_block_throw(E)
+            }
+            #[test]
+            fn terminate_wakes_a_blocked_waiter() {
+                suite::terminate_wakes_a_blocked_waiter(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

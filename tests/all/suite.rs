@@ -736,8 +736,8 @@ pub(crate) fn shared_array_buffers_are_shared(e: &str) {
         r#"(async () => {
             const sab = new SharedArrayBuffer(16);
             const ia = new Int32Array(sab);
-            // Three agents on two threads add to one counter at once.
-            const adders = [0, 1].map(() => hz.spawn((v) => { for (let i = 0; i < 20000; i++) Atomics.add(v, 0, 1); }, ia));
+            // Four agents on two threads add to one counter at once.
+            const adders = [0, 1, 2].map(() => hz.spawn((v) => { for (let i = 0; i < 20000; i++) Atomics.add(v, 0, 1); }, ia));
             for (let i = 0; i < 20000; i++) Atomics.add(ia, 0, 1);
             for (const a of adders) await a.join();
             // Over a channel: a write there is seen here.
@@ -753,7 +753,7 @@ pub(crate) fn shared_array_buffers_are_shared(e: &str) {
                 g.growable, g.maxByteLength, g.byteLength];
         })()"#,
     );
-    assert_eq!(out, "[60000,16,99,5,true,true,64,8]");
+    assert_eq!(out, "[80000,16,99,5,true,true,64,8]");
 }
 
 pub(crate) fn atomics_wait_async_and_notify_cross_agents(e: &str) {
@@ -799,4 +799,176 @@ pub(crate) fn atomics_wait_async_and_notify_cross_agents(e: &str) {
         out,
         r#"[[true,"ok"],1,{"async":false,"value":"not-equal"},{"async":false,"value":"timed-out"},"timed-out",["TypeError","TypeError","RangeError","RangeError","TypeError","EvalError"],0,2,[0,1],1,"ok"]"#
     );
+}
+
+/// Polls `cond` until it holds; panics with `what` after 20 s.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+pub(crate) fn blocked_waiters_hand_off_their_threads(e: &str) {
+    // Two worker threads, eight agents blocked in Atomics.wait one after
+    // the other, then a ninth that wakes them one at a time. Without the
+    // hand-off the second blocked agent would freeze the coordinator.
+    let rt = runtime(2);
+    let ctl = rt.channel(0);
+    let spec = AgentSpec::function(
+        r#"async (ctl) => {
+            const ia = new Int32Array(new SharedArrayBuffer(64));
+            const waiters = [];
+            for await (const id of ctl) {
+                waiters.push(hz.spawn((ia, id) => {
+                    const r = Atomics.wait(ia, 0, 0);
+                    const k = Atomics.add(ia, 1, 1);
+                    Atomics.store(ia, 2 + k, id);
+                    return [r, id];
+                }, ia, id));
+            }
+            const notifier = hz.spawn(async (ia) => {
+                const counts = [];
+                for (let i = 0; i < 8; i++) {
+                    counts.push(Atomics.notify(ia, 0, 1));
+                    while (Atomics.load(ia, 1) <= i) await new Promise((r) => setTimeout(r, 1));
+                }
+                return counts;
+            }, ia);
+            const counts = await notifier.join();
+            const results = [];
+            for (const w of waiters) results.push(await w.join());
+            return [counts, results, Array.from(ia.subarray(2, 10)), Atomics.notify(ia, 0)];
+        }"#,
+    )
+    .args(vec![ctl.to_value()])
+    .unwrap();
+    let coordinator = rt.spawn_on(e, spec).unwrap();
+    for id in 0..8 {
+        ctl.send(&Value::Number(id as f64)).unwrap();
+        // Each waiter is asleep in the futex before the next is spawned, so
+        // the wake order below is the queue order.
+        eventually(&format!("waiter {id} to block"), || rt.activity().blocked == id + 1);
+    }
+    assert!(rt.activity().running >= 8, "eight agents blocked at once on two worker threads");
+    ctl.close().unwrap();
+    let out = coordinator.join().unwrap().to_json().unwrap().to_string();
+    assert_eq!(
+        out,
+        r#"[[1,1,1,1,1,1,1,1],[["ok",0],["ok",1],["ok",2],["ok",3],["ok",4],["ok",5],["ok",6],["ok",7]],[0,1,2,3,4,5,6,7],0]"#
+    );
+    assert_eq!(rt.activity().blocked, 0);
+}
+
+pub(crate) fn atomics_wait_results_and_errors(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            const out = [];
+            let t = Date.now();
+            out.push(Atomics.wait(ia, 0, 0, 0), Atomics.wait(ia, 0, 0, -5), Atomics.wait(ia, 0, 1));
+            out.push(Atomics.wait(ia, 0, 0, 10), Date.now() - t >= 10);
+            // NaN and undefined mean forever: a child wakes this agent.
+            for (const timeout of [NaN, undefined]) {
+                const child = hz.spawn(async (ia) => {
+                    while (Atomics.notify(ia, 1, 1) === 0) await new Promise((r) => setTimeout(r, 1));
+                }, ia);
+                out.push(Atomics.wait(ia, 1, 0, timeout));
+                await child.join();
+            }
+            const big = new BigInt64Array(new SharedArrayBuffer(16));
+            out.push(Atomics.wait(big, 1, 0n, 1), Atomics.wait(big, 1, 1n));
+            // ECMA-262 order: type, shared, index, value, timeout (HOSTILE 36-39).
+            const poison = (name) => ({ valueOf() { throw new EvalError(name); } });
+            const errs = [];
+            for (const f of [
+                () => Atomics.wait(new Int32Array(4), 0, 0, 0),
+                () => Atomics.wait(new Uint32Array(new SharedArrayBuffer(8)), 0, 0, 0),
+                () => Atomics.wait(new Float64Array(new SharedArrayBuffer(8)), poison('index'), 0),
+                () => Atomics.wait(ia, 4, poison('value')),
+                () => Atomics.wait(ia, -1, 0),
+                () => Atomics.wait(ia, 0, poison('value'), Symbol()),
+                () => Atomics.wait(ia, 0, 0, Symbol()),
+                () => Atomics.wait(ia, 0, 0, poison('timeout')),
+                () => Atomics.wait(ia, 0, 0n),
+                () => Atomics.wait(big, 0, 0),
+            ]) {
+                try { f(); errs.push('no error'); } catch (err) { errs.push(err.name + (err instanceof EvalError ? ':' + err.message : '')); }
+            }
+            out.push(errs);
+            return out;
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"["timed-out","timed-out","not-equal","timed-out",true,"ok","ok","timed-out","not-equal",["TypeError","TypeError","TypeError","RangeError","RangeError","EvalError:value","TypeError","EvalError:timeout","TypeError","TypeError"]]"#
+    );
+}
+
+pub(crate) fn agents_that_cannot_block_throw(e: &str) {
+    let rt = runtime(2);
+    let spec = AgentSpec::function(
+        r#"async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            const errs = [];
+            for (const f of [
+                () => Atomics.wait(ia, 0, 0),
+                () => Atomics.wait(ia, 0, 0, 0),
+                // DoWait checks [[CanBlock]] after the coercions.
+                () => Atomics.wait(ia, 0, 0, { valueOf() { throw new EvalError('timeout'); } }),
+                () => Atomics.wait(ia, 9, 0),
+            ]) {
+                try { f(); errs.push('no error'); } catch (err) { errs.push(err.name); }
+            }
+            // waitAsync never blocks, so it still works.
+            const r = Atomics.waitAsync(ia, 0, 0, 5);
+            errs.push(await r.value);
+            // A child of an agent that cannot block cannot block either.
+            const child = hz.spawn(() => { try { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); return 'blocked'; } catch (e) { return e.name; } });
+            errs.push(await child.join());
+            return errs;
+        }"#,
+    )
+    .can_block(false);
+    let out = rt.spawn_on(e, spec).unwrap().join().unwrap().to_json().unwrap().to_string();
+    assert_eq!(out, r#"["TypeError","TypeError","EvalError","RangeError","timed-out","TypeError"]"#);
+    // From JS: hz.spawn({ fn, canBlock: false }).
+    let out = json(
+        e,
+        r#"hz.spawn({ fn: () => { try { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); return 'blocked'; } catch (e) { return e.name; } }, canBlock: false }).join()"#,
+    );
+    assert_eq!(out, r#""TypeError""#);
+}
+
+pub(crate) fn terminate_wakes_a_blocked_waiter(e: &str) {
+    // One worker thread: the blocked agent hands it off, is terminated, and
+    // the runtime goes on running other agents.
+    let rt = runtime(1);
+    let ready = rt.channel(1);
+    let spec = AgentSpec::function(
+        r#"async (ready) => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            await ready.send(ia);
+            try { Atomics.wait(ia, 0, 0); } catch (e) { Atomics.store(ia, 1, 1); }
+            Atomics.store(ia, 2, 1);
+            return 'woke';
+        }"#,
+    )
+    .args(vec![ready.to_value()])
+    .unwrap();
+    let waiter = rt.spawn_on(e, spec).unwrap();
+    let ia = ready.recv().unwrap().expect("the waiter's array");
+    eventually("the waiter to block", || rt.activity().blocked == 1);
+    let t0 = Instant::now();
+    assert!(waiter.terminate());
+    assert!(matches!(waiter.join(), Err(JoinError::Terminated)));
+    assert!(t0.elapsed() < Duration::from_secs(2), "terminate ends a blocked wait promptly: {:?}", t0.elapsed());
+    assert_eq!(rt.activity().blocked, 0);
+    // The catch and the code after the wait never ran; the runtime is usable.
+    let spec =
+        AgentSpec::function("(ia) => [Atomics.load(ia, 1), Atomics.load(ia, 2), hz.threads]").args(vec![ia]).unwrap();
+    let out = rt.spawn_on(e, spec).unwrap().join().unwrap().to_json().unwrap().to_string();
+    assert_eq!(out, "[0,0,1]");
 }
