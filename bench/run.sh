@@ -5,5 +5,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 hz="${CARGO_TARGET_DIR:-target}/release/hz"
 echo "machine: $(nproc) cores, $(uname -m)"
-"$hz" run bench/roundtrip-hz.js
-if command -v node >/dev/null; then node bench/roundtrip-node.js; else echo "node: not installed, skipped"; fi
+for w in roundtrip atomics; do
+  "$hz" run "bench/$w-hz.js"
+  if command -v node >/dev/null; then node "bench/$w-node.js"; else echo "node: not installed, skipped"; fi
+done

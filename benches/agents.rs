@@ -1,4 +1,5 @@
-//! Agent spawn and channel round-trip costs, per engine.
+//! Agent spawn, channel round-trip and Atomics.wait/notify round-trip costs,
+//! per engine.
 //!
 //! Names follow `group/engine/case`. Run: `cargo bench --bench agents`.
 #![allow(missing_docs)] // criterion's macros generate undocumented items
@@ -88,9 +89,56 @@ fn round_trip(c: &mut Criterion) {
     rt.wait_idle();
 }
 
+/// Starts an `Atomics.wait`/`notify` ping-pong pair: `pinger` runs `n`
+/// round trips with its `ponger` (each blocked in the futex in turn, so they
+/// sit on two OS threads) each time it receives `n` on `control`.
+fn wait_notify_pair(rt: &Runtime, engine: &str) -> (hz::Channel, hz::Channel) {
+    let (control, done) = (rt.channel(0), rt.channel(0));
+    let pinger = "async (control, done) => {
+        const ia = new Int32Array(new SharedArrayBuffer(8));
+        const ponger = hz.spawn((ia) => {
+            for (;;) {
+                Atomics.wait(ia, 0, 0);
+                if (Atomics.load(ia, 1) === 1) return;
+                Atomics.store(ia, 0, 0);
+                Atomics.notify(ia, 0);
+            }
+        }, ia);
+        for await (const n of control) {
+            for (let i = 0; i < n; i++) {
+                Atomics.store(ia, 0, 1);
+                Atomics.notify(ia, 0);
+                Atomics.wait(ia, 0, 1);
+            }
+            await done.send(n);
+        }
+        Atomics.store(ia, 1, 1);
+        Atomics.store(ia, 0, 1);
+        Atomics.notify(ia, 0);
+        await ponger.join();
+    }";
+    let spec = AgentSpec::function(pinger).args(vec![control.to_value(), done.to_value()]).unwrap();
+    rt.spawn_on(engine, spec).unwrap();
+    (control, done)
+}
+
+fn wait_notify(c: &mut Criterion) {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let mut g = c.benchmark_group("atomics");
+    for engine in ENGINES {
+        let (control, done) = wait_notify_pair(&rt, engine);
+        g.bench_function(format!("{engine}/wait_notify_round_trip"), |b| {
+            b.iter_custom(|iters| support::run_batch(&control, &done, iters))
+        });
+        control.close().unwrap();
+    }
+    g.finish();
+    rt.wait_idle();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = spawn, round_trip
+    targets = spawn, round_trip, wait_notify
 }
 criterion_main!(benches);

@@ -37,10 +37,18 @@ pub enum WaitResult {
 
 type OnWake = Box<dyn FnOnce(WaitResult) + Send>;
 
+#[derive(Default)]
+struct WaitState {
+    result: Option<WaitResult>,
+    /// The blocked thread sleeps on the condvar (else it is spinning or
+    /// running, and completing it needs no OS wake-up).
+    sleeping: bool,
+}
+
 /// One waiting agent (blocked, or an async waiter's ticket).
 pub struct Waiter {
     key: FutexKey,
-    state: Mutex<Option<WaitResult>>,
+    state: Mutex<WaitState>,
     cv: Condvar,
     on_wake: Mutex<Option<OnWake>>,
     /// Set once completed: what the spin before sleeping watches.
@@ -51,7 +59,7 @@ impl Waiter {
     fn new(key: FutexKey, on_wake: Option<OnWake>) -> Arc<Self> {
         Arc::new(Waiter {
             key,
-            state: Mutex::new(None),
+            state: Mutex::new(WaitState::default()),
             cv: Condvar::new(),
             on_wake: Mutex::new(on_wake),
             done: std::sync::atomic::AtomicBool::new(false),
@@ -61,9 +69,15 @@ impl Waiter {
     /// Records the result and wakes the blocked thread; returns the async
     /// callback to run once the queue lock is released.
     fn complete(&self, r: WaitResult) -> Option<OnWake> {
-        *lock(&self.state) = Some(r);
+        let sleeping = {
+            let mut s = lock(&self.state);
+            s.result = Some(r);
+            s.sleeping
+        };
         self.done.store(true, std::sync::atomic::Ordering::Release);
-        self.cv.notify_one();
+        if sleeping {
+            self.cv.notify_one();
+        }
         lock(&self.on_wake).take()
     }
 }
@@ -167,9 +181,13 @@ impl Futex {
         before_park();
         let mut state = lock(&w.state);
         loop {
-            if let Some(r) = *state {
+            if let Some(r) = state.result {
                 return r;
             }
+            // Read by `complete` under the same lock: it notifies the
+            // condvar only if this is set, and this thread only sleeps
+            // after setting it, so the wake-up cannot be missed.
+            state.sleeping = true;
             match deadline {
                 None => {
                     state = match w.cv.wait(state) {
@@ -182,7 +200,7 @@ impl Futex {
                     if now >= d {
                         drop(state);
                         return self.cancel(w, WaitResult::TimedOut).unwrap_or_else(|| {
-                            lock(&w.state).expect("a waiter removed by someone else was completed")
+                            lock(&w.state).result.expect("a waiter removed by someone else was completed")
                         });
                     }
                     state = wait_timeout(&w.cv, state, d - now);

@@ -42,6 +42,9 @@
   const mapForEach = Map.prototype.forEach;
   const setForEach = global.Set.prototype.forEach;
   const apply = Reflect.apply;
+  // `uncurry(f)(self, ...args)` is `f.call(self, ...args)` without building
+  // an arguments array (apply's cost dominated Atomics.wait/notify).
+  const uncurry = (f) => Function.prototype.call.bind(f);
 
   // For the backends' clone code: reading and building the values the C
   // APIs of every engine do not expose alike (Map/Set iteration, views...).
@@ -63,9 +66,10 @@
   const sabGrowable = getter(sabProto, 'growable');
   const sabMaxByteLength = getter(sabProto, 'maxByteLength');
   const sabByteLength = getter(sabProto, 'byteLength');
+  const sabByteLengthOf = uncurry(sabByteLength);
   const isShared = (b) => {
     try {
-      apply(sabByteLength, b, []);
+      sabByteLengthOf(b);
       return true;
     } catch {
       return false;
@@ -487,11 +491,13 @@
   // (and Atomics.wait's native throws the TypeError of an agent whose
   // [[CanBlock]] is false, after the coercions, as DoWait does).
   const BigIntAsIntN = BigInt.asIntN, MathTrunc = Math.trunc, isNaNfn = Number.isNaN;
+  const taTagOf = uncurry(taTag), taAtOf = uncurry(taAt), taLengthOf = uncurry(taLength);
+  const taBufferOf = uncurry(taBuffer), taOffsetOf = uncurry(taOffset);
   function waitable(ta) {
-    const tag = apply(taTag, ta, []);
+    const tag = taTagOf(ta);
     if (tag !== 'Int32Array' && tag !== 'BigInt64Array') throw new TypeError('expected an Int32Array or BigInt64Array');
     try {
-      apply(taAt, ta, [0]); // ValidateTypedArray: detached or out of bounds throws
+      taAtOf(ta, 0); // ValidateTypedArray: detached or out of bounds throws
     } catch {
       throw new TypeError('the typed array is detached or out of bounds');
     }
@@ -500,26 +506,26 @@
   function atomicIndex(ta, index) {
     const n = +index; // ToIndex: a BigInt or Symbol throws here
     const i = isNaNfn(n) ? 0 : MathTrunc(n);
-    if (!(i >= 0 && i <= 9007199254740991) || i >= apply(taLength, ta, [])) throw new RangeError('index out of range');
+    if (!(i >= 0 && i <= 9007199254740991) || i >= taLengthOf(ta)) throw new RangeError('index out of range');
     return i;
   }
-  // DoWait's steps up to the wait: [buffer, byteIndex, big, value, timeout].
-  function waitArgs(name, typedArray, index, value, timeout) {
+  // DoWait's steps up to the wait, then `native(buffer, byteIndex, big, value, timeout)`.
+  function doWait(native, name, typedArray, index, value, timeout) {
     const big = waitable(typedArray);
-    const buffer = apply(taBuffer, typedArray, []);
+    const buffer = taBufferOf(typedArray);
     if (!isShared(buffer)) throw new TypeError(name + ' needs a typed array over shared memory');
     const i = atomicIndex(typedArray, index);
     const v = big ? BigIntAsIntN(64, value) : value | 0;
     const q = +timeout;
     const t = isNaNfn(q) ? Infinity : q < 0 ? 0 : q;
-    return [buffer, apply(taOffset, typedArray, []) + i * (big ? 8 : 4), big, v, t];
+    return native(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), big, v, t);
   }
   const atomics = {
     wait(typedArray, index, value, timeout) {
-      return apply(ops.wait, undefined, waitArgs('Atomics.wait', typedArray, index, value, timeout));
+      return doWait(ops.wait, 'Atomics.wait', typedArray, index, value, timeout);
     },
     waitAsync(typedArray, index, value, timeout) {
-      const r = apply(ops.waitAsync, undefined, waitArgs('Atomics.waitAsync', typedArray, index, value, timeout));
+      const r = doWait(ops.waitAsync, 'Atomics.waitAsync', typedArray, index, value, timeout);
       if (typeof r === 'string') return { async: false, value: r };
       return { async: true, value: new Promise((resolve, reject) => pending.set(r, [resolve, reject, WAIT])) };
     },
@@ -532,9 +538,9 @@
         c = isNaNfn(n) ? 0 : MathTrunc(n);
         if (c < 0) c = 0;
       }
-      const buffer = apply(taBuffer, typedArray, []);
+      const buffer = taBufferOf(typedArray);
       if (!isShared(buffer)) return 0;
-      return ops.notify(buffer, apply(taOffset, typedArray, []) + i * (big ? 8 : 4), c);
+      return ops.notify(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), c);
     },
   };
   defineProperty(global.Atomics, 'wait', { value: atomics.wait, writable: true, configurable: true });
