@@ -28,4 +28,4 @@ pub use futex::{Futex, FutexKey, WaitResult, WaitSlot, Waiter};
 /// A transferred ArrayBuffer's bytes.
 pub use owned::OwnedBuffer;
 /// A SharedArrayBuffer's memory, shared by every holder.
-pub use shared::SharedMemory;
+pub use shared::{GrowError, SharedMemory};

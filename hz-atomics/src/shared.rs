@@ -1,8 +1,10 @@
 //! Storage for SharedArrayBuffers: a reference-counted block of the hz
 //! heap, shared by every agent (and engine) that holds the buffer.
 //!
-//! Layout: `[ count: AtomicUsize | capacity: usize ][ data ... ]`, the data
-//! 16-byte aligned (enough for 64-bit atomics). Engines hold references as
+//! Layout: `[ count: AtomicUsize | capacity: usize | length: AtomicUsize |
+//! pad ][ data ... ]`, the data 16-byte aligned (enough for 64-bit atomics).
+//! `length` is a growable buffer's byte length as every holder sees it
+//! (engines that keep a length per JS object sync with it). Engines hold references as
 //! the raw data pointer (C hooks alloc/dup/free); Rust holds [`SharedMemory`].
 
 use std::fmt;
@@ -11,7 +13,16 @@ use std::sync::atomic::{AtomicUsize, Ordering, fence};
 
 use crate::heap;
 
-const HEADER: usize = 16;
+const HEADER: usize = 32;
+
+/// Why [`SharedMemory::grow`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrowError {
+    /// The new length is below the current one (SharedArrayBuffers only grow).
+    Shrink,
+    /// The new length is above the capacity (the maximum byte length).
+    TooLarge,
+}
 
 /// One reference to shared memory. Clone adds a reference; drop releases it;
 /// the memory is freed with the last one.
@@ -36,6 +47,7 @@ impl SharedMemory {
         unsafe {
             base.as_ptr().cast::<AtomicUsize>().write(AtomicUsize::new(1));
             base.as_ptr().add(8).cast::<usize>().write(capacity);
+            base.as_ptr().add(16).cast::<AtomicUsize>().write(AtomicUsize::new(0));
             Some(SharedMemory { data: NonNull::new_unchecked(base.as_ptr().add(HEADER)) })
         }
     }
@@ -54,6 +66,41 @@ impl SharedMemory {
     pub fn capacity(&self) -> usize {
         // SAFETY: the header of a live block.
         unsafe { self.data.as_ptr().sub(HEADER).add(8).cast::<usize>().read() }
+    }
+
+    fn length(&self) -> &AtomicUsize {
+        // SAFETY: the length word sits 16 bytes into the header of a live block.
+        unsafe { &*self.data.as_ptr().sub(HEADER).add(16).cast::<AtomicUsize>() }
+    }
+
+    /// A growable buffer's byte length as far as any holder knows: the
+    /// largest of what was [observed](SharedMemory::observe_length) and
+    /// what it [grew](SharedMemory::grow) to. A buffer only grows, so that
+    /// is the current length. `seen` (this holder's own idea, at most the
+    /// capacity) is recorded first.
+    pub fn observe_length(&self, seen: usize) -> usize {
+        let seen = seen.min(self.capacity());
+        self.length().fetch_max(seen, Ordering::SeqCst).max(seen)
+    }
+
+    /// `SharedArrayBuffer.prototype.grow`'s compare-and-exchange loop:
+    /// sets the shared length to `new_len` unless that is below the current
+    /// length (another holder may have grown it meanwhile) or above the
+    /// capacity. Growing to the current length succeeds and changes nothing.
+    pub fn grow(&self, new_len: usize) -> Result<(), GrowError> {
+        if new_len > self.capacity() {
+            return Err(GrowError::TooLarge);
+        }
+        let mut current = self.length().load(Ordering::SeqCst);
+        loop {
+            if new_len < current {
+                return Err(GrowError::Shrink);
+            }
+            match self.length().compare_exchange(current, new_len, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(()),
+                Err(now) => current = now,
+            }
+        }
     }
 
     /// Gives the reference to an engine as its data pointer (released later
@@ -156,6 +203,13 @@ mod tests {
         let a = SharedMemory::new(64).unwrap();
         assert_eq!(a.as_ptr() as usize % 16, 0);
         assert_eq!(a.capacity(), 64);
+        assert_eq!(a.observe_length(8), 8);
+        assert_eq!(a.observe_length(4), 8, "the largest length seen wins");
+        assert_eq!(a.grow(16), Ok(()));
+        assert_eq!(a.grow(12), Err(GrowError::Shrink));
+        assert_eq!(a.grow(16), Ok(()));
+        assert_eq!(a.grow(65), Err(GrowError::TooLarge));
+        assert_eq!(a.observe_length(1000), 64, "clamped to the capacity");
         let b = a.clone();
         // SAFETY: in bounds of a live 64-byte block; no other access races.
         unsafe { a.as_ptr().add(3).write(7) };

@@ -601,7 +601,10 @@ impl<'js> Serializer<'_, 'js> {
         let info: Array<'js> = self.h.sab_info.call((v.clone(),))?;
         let (growable, max, len): (bool, f64, f64) = (info.get(0)?, info.get(1)?, info.get(2)?);
         let memory = shared_memory(self.h, v).ok_or_else(|| uncloneable("a SharedArrayBuffer without memory"))?;
-        let id = self.w.shared_array_buffer(std::sync::Arc::new(memory), len as u64, growable.then_some(max as u64));
+        // A growable one travels with its current length (another agent may
+        // have grown it since this object last looked).
+        let len = if growable { memory.observe_length(len as usize) as u64 } else { len as u64 };
+        let id = self.w.shared_array_buffer(std::sync::Arc::new(memory), len, growable.then_some(max as u64));
         self.remember(v, id);
         Ok(())
     }
@@ -904,6 +907,10 @@ impl<'js> Sink for Builder<'_, 'js> {
             // A growable SAB of maximum 0 cannot say so through JS_NewArrayBuffer.
             return Err(CloneErr::Clone(CloneError::Uncloneable("a growable SharedArrayBuffer of maximum 0".into())));
         }
+        let byte_length = match max_byte_length {
+            Some(_) => memory.observe_length(byte_length),
+            None => byte_length.min(memory.capacity()),
+        };
         let ctx = self.ctx.as_raw().as_ptr();
         // SAFETY: the memory outlives this call (we hold a reference); QuickJS
         // takes its own reference through the runtime's sab_dup hook.

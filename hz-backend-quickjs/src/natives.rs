@@ -421,6 +421,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
             }
         })?,
     )?;
+    // QuickJS keeps a growable SharedArrayBuffer's byte length per JS
+    // object; the prelude syncs each object with the length in the shared
+    // memory, so growth in one agent is seen by the others.
+    ops.set(
+        "sabLength",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, buffer: Value<'js>, seen: f64| {
+            Ok::<_, rquickjs::Error>(sab(&ctx, &buffer)?.observe_length(seen as usize) as f64)
+        })?,
+    )?;
+    ops.set(
+        "sabGrow",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, buffer: Value<'js>, seen: f64, new_len: f64| {
+            let memory = sab(&ctx, &buffer)?;
+            memory.observe_length(seen as usize);
+            Ok::<_, rquickjs::Error>(memory.grow(new_len as usize).is_ok())
+        })?,
+    )?;
     ops.set(
         "threadId",
         Function::new(ctx.clone(), {

@@ -23,6 +23,8 @@
 //                                    blocks; TypeError if the agent cannot block
 //   waitAsync(sab, byteIndex, big, value, timeoutMs) -> "not-equal" | "timed-out" | op id
 //   notify(sab, byteIndex, count) -> number woken
+//   sabLength(sab, seen) -> n          optional: for engines that keep a growable
+//   sabGrow(sab, seen, n) -> bool      SAB's length per object (see below)
 //   threadId() -> n                  index of the worker thread running this turn
 //   engine                           the engine's name
 //   threads                          the runtime's worker thread count
@@ -503,10 +505,17 @@
     }
     return tag === 'BigInt64Array';
   }
-  function atomicIndex(ta, index) {
-    const n = +index; // ToIndex: a BigInt or Symbol throws here
+  // ToIndex: a BigInt or Symbol throws TypeError (ToNumber), a negative or
+  // too large integer RangeError.
+  function toIndex(value, what) {
+    const n = +value;
     const i = isNaNfn(n) ? 0 : MathTrunc(n);
-    if (!(i >= 0 && i <= 9007199254740991) || i >= taLengthOf(ta)) throw new RangeError('index out of range');
+    if (!(i >= 0 && i <= 9007199254740991)) throw new RangeError(what + ' out of range');
+    return i;
+  }
+  function atomicIndex(ta, index) {
+    const i = toIndex(index, 'index');
+    if (i >= taLengthOf(ta)) throw new RangeError('index out of range');
     return i;
   }
   // DoWait's steps up to the wait, then `native(buffer, byteIndex, big, value, timeout)`.
@@ -543,6 +552,42 @@
       return ops.notify(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), c);
     },
   };
+  // An engine that keeps a growable SharedArrayBuffer's length per JS object
+  // (QuickJS) gets `byteLength` and `grow` that go through the length in the
+  // shared memory: ECMA-262's one shared length, with grow's compare-and-
+  // exchange loop (growing below the current length is a RangeError even
+  // when another agent did the growing). This object, and the views over it,
+  // catch up when it reads `byteLength` or grows.
+  if (ops.sabLength !== undefined) {
+    const sabGrowOf = uncurry(sabProto.grow), sabGrowableOf = uncurry(sabGrowable);
+    const sabMaxOf = uncurry(sabMaxByteLength);
+    const sync = (sab, local) => {
+      const shared = ops.sabLength(sab, local);
+      if (shared > local) sabGrowOf(sab, shared);
+      return shared;
+    };
+    const methods = {
+      get byteLength() {
+        const local = sabByteLengthOf(this); // TypeError unless a SharedArrayBuffer
+        return sabGrowableOf(this) ? sync(this, local) : local;
+      },
+      grow(newLength) {
+        if (!isShared(this) || !sabGrowableOf(this)) {
+          throw new TypeError('SharedArrayBuffer.prototype.grow: not a growable SharedArrayBuffer');
+        }
+        const n = toIndex(newLength, 'length');
+        if (n > sabMaxOf(this)) throw new RangeError('SharedArrayBuffer.prototype.grow: length above maxByteLength');
+        const local = sabByteLengthOf(this);
+        if (!ops.sabGrow(this, local, n)) {
+          throw new RangeError('SharedArrayBuffer.prototype.grow: a SharedArrayBuffer cannot shrink');
+        }
+        sync(this, local);
+      },
+    };
+    defineProperty(sabProto, 'byteLength', { get: getter(methods, 'byteLength'), configurable: true });
+    defineProperty(sabProto, 'grow', { value: methods.grow, writable: true, configurable: true });
+  }
+
   defineProperty(global.Atomics, 'wait', { value: atomics.wait, writable: true, configurable: true });
   defineProperty(global.Atomics, 'waitAsync', { value: atomics.waitAsync, writable: true, configurable: true });
   defineProperty(global.Atomics, 'notify', { value: atomics.notify, writable: true, configurable: true });

@@ -163,6 +163,10 @@ macro_rules! backend_suite {
                 suite::terminate_wakes_a_blocked_waiter(E)
             }
             #[test]
+            fn growable_sab_growth_is_seen_by_other_agents() {
+                suite::growable_sab_growth_is_seen_by_other_agents(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

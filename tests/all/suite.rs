@@ -972,3 +972,38 @@ pub(crate) fn terminate_wakes_a_blocked_waiter(e: &str) {
     let out = rt.spawn_on(e, spec).unwrap().join().unwrap().to_json().unwrap().to_string();
     assert_eq!(out, "[0,0,1]");
 }
+
+pub(crate) fn growable_sab_growth_is_seen_by_other_agents(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const sab = new SharedArrayBuffer(8, { maxByteLength: 64 });
+            const tracking = new Uint8Array(sab);
+            // Another agent grows it and writes past the old end.
+            const grown = await hz.spawn((sab) => { sab.grow(32); new Uint8Array(sab)[20] = 7; return sab.byteLength; }, sab).join();
+            const seen = [grown, sab.byteLength, tracking.length, tracking[20]];
+            // Growing below the shared length is a RangeError here too, though
+            // this agent did not do the growing; so are past-max and negative.
+            const errs = [];
+            for (const f of [() => sab.grow(16), () => sab.grow(65), () => sab.grow(-1),
+                () => SharedArrayBuffer.prototype.grow.call(new SharedArrayBuffer(4), 8),
+                () => SharedArrayBuffer.prototype.grow.call(new ArrayBuffer(4, { maxByteLength: 8 }), 8)]) {
+                try { f(); errs.push('no error'); } catch (err) { errs.push(err.name); }
+            }
+            // Two agents growing at once: the largest wins, nobody shrinks it.
+            const racers = [40, 48].map((n) => hz.spawn((sab, n) => { try { sab.grow(n); return 'grew'; } catch (err) { return err.name; } }, sab, n));
+            const raced = [];
+            for (const r of racers) raced.push(await r.join());
+            const c = structuredClone(sab);
+            const d = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength');
+            return [seen, errs, sab.grow(48), sab.byteLength, raced.sort(), c.byteLength, c.growable, d.get.name];
+        })()"#,
+    );
+    // The racers: 48 always succeeds; 40 succeeds if it ran first, else it
+    // would shrink the buffer and is a RangeError.
+    let ok = [
+        r#"[[32,32,32,7],["RangeError","RangeError","RangeError","TypeError","TypeError"],null,48,["grew","grew"],48,true,"get byteLength"]"#,
+        r#"[[32,32,32,7],["RangeError","RangeError","RangeError","TypeError","TypeError"],null,48,["RangeError","grew"],48,true,"get byteLength"]"#,
+    ];
+    assert!(ok.contains(&out.as_str()), "{out}");
+}
