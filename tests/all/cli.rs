@@ -117,6 +117,20 @@ fn a_deadlocked_program_is_reported_not_hung() {
     let p = write("stuck-child.js", "hz.spawn(async () => { await hz.channel().recv(); });\n");
     let out = hz(&["run", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    // Agents blocked in Atomics.wait that nobody will notify (HOSTILE 43):
+    // reported, and terminate wakes them so the process exits.
+    let p = write(
+        "stuck-wait.js",
+        "const ia = new Int32Array(new SharedArrayBuffer(8));\nhz.spawn((ia) => Atomics.wait(ia, 0, 0), ia);\nAtomics.wait(ia, 0, 0);\n",
+    );
+    let out = hz(&["run", p.to_str().unwrap(), "--threads", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Atomics.wait"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A wait with a timeout is not a deadlock.
+    let p = write("timed-wait.js", "console.log(Atomics.wait(new Int32Array(new SharedArrayBuffer(8)), 0, 0, 600));\n");
+    let out = hz(&["run", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "timed-out\n");
     let p = write("slow-timer.js", "setTimeout(() => console.log('late'), 700);\n");
     let out = hz(&["run", p.to_str().unwrap()]);
     assert!(out.status.success());

@@ -898,12 +898,18 @@ pub(crate) fn atomics_wait_results_and_errors(e: &str) {
                 try { f(); errs.push('no error'); } catch (err) { errs.push(err.name + (err instanceof EvalError ? ':' + err.message : '')); }
             }
             out.push(errs);
+            // HOSTILE 42: a valueOf that grows or shrinks the buffer mid-call.
+            const gsab = new SharedArrayBuffer(8, { maxByteLength: 64 });
+            const gia = new Int32Array(gsab);
+            out.push(Atomics.wait(gia, 1, { valueOf() { gsab.grow(64); return 0; } }, 0), gia.length);
+            const rab = new ArrayBuffer(16, { maxByteLength: 16 });
+            out.push(Atomics.notify(new Int32Array(rab), 3, { valueOf() { rab.resize(0); return 1; } }));
             return out;
         })()"#,
     );
     assert_eq!(
         out,
-        r#"["timed-out","timed-out","not-equal","timed-out",true,"ok","ok","timed-out","not-equal",["TypeError","TypeError","TypeError","RangeError","RangeError","EvalError:value","TypeError","EvalError:timeout","TypeError","TypeError"]]"#
+        r#"["timed-out","timed-out","not-equal","timed-out",true,"ok","ok","timed-out","not-equal",["TypeError","TypeError","TypeError","RangeError","RangeError","EvalError:value","TypeError","EvalError:timeout","TypeError","TypeError"],"timed-out",16,0]"#
     );
 }
 
