@@ -175,10 +175,19 @@ impl QuickJsAgent {
                 let data = natives::data(&ctx);
                 let args = from_payload(&ctx, &data.helpers, &spec.args).map_err(|e| e.throw(&ctx, &data))?;
                 let start = data.start.clone();
+                let set_args = data.set_args.clone();
                 drop(data);
+                set_args.call::<_, ()>((args.clone(),))?;
                 let (kind, what) = match &spec.source {
                     Source::Function { code } => (0, eval(&ctx, code, "<spawn>")?),
                     Source::Script { name, code } => (1, eval(&ctx, code, name)?),
+                    Source::Scripts { scripts } => {
+                        let mut last = Value::new_undefined(ctx.clone());
+                        for (name, code) in scripts {
+                            last = eval(&ctx, code, name)?;
+                        }
+                        (1, last)
+                    }
                     Source::Program { name, code } => {
                         eval(&ctx, code, name)?;
                         (2, Value::new_undefined(ctx.clone()))

@@ -49,6 +49,7 @@ pub(crate) struct AgentData<'js> {
     pub(crate) rejections: RefCell<Vec<(Value<'js>, Value<'js>)>>,
     pub(crate) dispatch: Function<'js>,
     pub(crate) start: Function<'js>,
+    pub(crate) set_args: Function<'js>,
     pub(crate) make_error: Function<'js>,
 }
 
@@ -470,6 +471,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
         rejections: RefCell::new(Vec::new()),
         dispatch: internals.get("dispatch")?,
         start: internals.get("start")?,
+        set_args: internals.get("setArgs")?,
         make_error: internals.get("makeError")?,
     };
     if ctx.store_userdata(data).is_err() {

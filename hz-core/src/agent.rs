@@ -51,6 +51,15 @@ pub enum Source {
         /// The text.
         code: String,
     },
+    /// Classic scripts (name, text) evaluated one after another in the
+    /// agent's realm, each a separate ScriptEvaluation (as a page's
+    /// `<script>` elements are: one's top-level `var` does not hoist above
+    /// the ones before it). A throw stops the sequence; the last one's
+    /// (awaited) completion value is the result.
+    Scripts {
+        /// (file name, text), in order.
+        scripts: Vec<(String, String)>,
+    },
 }
 
 /// Everything needed to start an agent.
@@ -77,6 +86,11 @@ impl AgentSpec {
     /// A spec running `source` with no arguments.
     pub fn new(source: Source) -> Self {
         AgentSpec { source, args: empty_args(), name: None, can_block: true }
+    }
+
+    /// A spec running `scripts` (name, text) in order (see [`Source::Scripts`]).
+    pub fn scripts(scripts: Vec<(String, String)>) -> Self {
+        Self::new(Source::Scripts { scripts })
     }
 
     /// A spec running `code` as the program named `name` (see [`Source::Program`]).

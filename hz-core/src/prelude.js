@@ -513,9 +513,12 @@
     if (!(i >= 0 && i <= 9007199254740991)) throw new RangeError(what + ' out of range');
     return i;
   }
+  // ValidateAtomicAccess: the length is read before the index is coerced
+  // (a valueOf that grows or detaches the buffer does not change it).
   function atomicIndex(ta, index) {
+    const length = taLengthOf(ta);
     const i = toIndex(index, 'index');
-    if (i >= taLengthOf(ta)) throw new RangeError('index out of range');
+    if (i >= length) throw new RangeError('index out of range');
     return i;
   }
   // DoWait's steps up to the wait, then `native(buffer, byteIndex, big, value, timeout)`.
@@ -645,6 +648,11 @@
     // kind 2 (a program) settles with undefined; kind 3: `what` is the
     // promise of a module namespace whose default export, if a function,
     // is called with `args`.
+    // Sets hz.args; called before the agent's code is evaluated, so a
+    // script's top level sees its arguments.
+    setArgs(args) {
+      hz.args = args;
+    },
     start(kind, what, args) {
       hz.args = args;
       let p;

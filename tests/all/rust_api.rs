@@ -79,3 +79,30 @@ fn unknown_engine_is_a_typed_error() {
     let rt = Runtime::new().unwrap();
     assert!(matches!(rt.spawn_on("nope", AgentSpec::function("() => 1")), Err(hz::Error::UnknownEngine(_))));
 }
+
+#[test]
+fn scripts_run_in_order_as_separate_script_evaluations() {
+    let rt = Runtime::builder().threads(1).build().unwrap();
+    // The second script's `var h` does not hoist above the first, which
+    // defines `h` configurable (in one script the var binding would exist,
+    // non-configurable, before defineProperty ran, and it would throw).
+    let spec = AgentSpec::scripts(vec![
+        (
+            "a.js".into(),
+            "Object.defineProperty(globalThis, 'h', { value: 1, writable: true, configurable: true });".into(),
+        ),
+        ("b.js".into(), "var h; h + hz.args[0]".into()),
+    ])
+    .args(vec![Value::Number(41.0)])
+    .unwrap();
+    assert_eq!(rt.spawn::<QuickJsEngine>(spec).unwrap().join().unwrap(), Value::Number(42.0));
+    // A throw stops the sequence and fails the agent with that error.
+    let spec = AgentSpec::scripts(vec![
+        ("a.js".into(), "throw new RangeError('first')".into()),
+        ("b.js".into(), "'never'".into()),
+    ]);
+    match rt.spawn::<QuickJsEngine>(spec).unwrap().join() {
+        Err(JoinError::Js(e)) => assert_eq!((e.name.as_deref(), e.message.as_str()), (Some("RangeError"), "first")),
+        other => panic!("{other:?}"),
+    }
+}
