@@ -35,6 +35,20 @@ pub enum WaitResult {
     Cancelled,
 }
 
+impl WaitResult {
+    /// What `Atomics.wait` / `waitAsync` report for this result: `"ok"`,
+    /// `"not-equal"` or `"timed-out"`; `None` for `Cancelled`, which no JS
+    /// sees (its agent is being terminated).
+    pub fn as_js_str(self) -> Option<&'static str> {
+        match self {
+            WaitResult::Ok => Some("ok"),
+            WaitResult::NotEqual => Some("not-equal"),
+            WaitResult::TimedOut => Some("timed-out"),
+            WaitResult::Cancelled => None,
+        }
+    }
+}
+
 type OnWake = Box<dyn FnOnce(WaitResult) + Send>;
 
 #[derive(Default)]

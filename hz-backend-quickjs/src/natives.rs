@@ -5,7 +5,6 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hz_atomics::WaitResult;
 use hz_clone::Payload;
 use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status};
 use rquickjs::class::{JsClass, Readable, Trace, Tracer};
@@ -401,10 +400,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                 let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
                 let still_expected = || loaded(&memory, at, big) == Some(expected);
                 let text = match host.wait(&memory, at, still_expected, wait_timeout(timeout)) {
-                    Ok(WaitResult::Ok) => "ok",
-                    Ok(WaitResult::NotEqual) => "not-equal",
-                    Ok(WaitResult::TimedOut) => "timed-out",
-                    Ok(WaitResult::Cancelled) => return Err(throw_terminated(&ctx)),
+                    Ok(r) => match r.as_js_str() {
+                        Some(text) => text,
+                        None => return Err(throw_terminated(&ctx)),
+                    },
                     Err(_) => return Err(throw_error(&ctx, "TypeError", "Atomics.wait cannot block in this agent")),
                 };
                 rquickjs::String::from_str(ctx.clone(), text)

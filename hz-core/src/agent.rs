@@ -672,11 +672,7 @@ impl Host {
         use hz_atomics::WaitResult;
         // The result as JS sees it: the string "ok", "timed-out" or "not-equal".
         fn word(r: WaitResult) -> Completion {
-            let text = match r {
-                WaitResult::Ok => "ok",
-                WaitResult::TimedOut => "timed-out",
-                WaitResult::NotEqual | WaitResult::Cancelled => "not-equal",
-            };
+            let text = r.as_js_str().unwrap_or("not-equal");
             Completion::ok(Value::from(text).to_payload().ok())
         }
         let key = (memory.as_ptr() as usize, byte_offset);
