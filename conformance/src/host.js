@@ -31,7 +31,7 @@
       while (monotonicNow() < end) { /* spin */ }
     }
   }
-  // Blocks until cond() holds (the host's own waits).
+  // Blocks until flags[index] reaches target (the host's own waits).
   function blockUntil(flags, index, target) {
     let v;
     while ((v = AtomicsLoad(flags, index)) < target) {

@@ -140,6 +140,14 @@ impl Outcome {
 pub struct Suite {
     root: PathBuf,
     harness: Mutex<HashMap<String, String>>,
+    /// The host script of a test's agent and the prefix of a started
+    /// agent's source (see `host.js`), made once.
+    host: Host,
+}
+
+struct Host {
+    main: String,
+    agent: String,
 }
 
 /// Features whose tests are skipped, with the reason.
@@ -149,7 +157,9 @@ const SKIPPED_FEATURES: &[(&str, &str)] =
 impl Suite {
     /// The suite at `root` (the directory holding `harness/` and `test/`).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Suite { root: root.into(), harness: Mutex::new(HashMap::new()) }
+        let host =
+            Host { main: format!("({HOST})(globalThis, false);"), agent: format!("({HOST})(globalThis, true);") };
+        Suite { root: root.into(), harness: Mutex::new(HashMap::new()), host }
     }
 
     /// Finds the suite: `$HZ_TEST262`, else `shared/test262` beside the
@@ -225,7 +235,7 @@ impl Suite {
         };
         for &strict in modes {
             let outcome = match self.compose(&source, &meta, strict) {
-                Ok(code) => run_script(rel, engine, code, &meta, timeout),
+                Ok(code) => run_script(&self.host, rel, engine, code, &meta, timeout),
                 Err(e) => Outcome::Fail(e),
             };
             match outcome {
@@ -265,7 +275,7 @@ impl Suite {
 }
 
 /// Runs one composed script in a fresh runtime and judges it.
-fn run_script(rel: &str, engine: &str, code: String, meta: &Meta, timeout: Duration) -> Outcome {
+fn run_script(host: &Host, rel: &str, engine: &str, code: String, meta: &Meta, timeout: Duration) -> Outcome {
     // The host is its own script, evaluated first: a test's top-level
     // `var $262` must not hoist above it (HOST.md: the host defines the
     // globals before the test runs).
@@ -277,12 +287,11 @@ fn run_script(rel: &str, engine: &str, code: String, meta: &Meta, timeout: Durat
         Err(e) => return Outcome::Fail(format!("runtime: {e}")),
     };
     let (out, reports) = (rt.channel(4096), rt.channel(4096));
-    let agent_host = format!("({HOST})(globalThis, true);");
-    let host = if meta.flag("raw") { String::new() } else { format!("({HOST})(globalThis, false);") };
-    let spec = AgentSpec::scripts(vec![("test262-host.js".into(), host), (rel.into(), code)]).args(vec![
+    let main_host = if meta.flag("raw") { String::new() } else { host.main.clone() };
+    let spec = AgentSpec::scripts(vec![("test262-host.js".into(), main_host), (rel.into(), code)]).args(vec![
         out.to_value(),
         reports.to_value(),
-        Value::from(agent_host),
+        Value::from(host.agent.as_str()),
     ]);
     let spec = match spec {
         Ok(s) => s.can_block(!meta.flag("CanBlockIsFalse")),
