@@ -121,11 +121,8 @@ impl RuntimeBuilder {
         });
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
-            let rt = inner.clone();
-            let h = std::thread::Builder::new()
-                .name(format!("hz-worker-{i}"))
-                .stack_size(STACK_SIZE)
-                .spawn(move || rt.thread_main(i))
+            let h = inner
+                .spawn_thread(i)
                 .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning a worker: {e}") })?;
             handles.push(h);
         }
@@ -421,6 +418,15 @@ impl RuntimeInner {
         PINNED.with(|p| p.borrow_mut().clear());
     }
 
+    /// Starts a pool thread serving worker slot `idx` (see `thread_main`).
+    fn spawn_thread(self: &Arc<Self>, idx: usize) -> std::io::Result<JoinHandle<()>> {
+        let rt = self.clone();
+        std::thread::Builder::new()
+            .name(format!("hz-worker-{idx}"))
+            .stack_size(STACK_SIZE)
+            .spawn(move || rt.thread_main(idx))
+    }
+
     /// Parks this thread as a spare until a slot is handed to it; `None` on
     /// shutdown or when enough spares wait already (the thread exits).
     fn become_spare(&self) -> Option<usize> {
@@ -470,12 +476,7 @@ impl RuntimeInner {
             self.thread_count.fetch_sub(1, Ordering::SeqCst);
             return;
         }
-        let rt = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("hz-worker-{idx}"))
-            .stack_size(STACK_SIZE)
-            .spawn(move || rt.thread_main(idx));
-        match spawned {
+        match self.spawn_thread(idx) {
             Ok(h) => {
                 let mut threads = lock(&self.threads);
                 threads.retain(|t| !t.is_finished());
@@ -501,19 +502,17 @@ impl RuntimeInner {
     /// thread has handed the slot off.
     fn serve(&self, idx: usize) {
         'outer: loop {
+            // Set by `before_block` while this thread ran an agent.
+            if HANDED_OFF.with(Cell::get) {
+                return;
+            }
             if let Some(a) = self.find_work(idx) {
                 self.run_agent(a);
-                if HANDED_OFF.with(Cell::get) {
-                    return;
-                }
                 continue;
             }
             for i in 0..SPINS {
                 if let Some(a) = self.find_work(idx) {
                     self.run_agent(a);
-                    if HANDED_OFF.with(Cell::get) {
-                        return;
-                    }
                     continue 'outer;
                 }
                 if i % 32 == 31 {
