@@ -14,7 +14,7 @@
   const detached = Object.getOwnPropertyDescriptor(global.ArrayBuffer.prototype, 'detached').get;
   const perf = global.performance, perfNow = perf && perf.now, DateNow = global.Date.now;
   const apply = Reflect.apply;
-  const spawn = hz.spawn, channel = hz.channel;
+  const spawn = hz.spawn, channel = hz.channel, createRealm = hz.createRealm, gc = hz.gc;
   const [out, reports, hostSource] = hz.args;
   const define = (o, k, v) => Object.defineProperty(o, k, { value: v, writable: true, configurable: true, enumerable: false });
 
@@ -84,25 +84,37 @@
     AtomicsNotify(started, 0);
   }
 
-  const $262 = {
-    global,
-    agent,
-    detachArrayBuffer(buffer) {
-      // DetachArrayBuffer: transfer() detaches its source (a TypeError for
-      // a SharedArrayBuffer, which cannot be detached); detaching a detached
-      // buffer again does nothing.
-      if (!apply(detached, buffer, [])) apply(transfer, buffer, []);
-      return null;
-    },
-    evalScript(src) {
-      return (0, global.eval)(String(src));
-    },
-    gc() {
-      throw new TypeError('$262.gc: this host exposes no garbage collector to tests');
-    },
-  };
-  define(global, '$262', $262);
-  define(global, 'print', function print(x) {
+  function print(x) {
     out.trySend(String(x));
-  });
+  }
+  // The API of HOST.md on realm `g`: this agent's realm, or one createRealm
+  // made (those share this agent's `agent` and its reports).
+  function install(g) {
+    const evalIn = g.eval;
+    const $262 = {
+      global: g,
+      agent,
+      createRealm() {
+        return install(createRealm());
+      },
+      detachArrayBuffer(buffer) {
+        // DetachArrayBuffer: transfer() detaches its source (a TypeError for
+        // a SharedArrayBuffer, which cannot be detached); detaching a
+        // detached buffer again does nothing.
+        if (!apply(detached, buffer, [])) apply(transfer, buffer, []);
+        return null;
+      },
+      evalScript(src) {
+        // An indirect eval of the realm's own eval: global code of that realm.
+        return evalIn(String(src));
+      },
+      gc() {
+        gc();
+      },
+    };
+    define(g, '$262', $262);
+    define(g, 'print', print);
+    return $262;
+  }
+  install(global);
 })

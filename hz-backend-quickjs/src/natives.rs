@@ -439,6 +439,36 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
         })?,
     )?;
     ops.set(
+        "gc",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>| {
+            // SAFETY: the runtime is live and not inside a GC (we are
+            // running JS in it); JS_RunGC only frees unreachable objects.
+            unsafe { rquickjs::qjs::JS_RunGC(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+        })?,
+    )?;
+    ops.set(
+        "newRealm",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+            // SAFETY: the runtime is live (we are running in it). The new
+            // context is reference counted: every function it creates holds
+            // it, so dropping our reference here leaves it alive exactly as
+            // long as its global object or any of its functions is reachable
+            // (cycles included: contexts are GC objects), and the runtime's
+            // teardown frees it with everything else. Its global object is a
+            // value of the same runtime, so it is valid in `ctx`.
+            unsafe {
+                let rt = rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+                let realm = rquickjs::qjs::JS_NewContext(rt);
+                if realm.is_null() {
+                    return Err(rquickjs::Error::Allocation);
+                }
+                let global = rquickjs::qjs::JS_GetGlobalObject(realm);
+                rquickjs::qjs::JS_FreeContext(realm);
+                Ok(Value::from_raw(ctx.clone(), global))
+            }
+        })?,
+    )?;
+    ops.set(
         "threadId",
         Function::new(ctx.clone(), {
             let host = host.clone();

@@ -25,6 +25,8 @@
 //   notify(sab, byteIndex, count) -> number woken
 //   sabLength(sab, seen) -> n          optional: for engines that keep a growable
 //   sabGrow(sab, seen, n) -> bool      SAB's length per object (see below)
+//   newRealm() -> global             optional: a new realm's global object
+//   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
 //   engine                           the engine's name
 //   threads                          the runtime's worker thread count
@@ -561,6 +563,7 @@
   // exchange loop (growing below the current length is a RangeError even
   // when another agent did the growing). This object, and the views over it,
   // catch up when it reads `byteLength` or grows.
+  let sharedMethods = null;
   if (ops.sabLength !== undefined) {
     const sabGrowOf = uncurry(sabProto.grow), sabGrowableOf = uncurry(sabGrowable);
     const sabMaxOf = uncurry(sabMaxByteLength);
@@ -587,13 +590,33 @@
         sync(this, local);
       },
     };
-    defineProperty(sabProto, 'byteLength', { get: getter(methods, 'byteLength'), configurable: true });
-    defineProperty(sabProto, 'grow', { value: methods.grow, writable: true, configurable: true });
+    sharedMethods = { byteLength: getter(methods, 'byteLength'), grow: methods.grow };
   }
+  // Wires a realm's Atomics and SharedArrayBuffer to the runtime's futex and
+  // shared lengths: this agent's realm, and each one hz.createRealm makes
+  // (the functions are this realm's, shared by all of them).
+  function wireShared(g) {
+    if (sharedMethods !== null) {
+      const p = g.SharedArrayBuffer.prototype;
+      defineProperty(p, 'byteLength', { get: sharedMethods.byteLength, configurable: true });
+      defineProperty(p, 'grow', { value: sharedMethods.grow, writable: true, configurable: true });
+    }
+    defineProperty(g.Atomics, 'wait', { value: atomics.wait, writable: true, configurable: true });
+    defineProperty(g.Atomics, 'waitAsync', { value: atomics.waitAsync, writable: true, configurable: true });
+    defineProperty(g.Atomics, 'notify', { value: atomics.notify, writable: true, configurable: true });
+  }
+  wireShared(global);
 
-  defineProperty(global.Atomics, 'wait', { value: atomics.wait, writable: true, configurable: true });
-  defineProperty(global.Atomics, 'waitAsync', { value: atomics.waitAsync, writable: true, configurable: true });
-  defineProperty(global.Atomics, 'notify', { value: atomics.notify, writable: true, configurable: true });
+  // A new realm in this agent (as Node's vm.createContext): its own global
+  // object and intrinsics, sharing this agent's heap, thread and event loop.
+  // hz's API is not installed there; its Atomics and SharedArrayBuffers work
+  // on the runtime's shared memory like this realm's.
+  function createRealm() {
+    if (typeof ops.newRealm !== 'function') throw new TypeError('hz.createRealm: the ' + ops.engine + ' backend has no realms');
+    const g = ops.newRealm();
+    wireShared(g);
+    return g;
+  }
 
   function structuredClone(value, options) {
     const transfer = options == null ? undefined : options.transfer;
@@ -606,7 +629,9 @@
   }
 
   const hz = {
-    spawn, channel, select,
+    spawn, channel, select, createRealm,
+    // Runs this agent's garbage collector now (as Bun.gc(true)).
+    gc: () => { ops.gc(); },
     args: [],
     engine: ops.engine,
     threads: ops.threads,

@@ -167,6 +167,10 @@ macro_rules! backend_suite {
                 suite::growable_sab_growth_is_seen_by_other_agents(E)
             }
             #[test]
+            fn realms_have_their_own_intrinsics_and_share_the_futex() {
+                suite::realms_have_their_own_intrinsics_and_share_the_futex(E)
+            }
+            #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
             }

@@ -1013,3 +1013,50 @@ pub(crate) fn growable_sab_growth_is_seen_by_other_agents(e: &str) {
     ];
     assert!(ok.contains(&out.as_str()), "{out}");
 }
+
+pub(crate) fn realms_have_their_own_intrinsics_and_share_the_futex(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const g = hz.createRealm();
+            const own = [g !== globalThis, g.Array !== Array, g.Object.prototype !== Object.prototype,
+                typeof g.hz, g.eval('typeof hz'), g.eval('var x = 6 * 7; x'), g.x, typeof globalThis.x];
+            // An object of that realm has that realm's prototypes; instanceof
+            // across realms is false, as in browsers and Node's vm.
+            const arr = g.eval('[1, 2]');
+            // A constructor of that realm without a prototype object gives
+            // that realm's intrinsic (GetPrototypeFromConstructor).
+            const realmFn = new g.Function();
+            realmFn.prototype = null;
+            const cross = [Array.isArray(arr), arr instanceof Array, arr instanceof g.Array,
+                Object.getPrototypeOf(Reflect.construct(ArrayBuffer, [8], realmFn)) === g.ArrayBuffer.prototype];
+            // Its Atomics work on the runtime's futex: a child agent wakes a
+            // waiter of the other realm, over a SharedArrayBuffer made there.
+            const sab = new g.SharedArrayBuffer(8);
+            const ia = new g.Int32Array(sab);
+            const child = hz.spawn((sab) => {
+                const ia = new Int32Array(sab);
+                while (Atomics.load(ia, 1) === 0) {}
+                let n = 0;
+                while (n === 0) n = Atomics.notify(ia, 0, 1);
+                return n;
+            }, sab);
+            Atomics.store(ia, 1, 1);
+            const woke = g.Atomics.wait(ia, 0, 0, 10000);
+            const notified = await child.join();
+            // Growth through one realm's SharedArrayBuffer is seen by an agent's.
+            const gs = new g.SharedArrayBuffer(4, { maxByteLength: 16 });
+            await hz.spawn((s) => s.grow(12), gs).join();
+            // Cycles between realms, and many realms, are freed with the agent
+            // (QuickJS asserts its heap is empty at teardown).
+            for (let i = 0; i < 200; i++) {
+                const r = hz.createRealm();
+                r.self = r; r.back = globalThis; r.fn = () => r;
+                globalThis['keep' + (i % 3)] = r.eval('({ f() { return this; } })');
+            }
+            hz.gc();
+            return [own, cross, woke, notified, gs.byteLength];
+        })()"#,
+    );
+    assert_eq!(out, r#"[[true,true,true,"undefined","undefined",42,42,"undefined"],[true,false,true,true],"ok",1,12]"#);
+}
