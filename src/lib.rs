@@ -33,3 +33,7 @@ pub use hz_core::{Agent, AgentBox, Engine, Host};
 /// The QuickJS backend.
 #[cfg(feature = "quickjs")]
 pub use hz_backend_quickjs::QuickJsEngine;
+
+/// The V8 backend.
+#[cfg(feature = "v8")]
+pub use hz_backend_v8::V8Engine;

@@ -65,6 +65,15 @@ impl RuntimeBuilder {
         if !self.inner.has_engine(hz_backend_quickjs::QuickJsEngine::NAME) {
             self.inner = self.inner.engine(hz_backend_quickjs::QuickJsEngine::new());
         }
+        #[cfg(feature = "v8")]
+        {
+            // Before the runtime's threads exist: V8 must be initialised
+            // before the threads that will lock isolates are created.
+            hz_backend_v8::init();
+            if !self.inner.has_engine(hz_backend_v8::V8Engine::NAME) {
+                self.inner = self.inner.engine(hz_backend_v8::V8Engine::new());
+            }
+        }
         Ok(Runtime { inner: self.inner.build()? })
     }
 }

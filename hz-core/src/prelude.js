@@ -80,6 +80,9 @@
     }
   };
   const abDetachedGet = Object.getOwnPropertyDescriptor(abProto, 'detached')?.get;
+  const abImmutableGet = Object.getOwnPropertyDescriptor(abProto, 'immutable')?.get;
+  const weakRefDeref = global.WeakRef?.prototype.deref;
+  const registryUnregister = global.FinalizationRegistry?.prototype.unregister;
   // ES2024's `detached` getter where the engine has it; else a detached
   // buffer is the one a view cannot be made over.
   const isDetached = (b) => {
@@ -190,6 +193,21 @@
       return [apply(reSource, r, []), flags];
     },
     newRegExp: (source, flags) => new RegExpCtor(source, flags),
+    // Whether an object has internal slots that no clone type covers (a
+    // WeakRef or FinalizationRegistry), for engines that cannot tell by class.
+    slotted(o) {
+      try {
+        apply(weakRefDeref, o, []);
+        return true;
+      } catch {}
+      try {
+        apply(registryUnregister, o, [{}]);
+        return true;
+      } catch {}
+      return false;
+    },
+    // Whether an ArrayBuffer is immutable (cannot be detached).
+    immutable: (b) => abImmutableGet !== undefined && apply(abImmutableGet, b, []),
     primitiveOf(v) {
       for (const f of wrapperValueOf) {
         try {
@@ -523,8 +541,13 @@
     if (i >= length) throw new RangeError('index out of range');
     return i;
   }
+  // The engine's own wait/notify, for memory that is the engine's own rather
+  // than hz's (a native returns undefined for it: V8's growable
+  // SharedArrayBuffers), called with the already coerced arguments.
+  const engineAtomics = global.Atomics;
+  const engineWait = engineAtomics.wait, engineWaitAsync = engineAtomics.waitAsync, engineNotify = engineAtomics.notify;
   // DoWait's steps up to the wait, then `native(buffer, byteIndex, big, value, timeout)`.
-  function doWait(native, name, typedArray, index, value, timeout) {
+  function doWait(native, engine, name, typedArray, index, value, timeout) {
     const big = waitable(typedArray);
     const buffer = taBufferOf(typedArray);
     if (!isShared(buffer)) throw new TypeError(name + ' needs a typed array over shared memory');
@@ -532,14 +555,16 @@
     const v = big ? BigIntAsIntN(64, value) : value | 0;
     const q = +timeout;
     const t = isNaNfn(q) ? Infinity : q < 0 ? 0 : q;
-    return native(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), big, v, t);
+    const r = native(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), big, v, t);
+    return r === undefined ? apply(engine, engineAtomics, [typedArray, i, v, t]) : r;
   }
   const atomics = {
     wait(typedArray, index, value, timeout) {
-      return doWait(ops.wait, 'Atomics.wait', typedArray, index, value, timeout);
+      return doWait(ops.wait, engineWait, 'Atomics.wait', typedArray, index, value, timeout);
     },
     waitAsync(typedArray, index, value, timeout) {
-      const r = doWait(ops.waitAsync, 'Atomics.waitAsync', typedArray, index, value, timeout);
+      const r = doWait(ops.waitAsync, engineWaitAsync, 'Atomics.waitAsync', typedArray, index, value, timeout);
+      if (typeof r === 'object') return r; // the engine's own
       if (typeof r === 'string') return { async: false, value: r };
       return { async: true, value: new Promise((resolve, reject) => pending.set(r, [resolve, reject, WAIT])) };
     },
@@ -554,7 +579,8 @@
       }
       const buffer = taBufferOf(typedArray);
       if (!isShared(buffer)) return 0;
-      return ops.notify(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), c);
+      const n = ops.notify(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), c);
+      return n === undefined ? apply(engineNotify, engineAtomics, [typedArray, i, c]) : n;
     },
   };
   // An engine that keeps a growable SharedArrayBuffer's length per JS object

@@ -180,3 +180,6 @@ macro_rules! backend_suite {
 
 #[cfg(feature = "quickjs")]
 backend_suite!(quickjs, "quickjs");
+
+#[cfg(feature = "v8")]
+backend_suite!(v8, "v8");

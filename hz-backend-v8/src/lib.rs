@@ -1,0 +1,333 @@
+//! hz backend on V8 (the `v8` crate).
+//!
+//! Each agent is a V8 isolate with one context. Isolates are
+//! [`v8::SharedIsolate`]s: every turn takes the isolate's `v8::Locker` on
+//! the worker thread that runs it, so an idle thread can run an agent's
+//! next turn (`MIGRATABLE = true`). Microtasks run under the explicit
+//! policy: the queue is drained after every task. Terminate goes through
+//! `TerminateExecution`, which also ends a turn blocked in `Atomics.wait`
+//! (the wait itself is woken by hz-core).
+//!
+//! V8 is initialised once per process by [`init`], which must run before
+//! the threads that will lock isolates are created (V8's memory protection
+//! keys are per thread, inherited at creation): the facade's runtime
+//! builder calls it first.
+
+mod alloc;
+mod clone;
+mod natives;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use hz_clone::Payload;
+use hz_core::{AgentBox, Engine, Error, Host, Source, Task};
+
+/// Flags set before V8 starts: the proposals the Test262 subset covers.
+const FLAGS: &str = "--js-float16array --js-immutable-arraybuffer";
+
+static INIT: OnceLock<()> = OnceLock::new();
+
+/// Initialises V8 for this process (the platform, then V8 itself), once.
+/// Call it before creating threads that will run V8 agents; the runtime
+/// builder does.
+pub fn init() {
+    INIT.get_or_init(|| {
+        v8::V8::set_flags_from_string(FLAGS);
+        let platform = v8::new_default_platform(0, false).make_shared();
+        v8::V8::initialize_platform(platform);
+        v8::V8::initialize();
+    });
+}
+
+/// The V8 engine.
+#[derive(Debug, Clone, Default)]
+pub struct V8Engine {
+    /// The most heap one agent may use, in bytes (V8's default if `None`).
+    pub max_heap: Option<usize>,
+}
+
+impl V8Engine {
+    /// The engine with default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Engine for V8Engine {
+    const NAME: &'static str = "v8";
+    const MIGRATABLE: bool = true;
+    type Agent = V8Agent;
+
+    fn create_agent(&self, host: Host) -> Result<V8Agent, Error> {
+        init();
+        V8Agent::new(self, host)
+    }
+
+    fn boxed(agent: V8Agent) -> AgentBox {
+        AgentBox::Migratable(Box::new(agent))
+    }
+}
+
+pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {
+    Error::Engine { engine: V8Engine::NAME, message: e.to_string() }
+}
+
+/// One V8 agent: an isolate and its context.
+pub struct V8Agent {
+    /// `None` only while dropping.
+    isolate: Option<v8::SharedIsolate>,
+    context: Option<v8::Global<v8::Context>>,
+    host: Host,
+    terminate: Arc<AtomicBool>,
+}
+
+impl V8Agent {
+    fn new(engine: &V8Engine, host: Host) -> Result<Self, Error> {
+        let mut params = v8::CreateParams::default().array_buffer_allocator(alloc::allocator());
+        if let Some(max) = engine.max_heap {
+            params = params.heap_limits(0, max);
+        }
+        let isolate = v8::Isolate::new(params);
+        // SAFETY: the isolate is fresh: no weak handles, finalizers or cppgc
+        // heap; it is converted on the thread that created it.
+        let shared = unsafe { isolate.try_into_shared() }.map_err(|e| engine_error(format!("{e:?}")))?;
+        let terminate = host.terminate_flag();
+        let handle = shared.thread_safe_handle();
+        host.set_interrupt(move || {
+            handle.terminate_execution();
+        });
+        let context = {
+            let mut locker = shared.lock();
+            locker.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+            // V8's own Atomics.wait serves only memory V8 keeps itself.
+            locker.set_allow_atomics_wait(host.can_block());
+            locker.set_promise_reject_callback(natives::track_rejection);
+            let scope = std::pin::pin!(v8::HandleScope::new(&mut *locker));
+            let mut scope = scope.init();
+            let context = v8::Context::new(&scope, Default::default());
+            let global_context = v8::Global::new(&scope, context);
+            let scope = &mut v8::ContextScope::new(&mut scope, context);
+            natives::install(scope, host.clone()).map_err(engine_error)?;
+            global_context
+        };
+        Ok(V8Agent { isolate: Some(shared), context: Some(context), host, terminate })
+    }
+
+    fn terminating(&self) -> bool {
+        self.terminate.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `f` in the agent's context under a TryCatch; an exception it leaves
+/// is the agent's uncaught error (unless the agent is being terminated).
+fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &Host)) {
+    let Some(isolate) = agent.isolate.as_ref() else { return };
+    let Some(context) = agent.context.as_ref() else { return };
+    let host = &agent.host;
+    let terminate = &agent.terminate;
+    let mut locker = isolate.lock();
+    let scope = std::pin::pin!(v8::HandleScope::new(&mut *locker));
+    let mut scope = scope.init();
+    let context = v8::Local::new(&scope, context);
+    let scope = &mut v8::ContextScope::new(&mut scope, context);
+    {
+        v8::tc_scope!(let tc, scope);
+        f(tc, host);
+        if tc.has_caught() {
+            let exc = tc.exception();
+            if let Some(exc) = exc {
+                locate_syntax_error(tc, exc);
+            }
+            tc.reset();
+            if let Some(exc) = exc
+                && !terminate.load(Ordering::Relaxed)
+            {
+                let payload = thrown_payload(tc, exc);
+                host.uncaught(payload);
+            }
+        }
+    }
+    drain_jobs(scope, host, terminate);
+}
+
+/// V8's SyntaxError from compiling a script has no location in its stack;
+/// this adds `at name:line:column` from the TryCatch's message, as the
+/// stack of a runtime error has.
+fn locate_syntax_error<'s>(
+    tc: &mut v8::PinnedRef<'s, v8::TryCatch<'_, '_, v8::HandleScope<'_>>>,
+    exc: v8::Local<'s, v8::Value>,
+) {
+    let Ok(error) = v8::Local::<v8::Object>::try_from(exc) else { return };
+    if !exc.is_native_error() {
+        return;
+    }
+    let Some(message) = tc.message() else { return };
+    let name_key = v8::String::new(tc, "name").map(Into::into);
+    let name = name_key.and_then(|k| error.get(tc, k)).map(|n| n.to_rust_string_lossy(tc));
+    if name.as_deref() != Some("SyntaxError") {
+        return;
+    }
+    let resource = message.get_script_resource_name(tc).map(|r| r.to_rust_string_lossy(tc)).unwrap_or_default();
+    let line = message.get_line_number(tc).unwrap_or(0);
+    let column = message.get_start_column() + 1;
+    let Some(stack_key) = v8::String::new(tc, "stack") else { return };
+    let stack = error.get(tc, stack_key.into()).map(|s| s.to_rust_string_lossy(tc)).unwrap_or_default();
+    if let Some(located) = v8::String::new(tc, &format!("{stack}\n    at {resource}:{line}:{column}")) {
+        let _ = error.set(tc, stack_key.into(), located.into());
+    }
+}
+
+/// Drains the microtask queue, then reports a rejection nobody handled as
+/// an uncaught error (as Node does by default).
+fn drain_jobs(scope: &mut v8::PinScope<'_, '_>, host: &Host, terminate: &AtomicBool) {
+    {
+        v8::tc_scope!(let tc, scope);
+        tc.perform_microtask_checkpoint();
+        if tc.has_caught()
+            && !terminate.load(Ordering::Relaxed)
+            && let Some(exc) = tc.exception()
+        {
+            let payload = thrown_payload(tc, exc);
+            host.uncaught(payload);
+        }
+    }
+    if terminate.load(Ordering::Relaxed) {
+        return;
+    }
+    let unhandled = natives::take_rejections(scope);
+    if let Some(reason) = unhandled.into_iter().next() {
+        let reason = v8::Local::new(scope, reason);
+        let payload = thrown_payload(scope, reason);
+        host.uncaught(payload);
+    }
+}
+
+/// Serializes a thrown value for join/`hz run`; a value that cannot be
+/// cloned is described by a plain Error instead.
+fn thrown_payload<'s>(scope: &mut v8::PinScope<'s, '_>, exc: v8::Local<'s, v8::Value>) -> Payload {
+    v8::tc_scope!(let tc, scope);
+    match clone::to_payload(tc, exc, &[]) {
+        Ok(p) => p,
+        Err(_) => {
+            tc.reset();
+            let message = exc
+                .to_object(tc)
+                .and_then(|o| {
+                    let k = v8::String::new(tc, "message")?;
+                    o.get(tc, k.into())
+                })
+                .filter(|m| m.is_string())
+                .map(|m| m.to_rust_string_lossy(tc))
+                .unwrap_or_else(|| "uncloneable exception".into());
+            hz_core::JsError::error_value("Error", message).to_payload().unwrap_or_default()
+        }
+    }
+}
+
+fn start(scope: &mut v8::PinScope<'_, '_>, host: &Host, spec: hz_core::AgentSpec) {
+    let Some(args) = clone::from_payload(scope, &spec.args) else { return };
+    let (set_args, start) = natives::internals(scope, |i| (i.set_args.clone(), i.start.clone()));
+    let set_args = v8::Local::new(scope, set_args);
+    let start = v8::Local::new(scope, start);
+    let undefined = v8::undefined(scope).into();
+    if set_args.call(scope, undefined, &[args]).is_none() {
+        return;
+    }
+    let (kind, what) = match &spec.source {
+        Source::Function { code } => (0, eval(scope, code, "<spawn>")),
+        Source::Script { name, code } => (1, eval(scope, code, name)),
+        Source::Scripts { scripts } => {
+            let mut last = Some(v8::undefined(scope).into());
+            for (name, code) in scripts {
+                last = eval(scope, code, name);
+                if last.is_none() {
+                    break;
+                }
+            }
+            (1, last)
+        }
+        Source::Program { name, code } => (2, eval(scope, code, name).map(|_| v8::undefined(scope).into())),
+        other => {
+            let _ = host;
+            natives::throw_error(scope, "TypeError", &format!("the v8 backend cannot run {other:?} yet"));
+            return;
+        }
+    };
+    let Some(what) = what else { return };
+    let kind = v8::Integer::new(scope, kind).into();
+    let _ = start.call(scope, undefined, &[kind, what, args]);
+}
+
+/// Compiles and runs `code` as a classic script named `name`.
+fn eval<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str, name: &str) -> Option<v8::Local<'s, v8::Value>> {
+    let source = v8::String::new(scope, code)?;
+    let name = v8::String::new(scope, name)?;
+    let origin = v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, false, None);
+    let script = v8::Script::compile(scope, source, Some(&origin))?;
+    script.run(scope)
+}
+
+/// Hands a completed op to the prelude's `dispatch`.
+fn complete(scope: &mut v8::PinScope<'_, '_>, host: &Host, op: u64, completion: hz_core::Completion) {
+    if !host.take_op(op) {
+        return;
+    }
+    let mut status = completion.status as i32;
+    let value = match &completion.value {
+        Some(p) => {
+            v8::tc_scope!(let tc, scope);
+            match clone::decode(tc, p) {
+                Ok(v) => v,
+                Err(e) => {
+                    // A message that cannot be read rejects this op (a
+                    // "messageerror"); the agent goes on.
+                    status = hz_core::Status::Error as i32;
+                    let thrown = clone::raise(tc, e);
+                    tc.reset();
+                    thrown.unwrap_or_else(|| v8::undefined(tc).into())
+                }
+            }
+        }
+        None => v8::undefined(scope).into(),
+    };
+    let dispatch = natives::internals(scope, |i| i.dispatch.clone());
+    let dispatch = v8::Local::new(scope, dispatch);
+    let undefined = v8::undefined(scope).into();
+    let args = [
+        v8::Number::new(scope, op as f64).into(),
+        v8::Integer::new(scope, status).into(),
+        value,
+        v8::Integer::new(scope, completion.index).into(),
+    ];
+    let _ = dispatch.call(scope, undefined, &args);
+}
+
+impl hz_core::Agent for V8Agent {
+    fn run_task(&mut self, task: Task) {
+        if self.terminating() {
+            return;
+        }
+        match task {
+            Task::Start(spec) => with_context(self, |scope, host| start(scope, host, spec)),
+            Task::Complete { op, completion } => {
+                with_context(self, |scope, host| complete(scope, host, op, completion))
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for V8Agent {
+    fn drop(&mut self) {
+        // Handles into the isolate go first, under its lock.
+        if let Some(isolate) = self.isolate.take() {
+            {
+                let mut locker = isolate.lock();
+                self.context = None;
+                natives::clear(&mut locker);
+            }
+            drop(isolate);
+        }
+    }
+}
