@@ -161,6 +161,13 @@ impl SharedMemory {
         Some(a.load(Ordering::SeqCst))
     }
 
+    /// An atomic load of the integer an `Atomics.wait` compares: 8 bytes
+    /// (BigInt64Array) if `wide`, else 4, widened; `None` if out of bounds
+    /// or misaligned.
+    pub fn load(&self, byte_offset: usize, wide: bool) -> Option<i64> {
+        if wide { self.load_i64(byte_offset) } else { self.load_i32(byte_offset).map(i64::from) }
+    }
+
     /// Whether two handles share memory.
     pub fn ptr_eq(&self, other: &SharedMemory) -> bool {
         self.data == other.data

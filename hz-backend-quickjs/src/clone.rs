@@ -306,14 +306,6 @@ fn uncloneable(what: &str) -> CloneErr {
     CloneErr::Clone(CloneError::Uncloneable(what.into()))
 }
 
-/// Keeps standard error names, as HTML's serialization does; others become "Error".
-fn error_name(name: &str) -> &str {
-    match name {
-        "Error" | "EvalError" | "RangeError" | "ReferenceError" | "SyntaxError" | "TypeError" | "URIError" => name,
-        _ => "Error",
-    }
-}
-
 impl<'js> Serializer<'_, 'js> {
     fn write(&mut self, v: &Value<'js>, depth: usize) -> Result<(), CloneErr> {
         match v.type_of() {
@@ -549,7 +541,7 @@ impl<'js> Serializer<'_, 'js> {
             qjs::JS_FreeCString(p, c);
             k
         };
-        let index = key.parse::<u32>().ok().filter(|i| *i != u32::MAX && i.to_string() == key);
+        let index = hz_clone::array_index(&key);
         self.keys.insert(atom, (key.clone(), index));
         Ok((key, index))
     }
@@ -567,16 +559,10 @@ impl<'js> Serializer<'_, 'js> {
                 present.push(i);
             }
         }
-        if present.len() as u64 * 2 >= u64::from(length) {
+        if let Some(has) = Writer::dense_elements(length, present) {
             // Dense: every element, holes marked.
             let id = self.w.begin_dense_array(length);
             self.remember(v, id);
-            let mut has = vec![false; length as usize];
-            for i in present {
-                if let Some(slot) = has.get_mut(i as usize) {
-                    *slot = true;
-                }
-            }
             for (i, has) in has.into_iter().enumerate() {
                 if has {
                     let e: Value<'js> = obj.get(i as u32)?;
@@ -615,7 +601,12 @@ impl<'js> Serializer<'_, 'js> {
         let message: Option<String> = info.get(1)?;
         let stack: Option<String> = info.get(2)?;
         let has_cause: bool = info.get(3)?;
-        let id = self.w.begin_error(error_name(&name), message.as_deref(), stack.as_deref(), has_cause);
+        let id = self.w.begin_error(
+            hz_clone::serializable_error_name(&name),
+            message.as_deref(),
+            stack.as_deref(),
+            has_cause,
+        );
         self.remember(v, id);
         if has_cause {
             let cause: Value<'js> = info.get(4)?;

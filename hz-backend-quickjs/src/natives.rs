@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hz_clone::Payload;
-use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status};
+use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status, wait_timeout};
 use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Module, Object, Value};
@@ -108,16 +108,6 @@ fn wait_target<'js>(
         i64::from(value.as_number().unwrap_or(0.0) as i32)
     };
     Ok((memory, byte_index as usize, expected))
-}
-
-/// The integer at `at` (an atomic load), widened.
-fn loaded(memory: &hz_atomics::SharedMemory, at: usize, big: bool) -> Option<i64> {
-    if big { memory.load_i64(at) } else { memory.load_i32(at).map(i64::from) }
-}
-
-/// A timeout in milliseconds (already ≥ 0 or +∞) as a duration; `None` is forever.
-fn wait_timeout(ms: f64) -> Option<Duration> {
-    ms.is_finite().then(|| Duration::from_secs_f64(ms.clamp(0.0, 1e12) / 1000.0))
 }
 
 /// Throws the uncatchable error that unwinds a terminated agent's turn
@@ -376,16 +366,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                   timeout: f64|
                   -> rquickjs::Result<Value<'js>> {
                 let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
-                let still_expected = || loaded(&memory, at, big) == Some(expected);
+                let still_expected = || memory.load(at, big) == Some(expected);
                 match host.wait_async(&memory, at, still_expected, wait_timeout(timeout)) {
                     OpStart::Pending(op) => Ok(Value::new_number(ctx.clone(), op as f64)),
                     OpStart::Done(c) => {
-                        let text = c
-                            .value
-                            .as_ref()
-                            .and_then(|p| hz_clone::Value::from_payload(p).ok())
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default();
+                        let text = c.text().unwrap_or_default();
                         Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
                     }
                 }
@@ -398,7 +383,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
             let host = host.clone();
             move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, big: bool, value: Value<'js>, timeout: f64| {
                 let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
-                let still_expected = || loaded(&memory, at, big) == Some(expected);
+                let still_expected = || memory.load(at, big) == Some(expected);
                 let text = match host.wait(&memory, at, still_expected, wait_timeout(timeout)) {
                     Ok(r) => match r.as_js_str() {
                         Some(text) => text,

@@ -203,14 +203,6 @@ fn buffer_bytes<'a>(ab: v8::Local<'a, v8::ArrayBuffer>) -> &'a [u8] {
     }
 }
 
-/// Keeps standard error names, as HTML's serialization does; others become "Error".
-fn error_name(name: &str) -> &str {
-    match name {
-        "Error" | "EvalError" | "RangeError" | "ReferenceError" | "SyntaxError" | "TypeError" | "URIError" => name,
-        _ => "Error",
-    }
-}
-
 struct Serializer<'s> {
     w: Writer,
     /// Objects already written, by identity hash, then identity.
@@ -454,16 +446,9 @@ impl<'s> Serializer<'s> {
     ) -> Result<(), CloneErr> {
         let length = v8::Local::<v8::Array>::try_from(v8::Local::<v8::Value>::from(o)).map(|a| a.length()).unwrap_or(0);
         let keys = own_enumerable_keys(scope, o)?;
-        let present: Vec<u32> = keys.iter().filter_map(|(_, _, i)| *i).collect();
-        if present.len() as u64 * 2 >= u64::from(length) {
+        if let Some(has) = Writer::dense_elements(length, keys.iter().filter_map(|(_, _, i)| *i)) {
             let id = self.w.begin_dense_array(length);
             self.remember(o, id);
-            let mut has = vec![false; length as usize];
-            for i in present {
-                if let Some(slot) = has.get_mut(i as usize) {
-                    *slot = true;
-                }
-            }
             for (i, has) in has.into_iter().enumerate() {
                 if has {
                     let e = o.get_index(scope, i as u32).ok_or(CloneErr::Js)?;
@@ -540,7 +525,12 @@ impl<'s> Serializer<'s> {
         let stack = item(scope, info, 2)?;
         let stack = string_of(scope, stack);
         let has_cause = item(scope, info, 3)?.boolean_value(scope);
-        let id = self.w.begin_error(error_name(&name), message.as_deref(), stack.as_deref(), has_cause);
+        let id = self.w.begin_error(
+            hz_clone::serializable_error_name(&name),
+            message.as_deref(),
+            stack.as_deref(),
+            has_cause,
+        );
         self.remember(o, id);
         if has_cause {
             let cause = item(scope, info, 4)?;
@@ -569,7 +559,7 @@ fn own_enumerable_keys<'s>(
     for i in 0..names.length() {
         let k = names.get_index(scope, i).ok_or(CloneErr::Js)?;
         let text = k.to_rust_string_lossy(scope);
-        let index = text.parse::<u32>().ok().filter(|i| *i != u32::MAX && i.to_string() == text);
+        let index = hz_clone::array_index(&text);
         keys.push((k, text, index));
     }
     Ok(keys)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hz_clone::Payload;
-use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source};
+use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, wait_timeout};
 
 use crate::clone::{self, Helpers};
 
@@ -392,12 +392,16 @@ fn op_print<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, _rv: Ret<'s>) 
 
 /// What an `Atomics.wait`/`waitAsync` waits on: the memory, the byte
 /// offset, and the expected value (the prelude has coerced it already).
-fn wait_target<'s>(
-    scope: &mut v8::PinScope<'s, '_>,
-    args: &Args<'s>,
-) -> Option<(hz_atomics::SharedMemory, usize, bool, i64)> {
-    let Some(memory) = clone::shared_memory(scope, args.get(0)) else {
-        throw_type(scope, "expected a SharedArrayBuffer whose memory hz can share");
+/// A SharedArrayBuffer whose memory is V8's own (a growable one) is
+/// `Foreign`: the natives then return undefined and the prelude uses V8's own
+/// Atomics, which are all that can reach that memory. `None`: thrown.
+fn wait_target<'s>(scope: &mut v8::PinScope<'s, '_>, args: &Args<'s>) -> Option<WaitOn> {
+    let buffer = args.get(0);
+    let Some(memory) = clone::shared_memory(scope, buffer) else {
+        if buffer.is_shared_array_buffer() {
+            return Some(WaitOn::Foreign);
+        }
+        throw_type(scope, "expected a SharedArrayBuffer");
         return None;
     };
     let at = number(scope, args.get(1)) as usize;
@@ -414,33 +418,19 @@ fn wait_target<'s>(
     } else {
         i64::from(value.int32_value(scope).unwrap_or(0))
     };
-    Some((memory, at, big, expected))
+    Some(WaitOn::Hz(memory, at, big, expected))
 }
 
-/// Whether the buffer argument is a SharedArrayBuffer whose memory is V8's
-/// own (a growable one): the natives then return undefined and the prelude
-/// uses V8's own Atomics, which are all that can reach that memory.
-fn foreign(scope: &mut v8::PinScope<'_, '_>, args: &Args<'_>) -> bool {
-    let b = args.get(0);
-    b.is_shared_array_buffer() && clone::shared_memory(scope, b).is_none()
-}
-
-fn loaded(memory: &hz_atomics::SharedMemory, at: usize, big: bool) -> Option<i64> {
-    if big { memory.load_i64(at) } else { memory.load_i32(at).map(i64::from) }
-}
-
-/// A timeout in milliseconds (already ≥ 0 or +∞) as a duration; `None` is forever.
-fn wait_timeout(ms: f64) -> Option<Duration> {
-    ms.is_finite().then(|| Duration::from_secs_f64(ms.clamp(0.0, 1e12) / 1000.0))
+enum WaitOn {
+    /// hz memory, the byte offset, whether 64-bit, the expected value.
+    Hz(hz_atomics::SharedMemory, usize, bool, i64),
+    Foreign,
 }
 
 fn op_wait<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
-    if foreign(scope, &args) {
-        return;
-    }
-    let Some((memory, at, big, expected)) = wait_target(scope, &args) else { return };
+    let Some(WaitOn::Hz(memory, at, big, expected)) = wait_target(scope, &args) else { return };
     let timeout = wait_timeout(number(scope, args.get(4)));
-    let still_expected = || loaded(&memory, at, big) == Some(expected);
+    let still_expected = || memory.load(at, big) == Some(expected);
     match host(scope).wait(&memory, at, still_expected, timeout) {
         Ok(r) => match r.as_js_str() {
             Some(text) => {
@@ -458,21 +448,13 @@ fn op_wait<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>
 }
 
 fn op_wait_async<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
-    if foreign(scope, &args) {
-        return;
-    }
-    let Some((memory, at, big, expected)) = wait_target(scope, &args) else { return };
+    let Some(WaitOn::Hz(memory, at, big, expected)) = wait_target(scope, &args) else { return };
     let timeout = wait_timeout(number(scope, args.get(4)));
-    let still_expected = || loaded(&memory, at, big) == Some(expected);
+    let still_expected = || memory.load(at, big) == Some(expected);
     match host(scope).wait_async(&memory, at, still_expected, timeout) {
         OpStart::Pending(op) => rv.set(v8::Number::new(scope, op as f64).into()),
         OpStart::Done(c) => {
-            let text = c
-                .value
-                .as_ref()
-                .and_then(|p| hz_clone::Value::from_payload(p).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let text = c.text().unwrap_or_default();
             if let Some(s) = v8::String::new(scope, &text) {
                 rv.set(s.into());
             }

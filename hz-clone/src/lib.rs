@@ -17,7 +17,9 @@ pub use error::{CloneError, DecodeError};
 pub use payload::{HostObject, Payload, Transferred};
 pub use stack::set_thread_stack;
 pub use value::{BigInt, ErrorValue, Value, from_value, to_value};
-pub use wire::{ErrorFields, JsStr, MAX_DEPTH, Sink, VERSION, ViewKind, Writer, decode};
+pub use wire::{
+    ErrorFields, JsStr, MAX_DEPTH, Sink, VERSION, ViewKind, Writer, array_index, decode, serializable_error_name,
+};
 
 #[cfg(test)]
 mod proptests;

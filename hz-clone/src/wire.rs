@@ -395,9 +395,41 @@ impl Writer {
     pub fn check_depth(depth: usize) -> Result<(), CloneError> {
         if depth > MAX_DEPTH || !crate::stack::has_room() { Err(CloneError::TooDeep(MAX_DEPTH)) } else { Ok(()) }
     }
+    /// Which elements of an array of `length` to write densely (each present
+    /// or a hole), given the indices of its own enumerable elements; `None`
+    /// if it is sparse (under half present: `new Array(2**32 - 1)`) and its
+    /// elements go as properties.
+    pub fn dense_elements(length: u32, present: impl IntoIterator<Item = u32>) -> Option<Vec<bool>> {
+        let present: Vec<u32> = present.into_iter().collect();
+        if (present.len() as u64) * 2 < u64::from(length) {
+            return None;
+        }
+        let mut has = vec![false; length as usize];
+        for i in present {
+            if let Some(slot) = has.get_mut(i as usize) {
+                *slot = true;
+            }
+        }
+        Some(has)
+    }
     /// The finished message.
     pub fn finish(self) -> Payload {
         Payload { bytes: self.buf, hosts: self.hosts }
+    }
+}
+
+/// The array index a property key names (its canonical decimal form, below
+/// 2^32 - 1), if it names one.
+pub fn array_index(key: &str) -> Option<u32> {
+    key.parse::<u32>().ok().filter(|i| *i != u32::MAX && i.to_string() == key)
+}
+
+/// An Error's name as HTML's serialization keeps it: the standard names as
+/// they are, any other as "Error".
+pub fn serializable_error_name(name: &str) -> &str {
+    match name {
+        "Error" | "EvalError" | "RangeError" | "ReferenceError" | "SyntaxError" | "TypeError" | "URIError" => name,
+        _ => "Error",
     }
 }
 

@@ -167,7 +167,20 @@ pub struct Completion {
     pub index: i32,
 }
 
+/// An `Atomics.wait` timeout in milliseconds, as the prelude coerced it
+/// (≥ 0, or +∞), as a duration; `None` is forever.
+pub fn wait_timeout(ms: f64) -> Option<Duration> {
+    ms.is_finite().then(|| Duration::from_secs_f64(ms.clamp(0.0, 1e12) / 1000.0))
+}
+
 impl Completion {
+    /// The value as a string, if it is one (an `Atomics.waitAsync` that
+    /// completed at once carries its result word this way).
+    pub fn text(&self) -> Option<String> {
+        let v = Value::from_payload(self.value.as_ref()?).ok()?;
+        v.as_str().map(str::to_owned)
+    }
+
     fn ok(value: Option<Payload>) -> Self {
         Completion { status: Status::Ok, value, index: -1 }
     }

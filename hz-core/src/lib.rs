@@ -34,7 +34,7 @@ mod timer;
 
 /// Agent and host API: what a backend's natives call.
 #[cfg(not(hz_loom))]
-pub use agent::{AgentId, AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status, Task};
+pub use agent::{AgentId, AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status, Task, wait_timeout};
 /// Embedder API: handles and channels.
 #[cfg(not(hz_loom))]
 pub use api::{AgentHandle, Channel};
