@@ -23,8 +23,16 @@ use std::sync::{Arc, OnceLock};
 use hz_clone::Payload;
 use hz_core::{AgentBox, Engine, Error, Host, Source, Task};
 
-/// Flags set before V8 starts: the proposals the Test262 subset covers.
-const FLAGS: &str = "--js-float16array --js-immutable-arraybuffer";
+/// Flags set before V8 starts:
+/// - the proposals the Test262 subset covers;
+/// - `--no-turboshaft-loop-unrolling`: in V8 15.2 a loop unrolled by the
+///   optimising compiler can lose its interrupt check, so
+///   `for (;;) keep.push(new Array(64))`, once optimised on stack (OSR), can
+///   be neither terminated nor stopped at its heap limit and grows until V8
+///   aborts the process. Without unrolling every loop keeps its check (the
+///   suite's `terminate_ends_an_allocating_loop` and the heap-limit test
+///   fail without this flag).
+const FLAGS: &str = "--js-float16array --js-immutable-arraybuffer --no-turboshaft-loop-unrolling";
 
 static INIT: OnceLock<()> = OnceLock::new();
 
@@ -34,6 +42,11 @@ static INIT: OnceLock<()> = OnceLock::new();
 pub fn init() {
     INIT.get_or_init(|| {
         v8::V8::set_flags_from_string(FLAGS);
+        // Extra V8 flags for this process (as `node --v8-options`), e.g.
+        // HZ_V8_FLAGS="--max-lazy --trace-gc".
+        if let Ok(extra) = std::env::var("HZ_V8_FLAGS") {
+            v8::V8::set_flags_from_string(&extra);
+        }
         let platform = v8::new_default_platform(0, false).make_shared();
         v8::V8::initialize_platform(platform);
         v8::V8::initialize();
@@ -80,6 +93,39 @@ pub struct V8Agent {
     context: Option<v8::Global<v8::Context>>,
     host: Host,
     terminate: Arc<AtomicBool>,
+    /// The near-heap-limit callback's data; outlives the isolate (fields
+    /// drop after `Drop::drop` has disposed of it).
+    _heap_guard: Box<HeapGuard>,
+}
+
+/// What the near-heap-limit callback needs: the agent to end.
+struct HeapGuard {
+    host: Host,
+    /// The configured limit ([`V8Engine::max_heap`]), named in the error.
+    max_heap: Option<usize>,
+}
+
+/// V8 calls this when the agent's heap nears its limit (V8's default, or
+/// [`V8Engine::max_heap`]). Without it V8 aborts the whole process. The
+/// agent alone ends instead: it is aborted with a RangeError naming the
+/// limit (uncatchable, as a terminate), and V8 gets half as much again so
+/// that the interrupted JS can unwind.
+///
+/// # Safety
+/// `data` is the agent's `HeapGuard`, alive as long as the isolate.
+unsafe extern "C" fn near_heap_limit(data: *mut std::ffi::c_void, current: usize, initial: usize) -> usize {
+    // SAFETY: registered with a pointer to the agent's boxed HeapGuard,
+    // which is dropped only after the isolate.
+    let guard = unsafe { &*(data as *const HeapGuard) };
+    // No panic may unwind into V8.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let limit = guard.max_heap.unwrap_or(initial);
+        let message = format!("out of memory: the agent's heap reached its limit of {} MiB", limit >> 20);
+        if let Ok(error) = hz_core::JsError::error_value("RangeError", message).to_payload() {
+            guard.host.abort(error);
+        }
+    }));
+    current.saturating_add(current / 2)
 }
 
 impl V8Agent {
@@ -97,8 +143,11 @@ impl V8Agent {
         host.set_interrupt(move || {
             handle.terminate_execution();
         });
+        let heap_guard = Box::new(HeapGuard { host: host.clone(), max_heap: engine.max_heap });
         let context = {
             let mut locker = shared.lock();
+            let data = std::ptr::from_ref::<HeapGuard>(&heap_guard).cast_mut().cast();
+            locker.add_near_heap_limit_callback(near_heap_limit, data);
             locker.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
             // V8's own Atomics.wait serves only memory V8 keeps itself.
             locker.set_allow_atomics_wait(host.can_block());
@@ -111,7 +160,7 @@ impl V8Agent {
             natives::install(scope, host.clone()).map_err(engine_error)?;
             global_context
         };
-        Ok(V8Agent { isolate: Some(shared), context: Some(context), host, terminate })
+        Ok(V8Agent { isolate: Some(shared), context: Some(context), host, terminate, _heap_guard: heap_guard })
     }
 
     fn terminating(&self) -> bool {

@@ -260,6 +260,8 @@ pub(crate) struct HostState {
     next_op: u64,
     ops: HashMap<u64, PendingOp>,
     settled: Option<AgentResult>,
+    /// Set by [`Host::abort`]: the result even of a terminated agent.
+    aborted: Option<Payload>,
     children: HashMap<AgentId, Arc<AgentShared>>,
 }
 
@@ -390,9 +392,9 @@ impl AgentShared {
     /// Ends the agent: cancels what is pending, drops queued tasks, records
     /// the result and tells every joiner. Called once, by the scheduler.
     pub(crate) fn finish(self: &Arc<Self>, result: Option<AgentResult>) {
-        let (ops, settled, children) = {
+        let (ops, settled, aborted, children) = {
             let mut h = lock(&self.host);
-            (std::mem::take(&mut h.ops), h.settled.take(), std::mem::take(&mut h.children))
+            (std::mem::take(&mut h.ops), h.settled.take(), h.aborted.take(), std::mem::take(&mut h.children))
         };
         for (_, op) in ops {
             self.cancel_op(op);
@@ -403,7 +405,10 @@ impl AgentShared {
             s.tasks.clear();
         }
         drop(children);
-        let result = result.or(settled).unwrap_or(Err(Failure::Terminated));
+        let result = match aborted {
+            Some(error) => Err(Failure::Thrown(error)),
+            None => result.or(settled).unwrap_or(Err(Failure::Terminated)),
+        };
         let joiners = {
             let mut r = lock(&self.result);
             match std::mem::replace(&mut *r, ResultState::Finished(result.clone())) {
@@ -814,6 +819,22 @@ impl Host {
         if !matches!(h.settled, Some(Err(_))) {
             h.settled = Some(Err(Failure::Thrown(thrown)));
         }
+    }
+
+    /// Ends the agent as terminate does (uncatchably: queued tasks are
+    /// dropped, running JS is interrupted, waits are cancelled), with
+    /// `error` as its result instead of "terminated": for a limit the agent
+    /// exceeded, such as its heap. The first abort wins. Safe to call from
+    /// an engine callback on the agent's own thread.
+    pub fn abort(&self, error: Payload) {
+        {
+            let mut h = lock(&self.agent.host);
+            if h.aborted.is_some() {
+                return;
+            }
+            h.aborted = Some(error);
+        }
+        self.agent.request_terminate();
     }
 
     /// Records an engine failure as the agent's result.

@@ -5,16 +5,18 @@ use std::time::Duration;
 
 use hz::{AgentSpec, JoinError, Runtime};
 
-const USAGE: &str = "usage: hz run FILE.js [--threads N] [--engine NAME] [--module]
+const USAGE: &str = "usage: hz run FILE.js [--threads N] [--engine NAME] [--module] [ARGS...] [-- ARGS...]
 
   FILE runs as a classic script, or as an ES module with --module or
-  when its name ends in .mjs.";
+  when its name ends in .mjs. ARGS, the other words after FILE (and
+  all words after --), are the program's strings in hz.args.";
 
 struct Options {
     file: String,
     module: bool,
     threads: Option<usize>,
     engine: Option<String>,
+    args: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -24,7 +26,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         Some("-h" | "--help") | None => return Err(USAGE.into()),
         Some(other) => return Err(format!("unknown command {other:?}\n{USAGE}")),
     }
-    let (mut file, mut threads, mut engine, mut module) = (None, None, None, false);
+    let (mut file, mut threads, mut engine, mut module, mut args) = (None, None, None, false, Vec::new());
     while let Some(a) = it.next() {
         match a.as_str() {
             "--threads" | "-t" => {
@@ -33,13 +35,18 @@ fn parse(args: &[String]) -> Result<Options, String> {
             }
             "--engine" | "-e" => engine = Some(it.next().ok_or("--engine needs a name")?.clone()),
             "--module" | "-m" => module = true,
+            "--" => {
+                args.extend(it.by_ref().cloned());
+                break;
+            }
             f if file.is_none() && !f.starts_with('-') => file = Some(f.to_owned()),
+            f if file.is_some() => args.push(f.to_owned()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }
     let file: String = file.ok_or(USAGE)?;
     module |= file.ends_with(".mjs");
-    Ok(Options { file, module, threads, engine })
+    Ok(Options { file, module, threads, engine, args })
 }
 
 fn main() -> ExitCode {
@@ -72,6 +79,13 @@ fn main() -> ExitCode {
     let engine = opts.engine.unwrap_or_else(|| rt.engines()[0].to_owned());
     let spec =
         if opts.module { AgentSpec::module(opts.file.clone()) } else { AgentSpec::program(opts.file.clone(), code) };
+    let spec = match spec.args(opts.args.iter().map(|a| hz::Value::String(a.clone())).collect()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hz: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let main = match rt.spawn_on(&engine, spec) {
         Ok(h) => h,
         Err(e) => {

@@ -63,6 +63,14 @@ fn bad_arguments_and_engines() {
 }
 
 #[test]
+fn words_after_the_file_are_hz_args() {
+    let p = write("args.js", "console.log(JSON.stringify(hz.args), hz.threads);\n");
+    let out = hz(&["run", p.to_str().unwrap(), "a", "--threads", "3", "b c", "--", "--engine", "-x"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#"["a","b c","--engine","-x"] 3"#);
+}
+
+#[test]
 fn program_waits_for_its_agents() {
     let p = write(
         "wait.js",

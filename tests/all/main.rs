@@ -7,6 +7,8 @@ mod cli;
 mod rust_api;
 mod send_sync;
 mod suite;
+#[cfg(feature = "v8")]
+mod v8_only;
 
 /// Instantiates every check of `suite` for one engine. Kept dumb on purpose.
 macro_rules! backend_suite {
@@ -69,6 +71,10 @@ macro_rules! backend_suite {
             #[test]
             fn terminate_stops_an_infinite_loop() {
                 suite::terminate_stops_an_infinite_loop(E)
+            }
+            #[test]
+            fn terminate_ends_an_allocating_loop() {
+                suite::terminate_ends_an_allocating_loop(E)
             }
             #[test]
             fn terminate_is_uncatchable() {

@@ -281,6 +281,23 @@ pub(crate) fn terminate_stops_an_infinite_loop(e: &str) {
     assert!(!h.terminate(), "a second terminate reports the agent had ended");
 }
 
+/// A hot allocating loop, long enough to be optimised on stack (OSR),
+/// still ends on terminate (V8 15.2 needs `--no-turboshaft-loop-unrolling`
+/// for this; see hz-backend-v8's FLAGS).
+pub(crate) fn terminate_ends_an_allocating_loop(e: &str) {
+    let rt = runtime(2);
+    let src = "() => { let keep = []; for (;;) { keep.push(new Array(64)); if (keep.length > 50000) keep = []; } }";
+    let h = rt.spawn_on(e, AgentSpec::function(src)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    assert!(h.terminate());
+    match h.join_timeout(Duration::from_secs(10)) {
+        Some(r) => assert_eq!(r, Err(JoinError::Terminated)),
+        None => panic!("the allocating loop was not terminated"),
+    }
+    assert!(t0.elapsed() < Duration::from_secs(2), "terminate took {:?}", t0.elapsed());
+}
+
 pub(crate) fn terminate_is_uncatchable(e: &str) {
     let rt = runtime(2);
     let h = rt
