@@ -1,7 +1,8 @@
 //! Agent spawn, channel round-trip and Atomics.wait/notify round-trip costs,
 //! per engine.
 //!
-//! Names follow `group/engine/case`. Run: `cargo bench --bench agents`.
+//! Names follow `group/engine/case`. Run: `cargo bench --bench agents`
+//! (`--features v8` adds the V8 rows).
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use std::time::Duration;
@@ -15,6 +16,8 @@ use hz::{AgentSpec, Runtime, Value};
 const ENGINES: &[&str] = &[
     #[cfg(feature = "quickjs")]
     "quickjs",
+    #[cfg(feature = "v8")]
+    "v8",
 ];
 
 fn spawn(c: &mut Criterion) {
