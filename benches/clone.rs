@@ -2,7 +2,8 @@
 //! iteration is one `structuredClone` (serialize to the hz-clone format and
 //! back) in the agent. Throughput counts the wire bytes of one clone.
 //!
-//! Names follow `clone/engine/shape`. Run: `cargo bench --bench clone`.
+//! Names follow `clone/engine/shape`. Run: `cargo bench --bench clone`
+//! (`--features v8` adds the V8 rows).
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use std::time::Duration;
@@ -16,6 +17,8 @@ use hz::{AgentSpec, Runtime};
 const ENGINES: &[&str] = &[
     #[cfg(feature = "quickjs")]
     "quickjs",
+    #[cfg(feature = "v8")]
+    "v8",
 ];
 
 /// (name, JS expression building the value once)

@@ -17,7 +17,7 @@ use crate::natives::JsChannel;
 /// ARENA_HEADER bytes into its block, after the large-block marker that
 /// `alloc::large_block` checks (so it can be moved on again later).
 fn buffer_has_prefix(b: &OwnedBuffer) -> bool {
-    if b.offset() != alloc::ARENA_HEADER {
+    if b.offset() != Some(alloc::ARENA_HEADER) {
         return false;
     }
     // SAFETY: the bytes start `offset` bytes into the buffer's block, so the
@@ -862,7 +862,9 @@ impl<'js> Sink for Builder<'_, 'js> {
             OwnedBuffer::copy_with_prefix(&alloc::ADOPTED_PREFIX, buffer.as_slice(), max)
                 .ok_or(CloneErr::Clone(CloneError::TooLarge))?
         };
-        let (block, offset, len) = buffer.into_raw();
+        let (block, offset, len) = buffer
+            .into_raw()
+            .map_err(|_| CloneErr::Decode(DecodeError::Malformed("a transferred buffer without a block")))?;
         let ctx = self.ctx.as_raw().as_ptr();
         // SAFETY: `block` is an hz heap block we own, with `len` bytes at
         // `offset`; the new ArrayBuffer takes ownership and releases it

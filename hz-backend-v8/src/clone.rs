@@ -184,9 +184,28 @@ pub(crate) fn to_payload<'s>(
         let info = call(scope, |h| &h.buffer_info, &[ab.into()])?;
         let resizable = item(scope, info, 0)?.boolean_value(scope);
         let max = item(scope, info, 1)?.number_value(scope).unwrap_or(0.0) as usize;
-        let owned = OwnedBuffer::copy_of(buffer_bytes(ab), resizable.then_some(max))
-            .ok_or(CloneErr::Clone(CloneError::TooLarge))?;
-        ab.detach(None).ok_or(CloneErr::Js)?;
+        let owned = match ab.data() {
+            // A fixed-length buffer's data is an hz SharedMemory block (the
+            // isolate's allocator, or a store the decoder made over one):
+            // take a reference, then detach, and the bytes move uncopied.
+            // (V8 reserves a resizable buffer's pages itself: copied.)
+            Some(data) if !resizable && ab.byte_length() > 0 => {
+                // SAFETY: `data` is the data pointer of a live SharedMemory
+                // block V8 holds a reference to (see above).
+                let memory = unsafe { SharedMemory::retain(data.as_ptr().cast()) };
+                let len = ab.byte_length();
+                ab.detach(None).ok_or(CloneErr::Js)?;
+                // SAFETY: detached, V8 never reads or writes these bytes
+                // again; it only releases its reference.
+                unsafe { OwnedBuffer::from_shared(memory, len, None) }.ok_or(CloneErr::Js)?
+            }
+            _ => {
+                let owned = OwnedBuffer::copy_of(buffer_bytes(ab), resizable.then_some(max))
+                    .ok_or(CloneErr::Clone(CloneError::TooLarge))?;
+                ab.detach(None).ok_or(CloneErr::Js)?;
+                owned
+            }
+        };
         slot.fill(owned);
     }
     Ok(s.w.finish())
@@ -759,9 +778,27 @@ impl<'s> Sink for Builder<'_, 's, '_> {
     fn transferred(&mut self, t: &Transferred) -> Result<Self::Value, CloneErr> {
         let buffer =
             t.take().ok_or(CloneErr::Decode(DecodeError::Malformed("a transferred buffer was already received")))?;
-        match buffer.max_len() {
-            Some(max) => self.resizable_array_buffer(buffer.as_slice(), max),
-            None => self.array_buffer(buffer.as_slice()),
+        if let Some(max) = buffer.max_len() {
+            return self.resizable_array_buffer(buffer.as_slice(), max);
+        }
+        let len = buffer.len();
+        match buffer.into_shared() {
+            // Shared memory given up by a sender (a V8 agent): the new
+            // buffer's store is that memory, so every fixed-length V8 buffer
+            // stays an hz SharedMemory block, as the sender side expects.
+            Ok(memory) => {
+                let data = memory.into_raw();
+                // SAFETY: `data` is one reference to memory holding at least
+                // `len` bytes no one else uses, released once by
+                // `release_shared` when the store dies.
+                let store = unsafe {
+                    v8::ArrayBuffer::new_backing_store_from_ptr(data.cast(), len, release_shared, std::ptr::null_mut())
+                };
+                Ok(v8::ArrayBuffer::with_backing_store(self.scope, &store.make_shared()).into())
+            }
+            // Bytes in a block of another engine's layout: copied into a
+            // buffer of this isolate's allocator.
+            Err(buffer) => self.array_buffer(buffer.as_slice()),
         }
     }
     fn shared_array_buffer(
