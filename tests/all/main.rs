@@ -4,6 +4,8 @@
 //! `backend_suite!` instantiates them for each engine the build has.
 
 mod cli;
+#[cfg(all(feature = "quickjs", feature = "v8"))]
+mod cross;
 mod rust_api;
 mod send_sync;
 mod suite;

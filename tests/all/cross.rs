@@ -1,0 +1,209 @@
+//! Cross-engine checks: every ordered pair of the engines this build has
+//! (QuickJS <-> V8, and Boa when it lands) exchanges every clone type, moves
+//! ArrayBuffers both ways, and shares one SharedArrayBuffer whose
+//! `Atomics.wait` each side wakes for the other.
+
+use hz::{AgentSpec, Runtime, Value};
+
+/// Every ordered pair of distinct engines of this build.
+fn pairs(rt: &Runtime) -> Vec<(&'static str, &'static str)> {
+    let engines = rt.engines();
+    let mut out = Vec::new();
+    for &a in &engines {
+        for &b in &engines {
+            if a != b {
+                out.push((a, b));
+            }
+        }
+    }
+    assert!(!out.is_empty(), "cross-engine tests need two engines");
+    out
+}
+
+/// Runs `src` as a script on `engine` with `other` in `hz.args[0]`;
+/// returns its (awaited) completion value, which must be `"ok"`.
+fn check(rt: &Runtime, engine: &str, other: &str, src: &str) {
+    let spec = AgentSpec::script("cross.js", src).args(vec![Value::String(other.into())]).unwrap();
+    let out = rt.spawn_on(engine, spec).unwrap().join();
+    assert_eq!(out, Ok(Value::String("ok".into())), "{engine} -> {other}");
+}
+
+/// A canonical text of a value, computed the same way in each engine: equal
+/// texts mean the clone kept types, values, shapes and identities.
+const DESCRIBE: &str = r#"
+function describe(v, seen = new Map()) {
+  const tag = Object.prototype.toString.call(v);
+  switch (typeof v) {
+    case 'undefined': return 'u';
+    case 'boolean': return 'b' + v;
+    case 'number': return Object.is(v, -0) ? 'n-0' : 'n' + v;
+    case 'bigint': return 'N' + v;
+    case 'string': return 's' + Array.from({ length: v.length }, (_, i) => v.charCodeAt(i)).join('.');
+  }
+  if (v === null) return 'null';
+  if (seen.has(v)) return '#' + seen.get(v);
+  seen.set(v, seen.size);
+  const d = (x) => describe(x, seen);
+  const props = (o, skip = []) => Object.keys(o).filter((k) => !skip.includes(k)).map((k) => k + ':' + d(o[k])).join(',');
+  if (v instanceof ArrayBuffer) {
+    return 'AB' + v.byteLength + (v.resizable ? '/' + v.maxByteLength : '') + '[' + new Uint8Array(v).join('.') + ']';
+  }
+  if (v instanceof SharedArrayBuffer) {
+    return 'SAB' + v.byteLength + (v.growable ? '/' + v.maxByteLength : '') + '[' + new Uint8Array(v).join('.') + ']';
+  }
+  if (ArrayBuffer.isView(v)) {
+    const items = v instanceof DataView ? '' : Array.from(v, (x) => typeof x === 'bigint' ? x + 'n' : String(x)).join('.');
+    return v.constructor.name + '@' + v.byteOffset + '+' + v.byteLength + '(' + items + ')' + d(v.buffer);
+  }
+  if (Array.isArray(v)) return 'A' + v.length + '{' + props(v) + '}';
+  if (v instanceof Date) return 'D' + v.getTime();
+  if (v instanceof RegExp) return 'R/' + v.source + '/' + v.flags;
+  if (v instanceof Map) return 'M{' + [...v].map(([k, x]) => d(k) + '=>' + d(x)).join(',') + '}';
+  if (v instanceof Set) return 'S{' + [...v].map(d).join(',') + '}';
+  if (v instanceof Error) {
+    // HTML's serialization keeps name, message and cause (and the stack),
+    // not other own properties.
+    return 'E' + v.name + ':' + v.message + ('cause' in v ? '<' + d(v.cause) + '>' : '');
+  }
+  if (tag !== '[object Object]') return 'W' + tag + d(v.valueOf());
+  return 'O{' + props(v) + '}';
+}
+"#;
+
+/// Builds one value holding every clone type (and the same object twice,
+/// and a cycle).
+const SAMPLE: &str = r#"
+function sample() {
+  const shared = { s: 'same object twice' };
+  const sparse = [1, , 3];
+  sparse[10] = 'ten';
+  sparse.extra = 'prop';
+  const ab = new ArrayBuffer(8);
+  new Uint8Array(ab).set([1, 2, 3, 4, 5, 6, 7, 8]);
+  const rab = new ArrayBuffer(4, { maxByteLength: 16 });
+  new Uint8Array(rab).set([9, 8, 7, 6]);
+  const err = new RangeError('out of range', { cause: new Error('root') });
+  const v = {
+    prims: [undefined, null, true, false, 0, -0, 1.5, NaN, Infinity, -Infinity, 2 ** 53 + 2],
+    bigints: [0n, -1n, 2n ** 64n + 1n, -(2n ** 100n)],
+    strings: ['', 'plain', 'ünïcödé', '😀 astral', '\ud800 lone \udc00', 'nul\0inside'],
+    wrappers: [new Number(3), new String('str'), new Boolean(false), Object(7n)],
+    date: new Date(1700000000123),
+    regexps: [/a+b/gi, new RegExp('\\d{2}', 'suy')],
+    map: new Map([[1, 'one'], ['two', { n: 2 }], [shared, shared]]),
+    set: new Set([1, 'x', shared]),
+    sparse,
+    errors: [err, new TypeError('t'), new SyntaxError('s'), new EvalError('e'), new URIError('u'), new ReferenceError('r')],
+    ab, rab,
+    views: [new Uint8Array(ab, 1, 3), new Int16Array(ab), new Float64Array(1).fill(0.25), new BigInt64Array([-5n]),
+            new BigUint64Array([5n]), new Uint8ClampedArray([300, -1]), new Float32Array([1.5]), new Int32Array([-7]),
+            new Uint16Array([65535]), new Uint32Array([4294967295]), new Int8Array([-128]), new DataView(ab, 2, 4),
+            new Uint8Array(rab)],
+    nested: { deep: { deeper: [shared] } },
+  };
+  v.self = v;
+  return v;
+}
+"#;
+
+#[test]
+fn every_clone_type_crosses_both_ways() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    for (a, b) in pairs(&rt) {
+        let src = format!(
+            r#"{DESCRIBE}{SAMPLE}
+            (async () => {{
+              const there = hz.channel(0), back = hz.channel(0);
+              const child = hz.spawn({{ engine: hz.args[0], args: [there, back], fn: async (there, back) => {{
+                {DESCRIBE}
+                const v = (await there.recv()).value;
+                await back.send(describe(v));
+                await back.send(v);
+                return hz.engine;
+              }} }});
+              const v = sample();
+              await there.send(v);
+              const remote = (await back.recv()).value;
+              const echoed = (await back.recv()).value;
+              const here = describe(v);
+              if (remote !== here) throw new Error('described differently there:\n' + here + '\n' + remote);
+              if (describe(echoed) !== here) throw new Error('changed by the round trip:\n' + here + '\n' + describe(echoed));
+              if (echoed.self !== echoed) throw new Error('cycle lost');
+              const same = [...echoed.map.keys()][2];
+              if (same !== [...echoed.set][2] || same !== echoed.nested.deep.deeper[0]) throw new Error('identity lost');
+              if (!(echoed.errors[0] instanceof RangeError) || echoed.errors[0].cause.message !== 'root') throw new Error('error');
+              if ((await child.join()) !== hz.args[0]) throw new Error('the child ran on the wrong engine');
+              return 'ok';
+            }})()"#
+        );
+        check(&rt, a, b, &src);
+    }
+}
+
+#[test]
+fn array_buffers_move_both_ways() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    for (a, b) in pairs(&rt) {
+        let src = r#"
+            (async () => {
+              const there = hz.channel(0), back = hz.channel(0);
+              const child = hz.spawn({ engine: hz.args[0], args: [there, back], fn: async (there, back) => {
+                for await (const buf of there) {
+                  const bytes = new Uint8Array(buf);
+                  for (let i = 0; i < bytes.length; i++) bytes[i] = 255 - bytes[i];
+                  await back.send(buf, { transfer: [buf] });
+                  if (buf.byteLength !== 0 || !buf.detached) throw new Error('sender copy not detached');
+                }
+              } });
+              for (const size of [1, 1000, 1 << 20]) {
+                const buf = new ArrayBuffer(size);
+                const bytes = new Uint8Array(buf);
+                for (let i = 0; i < size; i++) bytes[i] = i % 251;
+                await there.send(buf, { transfer: [buf] });
+                if (buf.byteLength !== 0 || !buf.detached) throw new Error('not detached after send');
+                const got = new Uint8Array((await back.recv()).value);
+                if (got.length !== size) throw new Error('length ' + got.length);
+                for (let i = 0; i < size; i++) if (got[i] !== 255 - (i % 251)) throw new Error('byte ' + i);
+              }
+              there.close();
+              await child.join();
+              return 'ok';
+            })()"#;
+        check(&rt, a, b, src);
+    }
+}
+
+#[test]
+fn one_shared_array_buffer_and_each_side_wakes_the_other() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    for (a, b) in pairs(&rt) {
+        // The parent blocks in Atomics.wait (the child wakes it), then the
+        // child blocks (the parent wakes it), 100 times each way; both count
+        // into the same memory.
+        let src = r#"
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            const child = hz.spawn({ engine: hz.args[0], args: [ia], fn: (ia) => {
+              for (let i = 0; i < 100; i++) {
+                while (Atomics.load(ia, 0) !== 1) Atomics.wait(ia, 0, 0);
+                Atomics.add(ia, 2, 1);
+                Atomics.store(ia, 0, 2);
+                Atomics.notify(ia, 0);
+              }
+              return Atomics.load(ia, 2);
+            } });
+            let woken = 0;
+            for (let i = 0; i < 100; i++) {
+              Atomics.store(ia, 0, 1);
+              Atomics.notify(ia, 0);
+              while (Atomics.load(ia, 0) !== 2) { if (Atomics.wait(ia, 0, 1, 10000) === 'timed-out') throw new Error('not woken'); }
+              woken++;
+              Atomics.add(ia, 2, 1);
+              Atomics.store(ia, 0, 0);
+            }
+            child.join().then((n) => {
+              if (woken !== 100 || n < 100 || Atomics.load(ia, 2) !== 200) throw new Error('counts ' + woken + ' ' + n);
+              return 'ok';
+            })"#;
+        check(&rt, a, b, src);
+    }
+}
