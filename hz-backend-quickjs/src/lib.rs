@@ -193,7 +193,7 @@ impl QuickJsAgent {
                         (2, Value::new_undefined(ctx.clone()))
                     }
                     Source::Module { path } => {
-                        let path = modules::absolute(path);
+                        let path = hz_core::modules::absolute(path);
                         (3, Module::import(&ctx, path.to_string_lossy().into_owned())?.into_value())
                     }
                     other => {

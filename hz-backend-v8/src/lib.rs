@@ -15,6 +15,7 @@
 
 mod alloc;
 mod clone;
+mod modules;
 mod natives;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -152,6 +153,7 @@ impl V8Agent {
             // V8's own Atomics.wait serves only memory V8 keeps itself.
             locker.set_allow_atomics_wait(host.can_block());
             locker.set_promise_reject_callback(natives::track_rejection);
+            locker.set_host_import_module_dynamically_callback(modules::dynamic_import);
             let scope = std::pin::pin!(v8::HandleScope::new(&mut *locker));
             let mut scope = scope.init();
             let context = v8::Context::new(&scope, Default::default());
@@ -297,9 +299,10 @@ fn start(scope: &mut v8::PinScope<'_, '_>, host: &Host, spec: hz_core::AgentSpec
             (1, last)
         }
         Source::Program { name, code } => (2, eval(scope, code, name).map(|_| v8::undefined(scope).into())),
+        Source::Module { path } => (3, modules::import(scope, path).map(Into::into)),
         other => {
             let _ = host;
-            natives::throw_error(scope, "TypeError", &format!("the v8 backend cannot run {other:?} yet"));
+            natives::throw_error(scope, "TypeError", &format!("the v8 backend cannot run {other:?}"));
             return;
         }
     };

@@ -47,6 +47,7 @@ pub(crate) fn internals<R>(isolate: &v8::Isolate, f: impl FnOnce(&Internals) -> 
 
 /// Drops every handle the state holds (before the isolate goes).
 pub(crate) fn clear(isolate: &mut v8::Isolate) {
+    crate::modules::clear(isolate);
     drop(isolate.remove_slot::<State>());
 }
 
@@ -317,13 +318,11 @@ fn op_spawn<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s
     let source = match kind {
         0 => Source::Function { code },
         2 => {
-            let path = std::path::Path::new(&code);
-            let path = if path.is_absolute() {
-                path.to_path_buf()
-            } else {
-                std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
-            };
-            Source::Module { path: path.to_string_lossy().into_owned() }
+            let caller = crate::modules::calling_file(scope);
+            match hz_core::modules::resolve_spawn(caller.as_deref(), &code) {
+                Ok(path) => Source::Module { path },
+                Err(m) => return throw_error(scope, "TypeError", &m),
+            }
         }
         _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
     };

@@ -28,6 +28,8 @@ mod engine;
 #[cfg(not(hz_loom))]
 mod error;
 #[cfg(not(hz_loom))]
+pub mod modules;
+#[cfg(not(hz_loom))]
 mod runtime;
 #[cfg(not(hz_loom))]
 mod timer;

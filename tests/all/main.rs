@@ -115,6 +115,10 @@ macro_rules! backend_suite {
                 suite::unhandled_rejection_fails_the_agent(E)
             }
             #[test]
+            fn modules_await_import_dynamically_and_fail_cleanly() {
+                suite::modules_await_import_dynamically_and_fail_cleanly(E)
+            }
+            #[test]
             fn module_agents_import_relative_modules() {
                 suite::module_agents_import_relative_modules(E)
             }

@@ -34,11 +34,6 @@ fn growable_sab_travels(e: &str) -> bool {
     e != "v8"
 }
 
-/// - v8: module agents (`hz.spawn({ module })`) are not built yet.
-fn runs_modules(e: &str) -> bool {
-    e != "v8"
-}
-
 pub(crate) fn rendezvous_send_waits_for_a_receiver(e: &str) {
     let out = json(
         e,
@@ -499,11 +494,6 @@ pub(crate) fn unhandled_rejection_fails_the_agent(e: &str) {
 }
 
 pub(crate) fn module_agents_import_relative_modules(e: &str) {
-    if !runs_modules(e) {
-        let err = run(e, "hz.spawn({ module: './worker.js' }).join()").expect_err("a module agent on this engine");
-        assert!(format!("{err:?}").contains("cannot run Module"), "the module gap on {e}: {err:?}");
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("hz-modules-{}-{e}", std::process::id()));
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(dir.join("lib/math.js"), "export const square = (x) => x * x;\n").unwrap();
@@ -534,6 +524,50 @@ pub(crate) fn module_agents_import_relative_modules(e: &str) {
     let rt = runtime(1);
     let h = rt.spawn_on(e, AgentSpec::module(dir.join("broken.js").to_str().unwrap())).unwrap();
     assert!(matches!(h.join(), Err(JoinError::Js(_))), "a missing import fails the agent");
+}
+
+/// Top-level await, dynamic `import()` (relative to the importing module,
+/// once per agent), import cycles, and failures: a throwing module rejects
+/// its import, a syntax error names the file.
+pub(crate) fn modules_await_import_dynamically_and_fail_cleanly(e: &str) {
+    let dir = std::env::temp_dir().join(format!("hz-modules2-{}-{e}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let files = [
+        ("a.js", "import { b } from './sub/b.js';\nexport const a = () => 'a' + b();\nexport const name = 'A';\n"),
+        ("sub/b.js", "import { name } from '../a.js';\nexport const b = () => 'b' + name;\n"),
+        ("sub/counter.js", "globalThis.loads = (globalThis.loads || 0) + 1;\nexport const n = globalThis.loads;\n"),
+        ("throws.js", "export const x = 1;\nthrow new RangeError('module failed');\n"),
+        ("syntax.js", "export const ok = 1;\nexport const = ;\n"),
+        (
+            "main.js",
+            "const waited = await new Promise((r) => setTimeout(() => r('waited'), 5));\n\
+             const { a } = await import('./a.js');\n\
+             const c1 = await import('./sub/counter.js');\n\
+             const c2 = await import('./sub/counter.js');\n\
+             let thrown, syntax;\n\
+             try { await import('./throws.js'); } catch (err) { thrown = err.name + ': ' + err.message; }\n\
+             try { await import('./syntax.js'); } catch (err) { syntax = err.name; }\n\
+             let bare; try { await import('left-pad'); } catch (err) { bare = err.name; }\n\
+             export default () => [waited, a(), c1.n, c2.n, c1 === c2, thrown, syntax, bare];\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let rt = runtime(2);
+    let main = rt.spawn_on(e, AgentSpec::module(dir.join("main.js").to_str().unwrap())).unwrap();
+    let out = main.join().expect("main module").to_json().unwrap().to_string();
+    assert_eq!(out, r#"["waited","abA",1,1,true,"RangeError: module failed","SyntaxError","TypeError"]"#);
+    // A module agent whose own file does not parse fails with the location.
+    let h = rt.spawn_on(e, AgentSpec::module(dir.join("syntax.js").to_str().unwrap())).unwrap();
+    match h.join() {
+        Err(JoinError::Js(err)) => {
+            assert_eq!(err.name.as_deref(), Some("SyntaxError"));
+            let stack = err.stack.unwrap_or_default();
+            assert!(stack.contains("syntax.js:2"), "no location in {stack:?} ({e})");
+        }
+        other => panic!("expected a SyntaxError, got {other:?}"),
+    }
 }
 
 pub(crate) fn deep_nesting_is_a_clean_error(e: &str) {
