@@ -102,9 +102,21 @@ pub struct V8Agent {
 /// What the near-heap-limit callback needs: the agent to end.
 struct HeapGuard {
     host: Host,
+    /// The agent's isolate (set once it exists), for its heap statistics.
+    isolate: Option<IsolatePtr>,
     /// The configured limit ([`V8Engine::max_heap`]), named in the error.
     max_heap: Option<usize>,
 }
+
+/// The isolate's address, kept beside it.
+struct IsolatePtr(v8::UnsafeRawIsolatePtr);
+
+// SAFETY: the pointer moves with the agent between threads but is used
+// only by the near-heap-limit callback, which V8 calls on the thread that
+// holds the isolate's lock.
+unsafe impl Send for IsolatePtr {}
+// SAFETY: as above; no shared use happens off that thread.
+unsafe impl Sync for IsolatePtr {}
 
 /// V8 calls this when the agent's heap nears its limit (V8's default, or
 /// [`V8Engine::max_heap`]). Without it V8 aborts the whole process. The
@@ -112,12 +124,26 @@ struct HeapGuard {
 /// limit (uncatchable, as a terminate), and V8 gets half as much again so
 /// that the interrupted JS can unwind.
 ///
+/// V8 also calls it, as a last resort, when an ArrayBuffer's memory cannot
+/// be allocated (`new ArrayBuffer(2 ** 50)`), with the heap far from full:
+/// then the limit stays and the allocation fails with the RangeError the
+/// language specifies.
+///
 /// # Safety
 /// `data` is the agent's `HeapGuard`, alive as long as the isolate.
 unsafe extern "C" fn near_heap_limit(data: *mut std::ffi::c_void, current: usize, initial: usize) -> usize {
     // SAFETY: registered with a pointer to the agent's boxed HeapGuard,
     // which is dropped only after the isolate.
     let guard = unsafe { &*(data as *const HeapGuard) };
+    if let Some(IsolatePtr(ptr)) = guard.isolate {
+        // SAFETY: V8 calls this on the isolate's thread, under its lock, and
+        // the isolate outlives its HeapGuard's registration; `Isolate` is a
+        // plain handle (no drop).
+        let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(ptr) };
+        if isolate.get_heap_statistics().used_heap_size() < current / 2 {
+            return current;
+        }
+    }
     // No panic may unwind into V8.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let limit = guard.max_heap.unwrap_or(initial);
@@ -144,9 +170,12 @@ impl V8Agent {
         host.set_interrupt(move || {
             handle.terminate_execution();
         });
-        let heap_guard = Box::new(HeapGuard { host: host.clone(), max_heap: engine.max_heap });
+        let mut heap_guard = Box::new(HeapGuard { host: host.clone(), isolate: None, max_heap: engine.max_heap });
         let context = {
             let mut locker = shared.lock();
+            // SAFETY: only dereferenced by the callback, on this isolate's
+            // thread while it is locked.
+            heap_guard.isolate = Some(IsolatePtr(unsafe { locker.as_raw_isolate_ptr() }));
             let data = std::ptr::from_ref::<HeapGuard>(&heap_guard).cast_mut().cast();
             locker.add_near_heap_limit_callback(near_heap_limit, data);
             locker.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);

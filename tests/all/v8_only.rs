@@ -57,4 +57,18 @@ fn heap_exhaustion_ends_only_that_agent() {
     }
     let after = rt.spawn_on("v8", AgentSpec::function("() => 6 * 7")).unwrap();
     assert_eq!(after.join().unwrap(), Value::Number(42.0));
+
+    // A buffer too big to allocate is the language's RangeError (V8 calls
+    // the near-heap-limit callback then too, with the heap nearly empty),
+    // and the agent goes on; exhausting the heap afterwards still ends it.
+    let huge = "() => { const out = []; for (const n of [2 ** 50, 2 ** 40]) { try { new ArrayBuffer(n); out.push('allocated'); } catch (e) { out.push(e.name); } } return out; }";
+    let h = rt.spawn_on("v8", AgentSpec::function(huge)).unwrap();
+    let expect = Value::Array(vec![Value::String("RangeError".into()), Value::String("RangeError".into())]);
+    assert_eq!(h.join().unwrap(), expect);
+    let src =
+        "() => { try { new SharedArrayBuffer(2 ** 50); } catch {} const a = []; for (;;) a.push({ n: a.length }); }";
+    match rt.spawn_on("v8", AgentSpec::function(src)).unwrap().join() {
+        Err(JoinError::Js(e)) => assert!(e.message.contains("heap"), "{}", e.message),
+        other => panic!("expected the heap limit, got {other:?}"),
+    }
 }
