@@ -83,6 +83,12 @@ impl SharedMemory {
         self.length().fetch_max(seen, Ordering::SeqCst).max(seen)
     }
 
+    /// The shared length word itself, for an engine that keeps a growable
+    /// buffer's length in place (valid while this memory lives).
+    pub fn length_word(&self) -> NonNull<AtomicUsize> {
+        NonNull::from(self.length())
+    }
+
     /// `SharedArrayBuffer.prototype.grow`'s compare-and-exchange loop:
     /// sets the shared length to `new_len` unless that is below the current
     /// length (another holder may have grown it meanwhile) or above the

@@ -595,6 +595,17 @@ impl Context {
         &mut self.vm.runtime_limits
     }
 
+    /// hz patch: a flag another thread may set to interrupt the code this
+    /// context runs. While it is set, every loop back-edge and every call
+    /// fails with the uncatchable [`RuntimeLimitError::Interrupted`]
+    /// (`try`/`catch` and `finally` do not run); clear it to run code again.
+    ///
+    /// [`RuntimeLimitError::Interrupted`]: crate::error::RuntimeLimitError::Interrupted
+    #[inline]
+    pub fn set_interrupt_flag(&mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.vm.interrupt = Some(flag);
+    }
+
     /// Returns `true` if this context can be suspended by an `Atomics.wait` call.
     #[inline]
     #[must_use]

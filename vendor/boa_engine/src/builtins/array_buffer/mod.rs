@@ -19,7 +19,7 @@ mod tests;
 use std::ops::{Deref, DerefMut};
 
 use aligned_vec::{ABox, AVec, ConstAlign};
-pub use shared::SharedArrayBuffer;
+pub use shared::{ExternalSharedMemory, SharedArrayBuffer, SharedMemoryAllocator, set_shared_memory_allocator};
 use std::sync::atomic::Ordering;
 
 use crate::{

@@ -1,6 +1,8 @@
 use std::{
-    ptr,
-    sync::{Arc, atomic::Ordering},
+    any::Any,
+    ops::Deref,
+    ptr::{self, NonNull},
+    sync::{Arc, OnceLock, atomic::Ordering},
 };
 
 use portable_atomic::{AtomicU8, AtomicUsize};
@@ -34,6 +36,100 @@ pub struct SharedArrayBuffer {
     data: Arc<Inner>,
 }
 
+/// hz patch: shared memory owned by the host (an embedder that shares
+/// buffers with other engines), described by raw parts.
+pub struct ExternalSharedMemory {
+    /// The first byte; valid for `capacity` bytes while `keep` lives.
+    pub data: NonNull<u8>,
+    /// Usable bytes (a growable buffer's maximum byte length).
+    pub capacity: usize,
+    /// For a growable buffer: the word holding its byte length, which every
+    /// holder grows with compare-and-exchange; valid while `keep` lives.
+    pub length: Option<NonNull<std::sync::atomic::AtomicUsize>>,
+    /// Keeps the memory alive; dropped with the last buffer using it.
+    pub keep: Box<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for ExternalSharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalSharedMemory").field("data", &self.data).field("capacity", &self.capacity).finish()
+    }
+}
+
+// SAFETY: the memory is shared memory (accessed only atomically), meant to
+// be used from any thread; `keep` is Send + Sync.
+unsafe impl Send for ExternalSharedMemory {}
+// SAFETY: as above.
+unsafe impl Sync for ExternalSharedMemory {}
+
+/// hz patch: the allocator of every new shared buffer's memory, as
+/// `(capacity, growable initial length)`; `None` means out of memory.
+pub type SharedMemoryAllocator = fn(usize, Option<usize>) -> Option<ExternalSharedMemory>;
+
+static SHARED_MEMORY_ALLOCATOR: OnceLock<SharedMemoryAllocator> = OnceLock::new();
+
+/// hz patch: makes `allocator` provide the memory of every
+/// `SharedArrayBuffer` created from now on, in every context of the
+/// process (set once; later calls are ignored and return `false`).
+pub fn set_shared_memory_allocator(allocator: SharedMemoryAllocator) -> bool {
+    SHARED_MEMORY_ALLOCATOR.set(allocator).is_ok()
+}
+
+/// Where a shared buffer's bytes live.
+enum Block {
+    Owned(AlignedBox<[AtomicU8]>),
+    External(ExternalSharedMemory),
+}
+
+impl Deref for Block {
+    type Target = [AtomicU8];
+    fn deref(&self) -> &[AtomicU8] {
+        match self {
+            Block::Owned(b) => b,
+            // SAFETY: the host keeps `capacity` bytes at `data` alive while
+            // `keep` lives (ExternalSharedMemory's contract); u8 and AtomicU8
+            // have the same layout, and the bytes are only accessed atomically.
+            Block::External(m) => unsafe { std::slice::from_raw_parts(m.data.as_ptr().cast(), m.capacity) },
+        }
+    }
+}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Block").field("len", &self.len()).finish()
+    }
+}
+
+/// A growable buffer's length word: Boa's own, or the host's.
+enum LengthWord {
+    Owned(AtomicUsize),
+    External(NonNull<std::sync::atomic::AtomicUsize>),
+}
+
+impl Deref for LengthWord {
+    type Target = AtomicUsize;
+    fn deref(&self) -> &AtomicUsize {
+        match self {
+            LengthWord::Owned(l) => l,
+            // SAFETY: valid while the block's `keep` lives, which the Inner
+            // holding both keeps; portable_atomic's AtomicUsize has the
+            // layout of the standard one.
+            LengthWord::External(p) => unsafe { AtomicUsize::from_ptr(p.as_ptr().cast()) },
+        }
+    }
+}
+
+impl std::fmt::Debug for LengthWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+// SAFETY: both words are atomics, valid from any thread.
+unsafe impl Send for LengthWord {}
+// SAFETY: as above.
+unsafe impl Sync for LengthWord {}
+
 #[derive(Debug)]
 struct Inner {
     // Technically we should have an `[[ArrayBufferData]]` internal slot,
@@ -44,14 +140,14 @@ struct Inner {
     // The maximum buffer length is represented by `buffer.len()`, and `current_len` has the current
     // buffer length, or `None` if this is a fixed buffer; in this case, `buffer.len()` will be
     // the true length of the buffer.
-    buffer: AlignedBox<[AtomicU8]>,
-    current_len: Option<AtomicUsize>,
+    buffer: Block,
+    current_len: Option<LengthWord>,
 }
 
 impl Default for Inner {
     fn default() -> Self {
         Self {
-            buffer: AlignedVec::new(0).into_boxed_slice(),
+            buffer: Block::Owned(AlignedVec::new(0).into_boxed_slice()),
             current_len: None,
         }
     }
@@ -92,6 +188,45 @@ impl SharedArrayBuffer {
 
     pub(crate) fn is_fixed_len(&self) -> bool {
         self.data.current_len.is_none()
+    }
+
+    /// hz patch: a buffer over memory the host owns. A growable one (with
+    /// `memory.length`) reads and grows its length through that word.
+    ///
+    /// # Safety
+    /// `memory` holds what [`ExternalSharedMemory`] documents.
+    #[must_use]
+    pub unsafe fn from_external(memory: ExternalSharedMemory) -> Self {
+        let current_len = memory.length.map(LengthWord::External);
+        Self { data: Arc::new(Inner { buffer: Block::External(memory), current_len }) }
+    }
+
+    /// hz patch: the first byte of the memory (its address identifies it).
+    #[must_use]
+    pub fn data_ptr(&self) -> *mut u8 {
+        self.as_ptr().cast_mut().cast()
+    }
+
+    /// hz patch: the current byte length (SeqCst).
+    #[must_use]
+    pub fn byte_length(&self) -> usize {
+        self.len(Ordering::SeqCst)
+    }
+
+    /// hz patch: the maximum byte length of a growable buffer, `None` for a
+    /// fixed-length one.
+    #[must_use]
+    pub fn max_byte_length(&self) -> Option<usize> {
+        self.data.current_len.as_ref().map(|_| self.data.buffer.len())
+    }
+
+    /// hz patch: the host's `keep` value of a buffer over host memory.
+    #[must_use]
+    pub fn external_keep(&self) -> Option<&(dyn Any + Send + Sync)> {
+        match &self.data.buffer {
+            Block::External(m) => Some(&*m.keep),
+            Block::Owned(_) => None,
+        }
     }
 }
 
@@ -520,9 +655,27 @@ impl SharedArrayBuffer {
         //    otherwise let allocLength be byteLength.
         let alloc_len = max_byte_len.unwrap_or(byte_len);
 
+        // hz patch: memory from the host's allocator when one is set.
+        if let Some(allocator) = SHARED_MEMORY_ALLOCATOR.get() {
+            if alloc_len > context.host_hooks().max_buffer_size(context) {
+                return Err(JsNativeError::range()
+                    .with_message("cannot allocate a buffer that exceeds the maximum buffer size")
+                    .into());
+            }
+            let capacity = usize::try_from(alloc_len)
+                .map_err(|_| JsNativeError::range().with_message("couldn't allocate the data block"))?;
+            let growable = max_byte_len.map(|_| byte_len as usize);
+            let Some(memory) = allocator(capacity, growable) else {
+                return Err(JsNativeError::range().with_message("couldn't allocate the data block").into());
+            };
+            // SAFETY: the host's allocator returns memory as documented.
+            let data = unsafe { Self::from_external(memory) };
+            return Ok(JsObject::new(context.root_shape(), prototype, data));
+        }
+
         // 7. Let block be ? CreateSharedByteDataBlock(allocLength).
         // 8. Set obj.[[ArrayBufferData]] to block.
-        let block = create_shared_byte_data_block(alloc_len, context)?;
+        let block = Block::Owned(create_shared_byte_data_block(alloc_len, context)?);
 
         // 9. If allocatingGrowableBuffer is true, then
         // `byte_len` must fit inside an `usize` thanks to the checks inside
@@ -532,7 +685,7 @@ impl SharedArrayBuffer {
         // c. Perform SetValueInBuffer(byteLengthBlock, 0, biguint64, ℤ(byteLength), true, seq-cst).
         // d. Set obj.[[ArrayBufferByteLengthData]] to byteLengthBlock.
         // e. Set obj.[[ArrayBufferMaxByteLength]] to maxByteLength.
-        let current_len = max_byte_len.map(|_| AtomicUsize::new(byte_len as usize));
+        let current_len = max_byte_len.map(|_| LengthWord::Owned(AtomicUsize::new(byte_len as usize)));
 
         // 10. Else,
         //     a. Set obj.[[ArrayBufferByteLength]] to byteLength.
