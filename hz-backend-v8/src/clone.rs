@@ -40,8 +40,7 @@ pub(crate) fn raise<'s>(scope: &mut v8::PinScope<'s, '_>, e: CloneErr) -> Option
         CloneErr::Clone(e) => e.to_string(),
         CloneErr::Decode(e) => format!("could not read message: {e}"),
     };
-    let make_error = natives::internals(scope, |i| i.make_error.clone());
-    let make_error = v8::Local::new(scope, make_error);
+    let make_error = natives::internals(scope, |i| v8::Local::new(scope, &i.make_error));
     let name = v8::String::new(scope, "DataCloneError")?;
     let message = v8::String::new(scope, &message)?;
     let undefined = v8::undefined(scope).into();
@@ -105,8 +104,8 @@ fn call<'s>(
     pick: impl FnOnce(&Helpers) -> &v8::Global<v8::Function>,
     args: &[v8::Local<'s, v8::Value>],
 ) -> Result<v8::Local<'s, v8::Value>, CloneErr> {
-    let f = natives::internals(scope, |i| pick(&i.helpers).clone());
-    let f = v8::Local::new(scope, f);
+    // A local handle straight from the helper's global (no global copy).
+    let f = natives::internals(scope, |i| v8::Local::new(scope, pick(&i.helpers)));
     let undefined = v8::undefined(scope).into();
     f.call(scope, undefined, args).ok_or(CloneErr::Js)
 }

@@ -307,9 +307,8 @@ fn thrown_payload<'s>(scope: &mut v8::PinScope<'s, '_>, exc: v8::Local<'s, v8::V
 
 fn start(scope: &mut v8::PinScope<'_, '_>, host: &Host, spec: hz_core::AgentSpec) {
     let Some(args) = clone::from_payload(scope, &spec.args) else { return };
-    let (set_args, start) = natives::internals(scope, |i| (i.set_args.clone(), i.start.clone()));
-    let set_args = v8::Local::new(scope, set_args);
-    let start = v8::Local::new(scope, start);
+    let (set_args, start) =
+        natives::internals(scope, |i| (v8::Local::new(scope, &i.set_args), v8::Local::new(scope, &i.start)));
     let undefined = v8::undefined(scope).into();
     if set_args.call(scope, undefined, &[args]).is_none() {
         return;
@@ -372,8 +371,7 @@ fn complete(scope: &mut v8::PinScope<'_, '_>, host: &Host, op: u64, completion: 
         }
         None => v8::undefined(scope).into(),
     };
-    let dispatch = natives::internals(scope, |i| i.dispatch.clone());
-    let dispatch = v8::Local::new(scope, dispatch);
+    let dispatch = natives::internals(scope, |i| v8::Local::new(scope, &i.dispatch));
     let undefined = v8::undefined(scope).into();
     let args = [
         v8::Number::new(scope, op as f64).into(),
