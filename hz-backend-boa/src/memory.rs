@@ -28,7 +28,7 @@ fn allocate(capacity: usize, growable: Option<usize>) -> Option<ExternalSharedMe
 
 fn external(memory: SharedMemory, growable: bool) -> ExternalSharedMemory {
     ExternalSharedMemory {
-        // SAFETY: a live block's data pointer is never null.
+        // A live block's data pointer is never null.
         data: std::ptr::NonNull::new(memory.as_ptr()).expect("shared memory is never null"),
         capacity: memory.capacity(),
         length: growable.then(|| memory.length_word()),

@@ -183,16 +183,16 @@ pub(crate) fn to_payload<'s>(
         let info = call(scope, |h| &h.buffer_info, &[ab.into()])?;
         let resizable = item(scope, info, 0)?.boolean_value(scope);
         let max = item(scope, info, 1)?.number_value(scope).unwrap_or(0.0) as usize;
+        let len = ab.byte_length();
         let owned = match ab.data() {
             // A fixed-length buffer's data is an hz SharedMemory block (the
             // isolate's allocator, or a store the decoder made over one):
             // take a reference, then detach, and the bytes move uncopied.
             // (V8 reserves a resizable buffer's pages itself: copied.)
-            Some(data) if !resizable && ab.byte_length() > 0 => {
+            Some(data) if !resizable && len > 0 => {
                 // SAFETY: `data` is the data pointer of a live SharedMemory
                 // block V8 holds a reference to (see above).
                 let memory = unsafe { SharedMemory::retain(data.as_ptr().cast()) };
-                let len = ab.byte_length();
                 ab.detach(None).ok_or(CloneErr::Js)?;
                 // SAFETY: detached, V8 never reads or writes these bytes
                 // again; it only releases its reference.

@@ -102,8 +102,8 @@ pub struct V8Agent {
 /// What the near-heap-limit callback needs: the agent to end.
 struct HeapGuard {
     host: Host,
-    /// The agent's isolate (set once it exists), for its heap statistics.
-    isolate: Option<IsolatePtr>,
+    /// The agent's isolate, for its heap statistics.
+    isolate: IsolatePtr,
     /// The configured limit ([`V8Engine::max_heap`]), named in the error.
     max_heap: Option<usize>,
 }
@@ -135,14 +135,12 @@ unsafe extern "C" fn near_heap_limit(data: *mut std::ffi::c_void, current: usize
     // SAFETY: registered with a pointer to the agent's boxed HeapGuard,
     // which is dropped only after the isolate.
     let guard = unsafe { &*(data as *const HeapGuard) };
-    if let Some(IsolatePtr(ptr)) = guard.isolate {
-        // SAFETY: V8 calls this on the isolate's thread, under its lock, and
-        // the isolate outlives its HeapGuard's registration; `Isolate` is a
-        // plain handle (no drop).
-        let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(ptr) };
-        if isolate.get_heap_statistics().used_heap_size() < current / 2 {
-            return current;
-        }
+    // SAFETY: V8 calls this on the isolate's thread, under its lock, and
+    // the isolate outlives its HeapGuard's registration; `Isolate` is a
+    // plain handle (no drop).
+    let mut isolate = unsafe { v8::Isolate::from_raw_isolate_ptr(guard.isolate.0) };
+    if isolate.get_heap_statistics().used_heap_size() < current / 2 {
+        return current;
     }
     // No panic may unwind into V8.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -162,6 +160,9 @@ impl V8Agent {
             params = params.heap_limits(0, max);
         }
         let isolate = v8::Isolate::new(params);
+        // SAFETY: only dereferenced by the near-heap-limit callback, on the
+        // isolate's thread while it is locked (the same isolate once shared).
+        let raw = IsolatePtr(unsafe { isolate.as_raw_isolate_ptr() });
         // SAFETY: the isolate is fresh: no weak handles, finalizers or cppgc
         // heap; it is converted on the thread that created it.
         let shared = unsafe { isolate.try_into_shared() }.map_err(|e| engine_error(format!("{e:?}")))?;
@@ -170,12 +171,9 @@ impl V8Agent {
         host.set_interrupt(move || {
             handle.terminate_execution();
         });
-        let mut heap_guard = Box::new(HeapGuard { host: host.clone(), isolate: None, max_heap: engine.max_heap });
+        let heap_guard = Box::new(HeapGuard { host: host.clone(), isolate: raw, max_heap: engine.max_heap });
         let context = {
             let mut locker = shared.lock();
-            // SAFETY: only dereferenced by the callback, on this isolate's
-            // thread while it is locked.
-            heap_guard.isolate = Some(IsolatePtr(unsafe { locker.as_raw_isolate_ptr() }));
             let data = std::ptr::from_ref::<HeapGuard>(&heap_guard).cast_mut().cast();
             locker.add_near_heap_limit_callback(near_heap_limit, data);
             locker.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
@@ -339,11 +337,17 @@ fn start(scope: &mut v8::PinScope<'_, '_>, host: &Host, spec: hz_core::AgentSpec
     let _ = start.call(scope, undefined, &[kind, what, args]);
 }
 
+/// The origin of a script or module (`module`) named `name`: its name in
+/// stack traces and errors.
+pub(crate) fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, module: bool) -> Option<v8::ScriptOrigin<'s>> {
+    let name = v8::String::new(scope, name)?;
+    Some(v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, module, None))
+}
+
 /// Compiles and runs `code` as a classic script named `name`.
 fn eval<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str, name: &str) -> Option<v8::Local<'s, v8::Value>> {
     let source = v8::String::new(scope, code)?;
-    let name = v8::String::new(scope, name)?;
-    let origin = v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, false, None);
+    let origin = origin(scope, name, false)?;
     let script = v8::Script::compile(scope, source, Some(&origin))?;
     script.run(scope)
 }

@@ -14,8 +14,8 @@ struct Modules {
 }
 
 fn cached<'s>(scope: &mut v8::PinScope<'s, '_>, path: &str) -> Option<v8::Local<'s, v8::Module>> {
-    let global = scope.get_slot::<Modules>()?.loaded.iter().find(|(p, _)| p == path).map(|(_, m)| m.clone())?;
-    Some(v8::Local::new(scope, global))
+    let loaded = &scope.get_slot::<Modules>()?.loaded;
+    loaded.iter().find(|(p, _)| p == path).map(|(_, m)| v8::Local::new(scope, m))
 }
 
 /// The file a module record was loaded from.
@@ -42,8 +42,7 @@ fn load<'s>(scope: &mut v8::PinScope<'s, '_>, path: &str) -> Option<v8::Local<'s
         }
     };
     let code = v8::String::new(scope, &text)?;
-    let name = v8::String::new(scope, path)?;
-    let origin = v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, true, None);
+    let origin = crate::origin(scope, path, true)?;
     let mut source = v8::script_compiler::Source::new(code, Some(&origin));
     let module = v8::script_compiler::compile_module(scope, &mut source)?;
     let global = v8::Global::new(scope, module);

@@ -491,7 +491,6 @@ fn op_new_realm<'s>(scope: &mut v8::PinScope<'s, '_>, _args: Args<'s>, mut rv: R
     rv.set(context.global(scope).into());
 }
 
-/// Builds `ops`, runs the prelude with it and stores the internals.
 /// The prelude's V8 code cache (bytecode and metadata), made by the first
 /// agent of the process once it has run the prelude, so that it also holds
 /// the functions the prelude compiled lazily. Later agents deserialise it
@@ -503,8 +502,7 @@ static PRELUDE_CACHE: OnceLock<Vec<u8>> = OnceLock::new();
 fn compile_prelude<'s>(scope: &mut v8::PinScope<'s, '_>) -> Option<v8::Local<'s, v8::Script>> {
     use v8::script_compiler::{self, CachedData, CompileOptions, NoCacheReason};
     let code = v8::String::new(scope, hz_core::PRELUDE)?;
-    let name = v8::String::new(scope, "hz:prelude")?;
-    let origin = v8::ScriptOrigin::new(scope, name.into(), 0, 0, false, 0, None, false, false, false, None);
+    let origin = crate::origin(scope, "hz:prelude", false)?;
     match PRELUDE_CACHE.get() {
         Some(bytes) => {
             let mut source = script_compiler::Source::new_with_cached_data(code, Some(&origin), CachedData::new(bytes));
@@ -517,6 +515,7 @@ fn compile_prelude<'s>(scope: &mut v8::PinScope<'s, '_>) -> Option<v8::Local<'s,
     }
 }
 
+/// Builds `ops`, runs the prelude with it and stores the internals.
 pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<(), String> {
     let channel_proto = v8::Object::new(scope);
     let key_name = v8::String::new(scope, "hz.channel").ok_or("out of memory")?;
