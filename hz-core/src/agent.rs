@@ -419,6 +419,9 @@ impl AgentShared {
         for j in joiners {
             j(&result);
         }
+        if let Some(home) = self.home {
+            self.rt.unhome(home);
+        }
         self.rt.agent_finished(self.id);
     }
 
@@ -756,6 +759,7 @@ impl Host {
         let deadline = timeout.and_then(|d| Instant::now().checked_add(d));
         let rt = &self.agent.rt;
         let _blocked = rt.blocked(deadline.is_none());
+        let _pinned = self.agent.home.map(|h| rt.pinned_blocked(h));
         let migratable = self.agent.home.is_none();
         Ok(rt.futex.wait(key, still_expected, deadline, &self.agent.wait_slot, || rt.before_block(migratable)))
     }

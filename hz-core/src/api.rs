@@ -56,6 +56,12 @@ impl Runtime {
         self.inner.threads()
     }
 
+    /// Whether agents of `engine` may run their turns on any worker thread
+    /// (false: pinned to a home thread); `None` if no such engine.
+    pub fn engine_migratable(&self, engine: &str) -> Option<bool> {
+        self.inner.engine_migratable(engine)
+    }
+
     /// Names of the registered engines, the default first.
     pub fn engines(&self) -> Vec<&'static str> {
         self.inner.engine_names()

@@ -160,6 +160,11 @@ struct Worker {
     local: Mutex<VecDeque<Arc<AgentShared>>>,
     pinned: Mutex<VecDeque<Arc<AgentShared>>>,
     parker: Parker,
+    /// Live pinned agents whose home this is (placement balances these).
+    homed: AtomicUsize,
+    /// Pinned agents of this home blocked in a wait now: while one is, the
+    /// thread runs nothing else, so new pinned agents are placed elsewhere.
+    blocked: AtomicUsize,
 }
 
 /// A thread whose blocked agent woke up, parked until a worker slot is
@@ -224,6 +229,15 @@ pub(crate) struct RuntimeInner {
 
 /// Counts an agent blocked with no timeout while alive (see [`Activity`]).
 pub(crate) struct BlockedGuard<'a>(Option<&'a AtomicUsize>);
+
+/// A pinned agent counted as blocked in its home (see `Worker::blocked`).
+pub(crate) struct PinnedBlocked<'a>(&'a AtomicUsize);
+
+impl Drop for PinnedBlocked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
@@ -315,12 +329,45 @@ impl RuntimeInner {
             return Err(Error::ShutDown);
         }
         let engine = self.engine(engine)?;
-        let home = (!engine.migratable()).then(|| self.next_home.fetch_add(1, Ordering::Relaxed) % self.workers.len());
+        let home = (!engine.migratable()).then(|| self.place_pinned());
         let id = self.next_agent.fetch_add(1, Ordering::Relaxed);
         let agent = AgentShared::new(id, self.clone(), engine, home, spec);
         lock(&self.live).insert(id, std::sync::Arc::downgrade(&agent));
         self.schedule(agent.clone());
         Ok(agent)
+    }
+
+    /// The home thread for a new pinned agent: one with no agent blocked in a
+    /// wait (a pinned agent that blocks holds its thread), then the fewest
+    /// live pinned agents; ties rotate.
+    fn place_pinned(&self) -> usize {
+        let n = self.workers.len();
+        let start = self.next_home.fetch_add(1, Ordering::Relaxed);
+        let home = (0..n)
+            .map(|k| (start + k) % n)
+            .min_by_key(|&i| {
+                let w = &self.workers[i];
+                (w.blocked.load(Ordering::SeqCst) > 0, w.homed.load(Ordering::SeqCst))
+            })
+            .unwrap_or(0);
+        self.workers[home].homed.fetch_add(1, Ordering::SeqCst);
+        home
+    }
+
+    /// A pinned agent homed at `home` ended.
+    pub(crate) fn unhome(&self, home: usize) {
+        self.workers[home].homed.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Counts a pinned agent of `home` as blocked while the guard lives.
+    pub(crate) fn pinned_blocked(&self, home: usize) -> PinnedBlocked<'_> {
+        self.workers[home].blocked.fetch_add(1, Ordering::SeqCst);
+        PinnedBlocked(&self.workers[home].blocked)
+    }
+
+    /// Whether agents of `engine` may move between threads (`None`: no such engine).
+    pub(crate) fn engine_migratable(&self, engine: &str) -> Option<bool> {
+        self.engine(engine).ok().map(|e| e.migratable())
     }
 
     /// Puts a scheduled agent on a run queue and wakes a worker for it.
@@ -569,6 +616,12 @@ impl RuntimeInner {
                 match catch_unwind(AssertUnwindSafe(|| agent.create_body())) {
                     Ok(Ok(AgentBox::Migratable(b))) => Body::Migratable(b),
                     Ok(Ok(AgentBox::Pinned(b))) => Body::Pinned(b),
+                    // Terminated while its engine was being set up (an engine
+                    // that polls the terminate flag fails the setup).
+                    Ok(Err(_)) if agent.is_terminating() => {
+                        agent.finish(Some(Err(Failure::Terminated)));
+                        return;
+                    }
                     Ok(Err(e)) => {
                         agent.finish(Some(Err(Failure::Engine(e.to_string()))));
                         return;
