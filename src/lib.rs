@@ -37,3 +37,7 @@ pub use hz_backend_quickjs::QuickJsEngine;
 /// The V8 backend.
 #[cfg(feature = "v8")]
 pub use hz_backend_v8::V8Engine;
+
+/// The Boa backend.
+#[cfg(feature = "boa")]
+pub use hz_backend_boa::BoaEngine;

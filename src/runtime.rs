@@ -74,6 +74,10 @@ impl RuntimeBuilder {
                 self.inner = self.inner.engine(hz_backend_v8::V8Engine::new());
             }
         }
+        #[cfg(feature = "boa")]
+        if !self.inner.has_engine(hz_backend_boa::BoaEngine::NAME) {
+            self.inner = self.inner.engine(hz_backend_boa::BoaEngine::new());
+        }
         Ok(Runtime { inner: self.inner.build()? })
     }
 }

@@ -27,21 +27,29 @@ fn allocate(capacity: usize, growable: Option<usize>) -> Option<ExternalSharedMe
 }
 
 fn external(memory: SharedMemory, growable: bool) -> ExternalSharedMemory {
+    external_with(memory, growable, usize::MAX)
+}
+
+/// `fixed_length`: the byte length of a fixed-length buffer (at most the
+/// block's capacity).
+fn external_with(memory: SharedMemory, growable: bool, fixed_length: usize) -> ExternalSharedMemory {
+    let capacity = if growable { memory.capacity() } else { memory.capacity().min(fixed_length) };
     ExternalSharedMemory {
         // A live block's data pointer is never null.
         data: std::ptr::NonNull::new(memory.as_ptr()).expect("shared memory is never null"),
-        capacity: memory.capacity(),
+        capacity,
         length: growable.then(|| memory.length_word()),
         keep: Box::new(memory),
     }
 }
 
 /// A Boa buffer over `memory` (received from another agent): growable
-/// (sharing the length word) or fixed at its capacity.
-pub fn shared_array_buffer(memory: SharedMemory, growable: bool) -> SharedArrayBuffer {
+/// (sharing the length word) or fixed at `byte_length` (at most the block's
+/// capacity).
+pub fn shared_array_buffer(memory: SharedMemory, growable: bool, byte_length: usize) -> SharedArrayBuffer {
     // SAFETY: the block's data and length word live as long as the
     // SharedMemory reference kept in `keep`.
-    unsafe { SharedArrayBuffer::from_external(external(memory, growable)) }
+    unsafe { SharedArrayBuffer::from_external(external_with(memory, growable, byte_length)) }
 }
 
 /// The hz memory under a Boa buffer (every one is, once [`install`] ran).

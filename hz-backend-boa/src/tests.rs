@@ -38,7 +38,7 @@ fn boa_shared_buffers_are_hz_memory_both_ways() {
 
     // Received: memory from elsewhere becomes a Boa buffer over the same bytes.
     let other = SharedMemory::new(8).unwrap();
-    let buffer = JsSharedArrayBuffer::from_buffer(memory::shared_array_buffer(other.clone(), false), ctx);
+    let buffer = JsSharedArrayBuffer::from_buffer(memory::shared_array_buffer(other.clone(), false, 8), ctx);
     ctx.global_object().set(boa_engine::js_string!("theirs"), buffer, false, ctx).unwrap();
     eval(ctx, "Atomics.store(new Int32Array(theirs), 0, -7)");
     assert_eq!(other.load_i32(0), Some(-7));

@@ -1,5 +1,5 @@
 //! Cross-engine checks: every ordered pair of the engines this build has
-//! (QuickJS <-> V8, and Boa when it lands) exchanges every clone type, moves
+//! (QuickJS, V8 and Boa, as built) exchanges every clone type, moves
 //! ArrayBuffers both ways, and shares one SharedArrayBuffer whose
 //! `Atomics.wait` each side wakes for the other.
 

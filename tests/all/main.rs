@@ -4,7 +4,7 @@
 //! `backend_suite!` instantiates them for each engine the build has.
 
 mod cli;
-#[cfg(all(feature = "quickjs", feature = "v8"))]
+#[cfg(any(feature = "v8", feature = "boa"))]
 mod cross;
 mod rust_api;
 mod send_sync;
@@ -195,3 +195,6 @@ backend_suite!(quickjs, "quickjs");
 
 #[cfg(feature = "v8")]
 backend_suite!(v8, "v8");
+
+#[cfg(feature = "boa")]
+backend_suite!(boa, "boa");
