@@ -2,7 +2,7 @@
 //! per engine.
 //!
 //! Names follow `group/engine/case`. Run: `cargo bench --bench agents`
-//! (`--features v8` adds the V8 rows).
+//! (`--features v8` adds the V8 rows, `--features boa` the Boa rows).
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use std::time::Duration;
@@ -18,6 +18,8 @@ const ENGINES: &[&str] = &[
     "quickjs",
     #[cfg(feature = "v8")]
     "v8",
+    #[cfg(feature = "boa")]
+    "boa",
 ];
 
 fn spawn(c: &mut Criterion) {

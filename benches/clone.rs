@@ -3,7 +3,7 @@
 //! back) in the agent. Throughput counts the wire bytes of one clone.
 //!
 //! Names follow `clone/engine/shape`. Run: `cargo bench --bench clone`
-//! (`--features v8` adds the V8 rows).
+//! (`--features v8` adds the V8 rows, `--features boa` the Boa rows).
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use std::time::Duration;
@@ -19,6 +19,8 @@ const ENGINES: &[&str] = &[
     "quickjs",
     #[cfg(feature = "v8")]
     "v8",
+    #[cfg(feature = "boa")]
+    "boa",
 ];
 
 /// (name, JS expression building the value once)
