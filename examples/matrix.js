@@ -5,8 +5,8 @@
 // The size is the first argument; without one, a warm-up run on one agent
 // sizes the matrices so that one agent computes for about a second, so
 // the speedup measures the computation and not the fixed cost of starting
-// an agent (a JIT engine multiplies 240x240 in a few tens of milliseconds,
-// an interpreter takes most of a second).
+// an agent (240x240 takes a JIT engine a few tens of milliseconds, QuickJS
+// most of a second, Boa several seconds).
 //
 // The two configurations alternate for 7 rounds. The speedup compares the
 // best times: interference (a VM's host, other processes) only ever adds
@@ -16,7 +16,7 @@
 //   cargo run --release -- run examples/matrix.js --threads 2 [N]
 const TARGET_MS = 1000;
 const ROUNDS = 7;
-let N = Number(hz.args[0]) || 240;
+let N = Number(hz.args[0]) || 120;
 
 function random(seed) {
   let s = seed;
@@ -87,16 +87,18 @@ async function timed(a, b, agents) {
   return [Date.now() - t0, c];
 }
 
-// Picks N (a multiple of 8, at most 1200) so one agent takes about
+// Picks N (a multiple of 8, from 16 to 1200) so one agent takes about
 // TARGET_MS: the work grows as N^3, but a small run is mostly fixed costs
 // (spawn, JIT warm-up), so it measures again at the new size.
 async function calibrate() {
   if (hz.args[0]) return;
   for (let step = 0; step < 3; step++) {
     const [t] = await timed(matrix(1), matrix(2), 1);
-    if (t >= TARGET_MS * 0.7 || N >= 1200) return;
+    if (t >= TARGET_MS * 0.7 && t <= TARGET_MS * 1.5) return;
     const scaled = N * Math.cbrt(TARGET_MS / Math.max(t, 1));
-    N = Math.min(1200, Math.round(scaled / 8) * 8);
+    const next = Math.max(16, Math.min(1200, Math.round(scaled / 8) * 8));
+    if (next === N) return;
+    N = next;
   }
 }
 
