@@ -243,11 +243,14 @@ fn op_select(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     op_result(ctx, start)
 }
 
+/// The prelude's name in stack traces.
+const PRELUDE_NAME: &str = "hz:prelude";
+
 /// The file of the innermost script or module on the stack that has one
-/// (the prelude has none), for `hz.spawn({ module })`.
+/// (not the prelude), for `hz.spawn({ module })`.
 pub(crate) fn calling_file(ctx: &Context) -> Option<String> {
     ctx.stack_trace().find_map(|frame| match frame.position().path {
-        boa_engine::vm::SourcePath::Path(p) => Some(p.to_string_lossy().into_owned()),
+        boa_engine::vm::SourcePath::Path(p) if p.as_os_str() != PRELUDE_NAME => Some(p.to_string_lossy().into_owned()),
         _ => None,
     })
 }
@@ -466,7 +469,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     }
 
     // The prelude is a function expression: (function (ops, global) {...}).
-    let source = boa_engine::Source::from_bytes(hz_core::PRELUDE);
+    let source = boa_engine::Source::from_bytes(hz_core::PRELUDE).with_path(std::path::Path::new(PRELUDE_NAME));
     let prelude = ctx.eval(source).map_err(|e| format!("the prelude did not compile: {e}"))?;
     let prelude =
         prelude.as_object().and_then(|f| JsFunction::from_object(f.clone())).ok_or("the prelude is not a function")?;

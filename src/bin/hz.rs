@@ -116,7 +116,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(JoinError::Js(e)) => {
-            eprintln!("Uncaught {e}");
+            // A thrown non-Error displays as "Uncaught 42" already.
+            if e.name.is_some() {
+                eprintln!("Uncaught {e}");
+            } else {
+                eprintln!("{e}");
+            }
             if let Some(stack) = e.stack.as_deref().filter(|s| !s.trim().is_empty()) {
                 eprintln!("{}", stack.trim_end());
             }
