@@ -133,6 +133,14 @@ fn string_of(v: &JsValue) -> Option<String> {
     v.as_string().map(|s| s.to_std_string_escaped())
 }
 
+/// The array index a property key is, if it is one.
+fn index_of(key: &PropertyKey) -> Option<u32> {
+    match key {
+        PropertyKey::Index(i) => Some(i.get()),
+        _ => None,
+    }
+}
+
 /// An ArrayBuffer's bytes, copied.
 fn buffer_bytes(ab: &JsArrayBuffer) -> Vec<u8> {
     ab.data().map(|d| d.to_vec()).unwrap_or_default()
@@ -156,7 +164,7 @@ pub(crate) fn to_payload(ctx: &mut Context, v: &JsValue, transfer: &[JsValue]) -
         let Ok(ab) = JsArrayBuffer::from_object(o.clone()) else {
             return Err(uncloneable("a transfer list entry that is not an ArrayBuffer"));
         };
-        if buffers.iter().any(|(b, _): &(JsObject, _)| JsObject::equals(b, &o)) {
+        if buffers.iter().any(|(b, _): &(JsArrayBuffer, _)| JsObject::equals(&JsObject::from(b.clone()), &o)) {
             return Err(uncloneable("an ArrayBuffer listed twice in the transfer list"));
         }
         if ab.data().is_none() {
@@ -165,18 +173,17 @@ pub(crate) fn to_payload(ctx: &mut Context, v: &JsValue, transfer: &[JsValue]) -
         let slot = Transferred::empty();
         let index = s.w.reserve_transfer(slot.clone());
         s.transfers.push((o.clone(), index));
-        buffers.push((o.clone(), slot));
+        buffers.push((ab, slot));
     }
     // 2. Serialize; transferables are written as moved.
     s.write(ctx, v, 0)?;
     // 3. A getter may have detached one meanwhile: check all before moving any.
     let mut moving = Vec::with_capacity(buffers.len());
-    for (o, slot) in buffers {
-        let ab = JsArrayBuffer::from_object(o.clone())?;
+    for (ab, slot) in buffers {
         if ab.data().is_none() {
             return Err(uncloneable("an ArrayBuffer in the transfer list, detached during the clone"));
         }
-        let info = call(ctx, |h| &h.buffer_info, &[o.into()])?;
+        let info = call(ctx, |h| &h.buffer_info, &[ab.clone().into()])?;
         let resizable = item(ctx, &info, 0)?.to_boolean();
         let max = number(&item(ctx, &info, 1)?) as usize;
         moving.push((ab, resizable.then_some(max), slot));
@@ -383,7 +390,10 @@ impl Serializer {
     }
 
     /// Own enumerable string keys (`Object.keys`), with their array index.
-    fn keys(&mut self, ctx: &mut Context, o: &JsObject) -> Result<Vec<(JsString, Option<u32>)>, CloneErr> {
+    /// Own enumerable string keys (`Object.keys`), each with its property
+    /// key (an array index is `PropertyKey::Index`, as `hz_clone::array_index`
+    /// decides it).
+    fn keys(&mut self, ctx: &mut Context, o: &JsObject) -> Result<Vec<(JsString, PropertyKey)>, CloneErr> {
         let f = natives::internals(ctx, |i| i.helpers.keys.clone());
         let names = f.call(&JsValue::undefined(), &[o.clone().into()], ctx)?;
         let names = names.as_object().ok_or_else(|| uncloneable("keys"))?;
@@ -393,8 +403,8 @@ impl Serializer {
         for i in 0..n {
             let k = names.get(i, ctx)?;
             let Some(k) = k.as_string() else { continue };
-            let index = hz_clone::array_index(&k.to_std_string_escaped());
-            keys.push((k, index));
+            let key = PropertyKey::from(k.clone());
+            keys.push((k, key));
         }
         Ok(keys)
     }
@@ -406,17 +416,16 @@ impl Serializer {
         &mut self,
         ctx: &mut Context,
         o: &JsObject,
-        keys: Vec<(JsString, Option<u32>)>,
+        keys: Vec<(JsString, PropertyKey)>,
         depth: usize,
         skip: Option<u32>,
     ) -> Result<(), CloneErr> {
-        for (name, index) in keys {
-            if let (Some(n), Some(i)) = (skip, index)
+        for (name, key) in keys {
+            if let (Some(n), Some(i)) = (skip, index_of(&key))
                 && i < n
             {
                 continue;
             }
-            let key = PropertyKey::from(name.clone());
             if !o.has_own_property(key.clone(), ctx)? {
                 continue;
             }
@@ -430,7 +439,7 @@ impl Serializer {
     fn array(&mut self, ctx: &mut Context, o: &JsObject, depth: usize) -> Result<(), CloneErr> {
         let length = o.get(js_string!("length"), ctx)?.as_number().unwrap_or(0.0) as u32;
         let keys = self.keys(ctx, o)?;
-        if let Some(has) = Writer::dense_elements(length, keys.iter().filter_map(|(_, i)| *i)) {
+        if let Some(has) = Writer::dense_elements(length, keys.iter().filter_map(|(_, k)| index_of(k))) {
             let id = self.w.begin_dense_array(length);
             self.remember(o, id);
             for (i, has) in has.into_iter().enumerate() {

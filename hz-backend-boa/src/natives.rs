@@ -12,8 +12,8 @@ use boa_engine::error::RuntimeLimitError;
 use boa_engine::object::builtins::{JsArray, JsFunction};
 use boa_engine::property::PropertyKey;
 use boa_engine::{
-    Context, Finalize, JsData, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Trace,
-    js_string,
+    Context, Finalize, JsData, JsError, JsNativeError, JsNativeErrorKind, JsObject, JsResult, JsString, JsValue,
+    NativeFunction, Trace, js_string,
 };
 use hz_clone::Payload;
 use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, wait_timeout};
@@ -67,8 +67,9 @@ fn type_error(message: impl Into<String>) -> JsError {
 /// A Boa SyntaxError from parsing the script `name`, with `at name:line:col`
 /// in its stack, as other engines report one.
 pub(crate) fn locate(ctx: &mut Context, e: JsError, name: &str) -> JsError {
-    let message = e.as_native().map(|n| n.message().to_owned());
-    let Some(message) = message.filter(|_| e.as_native().is_some_and(|n| n.kind().to_string() == "SyntaxError")) else {
+    let Some(message) =
+        e.as_native().filter(|n| matches!(n.kind(), JsNativeErrorKind::Syntax)).map(|n| n.message().to_owned())
+    else {
         return e;
     };
     // boa_parser ends its messages with "at line L, col C".
@@ -232,9 +233,10 @@ fn op_select(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     for c in elements(ctx, &list)? {
         let c = elements(ctx, &c).map_err(|_| type_error("select: bad case"))?;
         let ch = chan(c.first().unwrap_or(&JsValue::undefined()))?;
-        let value = match c.get(1).is_some_and(JsValue::to_boolean) {
-            true => Some(serialize(ctx, c.get(2).unwrap_or(&JsValue::undefined()))?),
-            false => None,
+        let value = if c.get(1).is_some_and(JsValue::to_boolean) {
+            Some(serialize(ctx, c.get(2).unwrap_or(&JsValue::undefined()))?)
+        } else {
+            None
         };
         cases.push((ch, value));
     }

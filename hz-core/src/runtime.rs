@@ -230,15 +230,6 @@ pub(crate) struct RuntimeInner {
 /// Counts an agent blocked with no timeout while alive (see [`Activity`]).
 pub(crate) struct BlockedGuard<'a>(Option<&'a AtomicUsize>);
 
-/// A pinned agent counted as blocked in its home (see `Worker::blocked`).
-pub(crate) struct PinnedBlocked<'a>(&'a AtomicUsize);
-
-impl Drop for PinnedBlocked<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.0 {
@@ -360,9 +351,9 @@ impl RuntimeInner {
     }
 
     /// Counts a pinned agent of `home` as blocked while the guard lives.
-    pub(crate) fn pinned_blocked(&self, home: usize) -> PinnedBlocked<'_> {
+    pub(crate) fn pinned_blocked(&self, home: usize) -> BlockedGuard<'_> {
         self.workers[home].blocked.fetch_add(1, Ordering::SeqCst);
-        PinnedBlocked(&self.workers[home].blocked)
+        BlockedGuard(Some(&self.workers[home].blocked))
     }
 
     /// Whether agents of `engine` may move between threads (`None`: no such engine).
