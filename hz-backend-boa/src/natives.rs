@@ -402,6 +402,10 @@ fn op_thread_id(_: &JsValue, _args: &[JsValue], ctx: &mut Context) -> Result {
     Ok(host(ctx).worker_index().map_or(-1.0, |i| i as f64).into())
 }
 
+fn op_now(_: &JsValue, _args: &[JsValue], ctx: &mut Context) -> Result {
+    Ok(host(ctx).now_ms().into())
+}
+
 fn op_gc(_: &JsValue, _args: &[JsValue], _ctx: &mut Context) -> Result {
     boa_gc::force_collect();
     Ok(JsValue::undefined())
@@ -441,7 +445,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
-    let natives: [(&str, Native); 22] = [
+    let natives: [(&str, Native); 23] = [
         ("channel", op_channel),
         ("send", op_send),
         ("recv", op_recv),
@@ -462,6 +466,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
         ("waitAsync", op_wait_async),
         ("notify", op_notify),
         ("threadId", op_thread_id),
+        ("now", op_now),
         ("gc", op_gc),
         ("newRealm", op_new_realm),
     ];

@@ -461,6 +461,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
         })?,
     )?;
     ops.set(
+        "now",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move || host.now_ms()
+        })?,
+    )?;
+    ops.set(
         "print",
         Function::new(ctx.clone(), move |stream: i32, text: Rest<String>| {
             let line = text.0.join(" ");

@@ -479,6 +479,11 @@ fn op_thread_id<'s>(scope: &mut v8::PinScope<'s, '_>, _args: Args<'s>, mut rv: R
     rv.set(v8::Number::new(scope, id).into());
 }
 
+fn op_now<'s>(scope: &mut v8::PinScope<'s, '_>, _args: Args<'s>, mut rv: Ret<'s>) {
+    let now = host(scope).now_ms();
+    rv.set(v8::Number::new(scope, now).into());
+}
+
 fn op_gc<'s>(scope: &mut v8::PinScope<'s, '_>, _args: Args<'s>, _rv: Ret<'s>) {
     scope.low_memory_notification();
 }
@@ -567,6 +572,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     native!("waitAsync", op_wait_async);
     native!("notify", op_notify);
     native!("threadId", op_thread_id);
+    native!("now", op_now);
     native!("gc", op_gc);
     native!("newRealm", op_new_realm);
 

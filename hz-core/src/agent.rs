@@ -497,6 +497,14 @@ impl Host {
         self.agent.rt.current_worker()
     }
 
+    /// Milliseconds on a monotonic clock, with sub-microsecond resolution,
+    /// from a process-wide origin (`performance.now()` subtracts the value
+    /// it read when the agent started).
+    pub fn now_ms(&self) -> f64 {
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+    }
+
     /// The flag an engine's interrupt handler polls: true once the agent is
     /// being terminated. Termination is uncatchable: the backend keeps
     /// interrupting until the turn returns.

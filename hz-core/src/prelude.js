@@ -28,6 +28,7 @@
 //   newRealm() -> global             optional: a new realm's global object
 //   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
+//   now() -> ms                      a monotonic clock in milliseconds (fractional)
 //   engine                           the engine's name
 //   threads                          the runtime's worker thread count
 // Status codes mirror hz_core::Status.
@@ -663,7 +664,16 @@
     threads: ops.threads,
     threadId: () => ops.threadId(),
   };
-  const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone };
+  // performance.now(): milliseconds since this agent started, from a
+  // monotonic clock with sub-microsecond resolution (HTML's High Resolution
+  // Time, without coarsening: hz runs no cross-origin code).
+  const nowOp = ops.now, start = nowOp(), timeOrigin = Date.now();
+  const performance = {
+    now: () => nowOp() - start,
+    timeOrigin,
+    toJSON: () => ({ timeOrigin }),
+  };
+  const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone, performance };
   if (typeof global.queueMicrotask !== 'function') install.queueMicrotask = queueMicrotask;
   for (const k of Object.keys(install)) {
     defineProperty(global, k, { value: install[k], writable: true, configurable: true, enumerable: false });

@@ -111,6 +111,10 @@ macro_rules! backend_suite {
                 suite::timers_and_microtasks_order(E)
             }
             #[test]
+            fn performance_now_is_monotonic_and_fine() {
+                suite::performance_now_is_monotonic_and_fine(E)
+            }
+            #[test]
             fn unhandled_rejection_fails_the_agent() {
                 suite::unhandled_rejection_fails_the_agent(E)
             }

@@ -449,6 +449,28 @@ pub(crate) fn clone_round_trips_values(e: &str) {
     );
 }
 
+pub(crate) fn performance_now_is_monotonic_and_fine(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const t0 = performance.now();
+            let distinct = 0, last = t0, backwards = false;
+            for (let i = 0; i < 1000; i++) {
+                const t = performance.now();
+                if (t < last) backwards = true;
+                if (t !== last) distinct++;
+                last = t;
+            }
+            await new Promise((r) => setTimeout(r, 30));
+            const slept = performance.now() - last;
+            const origin = performance.timeOrigin;
+            return [t0 >= 0 && t0 < 60000, backwards, distinct > 10, slept >= 29 && slept < 5000,
+                    Math.abs(origin + performance.now() - Date.now()) < 50, typeof JSON.stringify(performance)];
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,false,true,true,true,"string"]"#);
+}
+
 pub(crate) fn timers_and_microtasks_order(e: &str) {
     let out = json(
         e,
