@@ -1,0 +1,1 @@
+console.log(JSON.stringify({ engine: hz.engine, threads: hz.threads }));
