@@ -303,6 +303,16 @@
     }
   }
 
+  // The promise of an op the native side started: `r` is its op id
+  // (pending) or its result now. A result now costs no closure and no
+  // executor: the hot path of every send and receive.
+  function opResult(r, shape, extra) {
+    if (typeof r !== 'number') return present(r[0], r[1], r[2], shape, extra, PromiseResolve, PromiseReject);
+    return new Promise((resolve, reject) => {
+      pending.set(r, [resolve, reject, shape, extra]);
+    });
+  }
+
   function op(start, shape, extra) {
     let r;
     try {
@@ -310,21 +320,29 @@
     } catch (e) {
       return PromiseReject(e);
     }
-    return new Promise((resolve, reject) => {
-      if (typeof r === 'number') pending.set(r, [resolve, reject, shape, extra]);
-      else present(r[0], r[1], r[2], shape, extra, resolve, reject);
-    });
+    return opResult(r, shape, extra);
   }
 
   // Channels: native objects with this prototype.
   const proto = ops.channelPrototype;
   const methods = {
     send(value, options) {
-      const transfer = options == null ? undefined : options.transfer;
-      return op(() => ops.send(this, value, transfer), SEND);
+      let r;
+      try {
+        r = ops.send(this, value, options == null ? undefined : options.transfer);
+      } catch (e) {
+        return PromiseReject(e);
+      }
+      return opResult(r, SEND);
     },
     recv() {
-      return op(() => ops.recv(this), RECV);
+      let r;
+      try {
+        r = ops.recv(this);
+      } catch (e) {
+        return PromiseReject(e);
+      }
+      return opResult(r, RECV);
     },
     trySend(value) {
       return ops.trySend(this, value);
@@ -337,12 +355,18 @@
     close() {
       ops.close(this);
     },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const r = await this.recv();
-        if (r.done) return;
-        yield r.value;
-      }
+    // `for await (const v of ch)`: each step is one receive, whose result
+    // is already an iterator result (no async generator in between).
+    // Leaving the loop early leaves the channel open.
+    [Symbol.asyncIterator]() {
+      const ch = this;
+      return {
+        next: () => ch.recv(),
+        return: (value) => PromiseResolve({ value, done: true }),
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
     },
   };
   for (const k of Reflect.ownKeys(methods)) {
