@@ -24,4 +24,4 @@ async function pool(k, a, bt, n) {
     },
   };
 }
-await speedupWorkload(options(hz.args, { n: 240, target: 600, rounds: 5, fine: 64, agents: '1,2,4', fixed: 0 }), pool);
+await speedupWorkload(options(hz.args, { n: 96, target: 600, rounds: 5, fine: 64, agents: '1,2,4', fixed: 0 }), pool);

@@ -16,5 +16,5 @@ async function pool(k, a, bt, n) {
     close: () => Promise.all(ws.map((w) => w.terminate())),
   };
 }
-await speedupWorkload(options(args, { n: 240, target: 600, rounds: 5, fine: 64, agents: '1,2,4', fixed: 0 }), pool);
+await speedupWorkload(options(args, { n: 96, target: 600, rounds: 5, fine: 64, agents: '1,2,4', fixed: 0 }), pool);
 exit();
