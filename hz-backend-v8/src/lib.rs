@@ -18,7 +18,7 @@ mod clone;
 mod modules;
 mod natives;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use hz_clone::Payload;
@@ -59,12 +59,31 @@ pub fn init() {
 pub struct V8Engine {
     /// The most heap one agent may use, in bytes (V8's default if `None`).
     pub max_heap: Option<usize>,
+    /// The most V8 agents of this engine alive at once; past it a new
+    /// agent fails to start (its join rejects) and the others go on. The
+    /// process-wide cap from `vm.max_map_count` (see [`isolate_cap`])
+    /// applies either way.
+    pub max_agents: Option<usize>,
+    /// Live agents of this engine (clones share it).
+    live: Arc<AtomicUsize>,
 }
 
 impl V8Engine {
     /// The engine with default settings.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets [`max_heap`](Self::max_heap).
+    pub fn with_max_heap(mut self, bytes: usize) -> Self {
+        self.max_heap = Some(bytes);
+        self
+    }
+
+    /// Sets [`max_agents`](Self::max_agents).
+    pub fn with_max_agents(mut self, n: usize) -> Self {
+        self.max_agents = Some(n);
+        self
     }
 }
 
@@ -97,6 +116,68 @@ pub struct V8Agent {
     /// The near-heap-limit callback's data; outlives the isolate (fields
     /// drop after `Drop::drop` has disposed of it).
     _heap_guard: Box<HeapGuard>,
+    _slot: IsolateSlot,
+}
+
+/// Live isolates in this process.
+static LIVE_ISOLATES: std::sync::LazyLock<Arc<AtomicUsize>> = std::sync::LazyLock::new(Arc::default);
+
+/// How many isolates may live at once. V8 maps its memory in many regions
+/// (about 8 per idle isolate, and one per 256 KiB heap page in use) and
+/// aborts the whole process when the kernel refuses a mapping, which it
+/// does past `vm.max_map_count` (65,530 by default: about 7,000 idle
+/// isolates, measured). So hz keeps 8,192 mappings in reserve, budgets 12
+/// per isolate, and fails the spawn of an agent past that (4,778 agents
+/// by default) instead of letting V8 abort. Raise `vm.max_map_count`
+/// (sysctl) for more.
+fn isolate_cap() -> usize {
+    static CAP: OnceLock<usize> = OnceLock::new();
+    *CAP.get_or_init(|| {
+        let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+            .unwrap_or(65_530);
+        (max.saturating_sub(8192) / 12).max(16)
+    })
+}
+
+/// One place under a cap of live isolates, given back when dropped.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn take(count: &Arc<AtomicUsize>, cap: usize) -> Option<Counted> {
+        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < cap).then_some(n + 1)).ok()?;
+        Some(Counted(count.clone()))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An isolate's places under its engine's `max_agents` and the process's
+/// [`isolate_cap`], held for the isolate's life.
+struct IsolateSlot {
+    _engine: Counted,
+    _process: Counted,
+}
+
+impl IsolateSlot {
+    fn take(engine: &V8Engine) -> Result<IsolateSlot, Error> {
+        let max = engine.max_agents.unwrap_or(usize::MAX);
+        let engine_slot = Counted::take(&engine.live, max)
+            .ok_or_else(|| engine_error(format!("too many live V8 agents: this engine's max_agents is {max}")))?;
+        let cap = isolate_cap();
+        let process_slot = Counted::take(&LIVE_ISOLATES, cap).ok_or_else(|| {
+            engine_error(format!(
+                "too many live V8 agents ({cap}): each maps memory in many regions, and past the kernel's \
+                 vm.max_map_count V8 would abort the process (raise vm.max_map_count for more)"
+            ))
+        })?;
+        Ok(IsolateSlot { _engine: engine_slot, _process: process_slot })
+    }
 }
 
 /// What the near-heap-limit callback needs: the agent to end.
@@ -155,6 +236,7 @@ unsafe extern "C" fn near_heap_limit(data: *mut std::ffi::c_void, current: usize
 
 impl V8Agent {
     fn new(engine: &V8Engine, host: Host) -> Result<Self, Error> {
+        let slot = IsolateSlot::take(engine)?;
         let mut params = v8::CreateParams::default().array_buffer_allocator(alloc::allocator());
         if let Some(max) = engine.max_heap {
             params = params.heap_limits(0, max);
@@ -189,7 +271,14 @@ impl V8Agent {
             natives::install(scope, host.clone()).map_err(engine_error)?;
             global_context
         };
-        Ok(V8Agent { isolate: Some(shared), context: Some(context), host, terminate, _heap_guard: heap_guard })
+        Ok(V8Agent {
+            isolate: Some(shared),
+            context: Some(context),
+            host,
+            terminate,
+            _heap_guard: heap_guard,
+            _slot: slot,
+        })
     }
 
     fn terminating(&self) -> bool {

@@ -1,4 +1,4 @@
-//! What only the V8 backend has: its heap limit.
+//! What only the V8 backend has: its heap limit and its cap on live agents.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use hz::{AgentSpec, JoinError, Runtime, V8Engine, Value};
 /// callback the whole process would abort.
 #[test]
 fn heap_exhaustion_ends_only_that_agent() {
-    let rt = Runtime::builder().threads(2).engine(V8Engine { max_heap: Some(64 << 20) }).build().unwrap();
+    let rt = Runtime::builder().threads(2).engine(V8Engine::new().with_max_heap(64 << 20)).build().unwrap();
     let main = rt
         .spawn_on(
             "v8",
@@ -71,4 +71,48 @@ fn heap_exhaustion_ends_only_that_agent() {
         Err(JoinError::Js(e)) => assert!(e.message.contains("heap"), "{}", e.message),
         other => panic!("expected the heap limit, got {other:?}"),
     }
+}
+
+/// Past the engine's `max_agents`, a new V8 agent fails to start with a
+/// typed engine error and the live ones go on; once one has ended (and its
+/// isolate is gone), its place is free again. (The same guard, sized from `vm.max_map_count`, keeps
+/// thousands of idle isolates from making V8 abort the process.)
+#[test]
+fn max_agents_fails_the_extra_spawn_not_the_process() {
+    let rt = Runtime::builder().threads(2).engine(V8Engine::new().with_max_agents(3)).build().unwrap();
+    let main = rt
+        .spawn_on(
+            "v8",
+            AgentSpec::script(
+                "main.js",
+                r#"
+                (async () => {
+                  const ready = hz.channel(8), stop = hz.channel(0);
+                  const park = async (ready, stop) => { await ready.send(1); await stop.recv(); return 'done'; };
+                  const a = hz.spawn(park, ready, stop), b = hz.spawn(park, ready, stop);
+                  await ready.recv(); await ready.recv();
+                  const extra = await hz.spawn(() => 1).join().then((v) => 'ran ' + v, (e) => String(e.message));
+                  stop.close();
+                  const done = [await a.join(), await b.join()];
+                  // A place frees when the ended agent's isolate is disposed
+                  // of, just after its joiners hear of the end.
+                  let again;
+                  for (let i = 0; i < 200 && again === undefined; i++) {
+                    again = await hz.spawn(() => 2).join().catch(() => new Promise((r) => setTimeout(r, 10)));
+                  }
+                  return [extra, done, again];
+                })()
+                "#,
+            ),
+        )
+        .unwrap();
+    let out = main.join_timeout(Duration::from_secs(60)).expect("main agent did not finish").unwrap();
+    let Value::Array(items) = out else { panic!("not an array: {out:?}") };
+    let Value::String(extra) = &items[0] else { panic!("{items:?}") };
+    assert!(extra.contains("too many live V8 agents") && extra.contains("max_agents is 3"), "{extra}");
+    assert_eq!(items[1], Value::Array(vec![Value::String("done".into()), Value::String("done".into())]));
+    assert_eq!(items[2], Value::Number(2.0));
+    // From Rust too, while the runtime is idle, every place is free.
+    let h = rt.spawn_on("v8", AgentSpec::function("() => 3")).unwrap();
+    assert_eq!(h.join().unwrap(), Value::Number(3.0));
 }
