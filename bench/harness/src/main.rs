@@ -52,8 +52,8 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     Workload {
         id: "memory",
         title: "1b. Resident memory per live agent",
-        about: "Agents (workers) that are started and idle, waiting for a message; the process's resident set (VmRSS) read at 0, 1, 100 and 10,000 of them. Per agent: (RSS at n − RSS at 0) / n. A runtime stops when it passes 12 GiB or 240 s; the report gives how far it got.",
-        args: "counts=1,100,10000",
+        about: "Agents (workers) that are started and idle, waiting for a message; the process's resident set (VmRSS) read at 0, 1, 100, then every 1,000 up to 10,000 of them. Per agent: (RSS at n − RSS at 0) / n. A runtime stops when it passes 12 GiB or 240 s; the report gives how far it got.",
+        args: "counts=1,100,1000,2000,3000,4000,5000,6000,7000,8000,9000,10000",
         quick: "counts=1,100",
         peers: true,
         timeout_s: 240,
@@ -112,8 +112,8 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     Workload {
         id: "speedup",
         title: "7. CPU-bound parallel speedup",
-        about: "Dense matrix product (B transposed), sized so one agent computes for about 0.6 s on that runtime, on warm pools of 1, 2 and 4 agents. Coarse: one row band per agent; fine: 64 bands taken by whichever agent is free. Median of 5 rounds, pool sizes alternating; speedup = time on 1 agent / time on k.",
-        args: "target=600 rounds=5 fine=64 agents=1,2,4",
+        about: "Dense matrix product (B transposed), sized so one agent computes for about 0.6 s on that runtime, on warm pools of 1, 2 and 4 agents. Coarse: one row band per agent; fine: 64 bands taken by whichever agent is free. 7 rounds, pool sizes alternating; speedup = best time on 1 agent / best time on k (interference on a shared VM only adds time; the medians are shown too).",
+        args: "target=600 rounds=7 fine=64 agents=1,2,4",
         quick: "target=150 rounds=2 fine=32 agents=1,2",
         peers: true,
         timeout_s: 600,
