@@ -775,7 +775,11 @@ impl Host {
     /// `Atomics.notify` on the integer at `byte_offset` of `memory`: wakes up
     /// to `count` waiters (of any agent, any engine); returns how many.
     pub fn notify(&self, memory: &hz_atomics::SharedMemory, byte_offset: usize, count: usize) -> usize {
-        self.agent.rt.futex.notify((memory.as_ptr() as usize, byte_offset), count)
+        let woken = self.agent.rt.futex.notify((memory.as_ptr() as usize, byte_offset), count);
+        if woken > 0 {
+            self.agent.rt.wakes.fetch_add(woken as u64, Ordering::SeqCst);
+        }
+        woken
     }
 
     /// Spawns a child agent on `engine` (this agent's engine if `None`).

@@ -115,6 +115,7 @@ impl RuntimeBuilder {
             turns: AtomicU64::new(0),
             active: AtomicUsize::new(0),
             blocked_forever: AtomicUsize::new(0),
+            wakes: AtomicU64::new(0),
             spares: Mutex::new(Vec::new()),
             thread_count: AtomicUsize::new(n),
             max_threads: self.max_threads.max(n),
@@ -220,6 +221,8 @@ pub(crate) struct RuntimeInner {
     active: AtomicUsize,
     /// Agents blocked in `Atomics.wait` with no timeout.
     blocked_forever: AtomicUsize,
+    /// Waiters woken by `Atomics.notify` (see [`Activity::wakes`]).
+    pub(crate) wakes: AtomicU64,
     /// Threads waiting to take over a worker slot.
     spares: Mutex<Vec<Arc<Spare>>>,
     /// OS threads running workers or blocked agents (not the timer).
@@ -256,6 +259,9 @@ pub struct Activity {
     pub blocked: usize,
     /// Agents that have not ended.
     pub live: usize,
+    /// Waiters woken by `Atomics.notify` since the runtime started (agents
+    /// blocked in `Atomics.wait` make progress inside one turn).
+    pub wakes: u64,
 }
 
 impl Activity {
@@ -265,7 +271,7 @@ impl Activity {
     /// queued, and no timer is armed in either snapshot.
     pub fn is_stalled_since(&self, earlier: &Activity) -> bool {
         let quiet = |a: &Activity| a.running == a.blocked && a.queued == 0 && a.timers == 0 && a.live > 0;
-        quiet(self) && quiet(earlier) && self.turns == earlier.turns
+        quiet(self) && quiet(earlier) && self.turns == earlier.turns && self.wakes == earlier.wakes
     }
 }
 
@@ -683,6 +689,7 @@ impl RuntimeInner {
             timers: self.timers.pending(),
             blocked: self.blocked_forever.load(Ordering::SeqCst),
             live: lock(&self.live).len(),
+            wakes: self.wakes.load(Ordering::SeqCst),
         }
     }
 

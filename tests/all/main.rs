@@ -167,6 +167,10 @@ macro_rules! backend_suite {
                 suite::blocked_waiters_hand_off_their_threads(E)
             }
             #[test]
+            fn atomics_ping_pong_is_progress_and_drops_cleanly() {
+                suite::atomics_ping_pong_is_progress_and_drops_cleanly(E)
+            }
+            #[test]
             fn atomics_wait_results_and_errors() {
                 suite::atomics_wait_results_and_errors(E)
             }

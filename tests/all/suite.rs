@@ -929,6 +929,34 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Two agents ping-ponging through Atomics.wait/notify inside one turn each
+/// make progress the deadlock check must see (it once took them for a
+/// deadlock: no turn ends while they run); and dropping the runtime under
+/// them terminates both cleanly.
+pub(crate) fn atomics_ping_pong_is_progress_and_drops_cleanly(e: &str) {
+    let rt = runtime(3);
+    let src = r#"
+        const ia = new Int32Array(new SharedArrayBuffer(8));
+        const ping = (ia, me, other) => {
+            for (;;) { Atomics.wait(ia, 0, other); Atomics.store(ia, 0, me); Atomics.notify(ia, 0); }
+        };
+        hz.spawn(ping, ia, 1, 0);
+        hz.spawn(ping, ia, 0, 1);
+    "#;
+    let main = rt.spawn_on(e, AgentSpec::script("main.js", src)).unwrap();
+    main.join().unwrap();
+    let mut earlier = rt.activity();
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = rt.activity();
+        assert!(!now.is_stalled_since(&earlier), "a running ping-pong looks stalled: {now:?} after {earlier:?}");
+        earlier = now;
+    }
+    let t = Instant::now();
+    drop(rt);
+    assert!(t.elapsed() < Duration::from_secs(20), "dropping the runtime took {:?}", t.elapsed());
+}
+
 pub(crate) fn blocked_waiters_hand_off_their_threads(e: &str) {
     // Two worker threads, eight agents blocked in Atomics.wait one after
     // the other, then a ninth that wakes them one at a time. Without the
