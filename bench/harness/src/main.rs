@@ -143,12 +143,14 @@ pub(crate) struct Options {
     pub(crate) rss_cap: u64,
     /// Exit 1 if a run fails (CI's check that every script still runs).
     pub(crate) strict: bool,
+    /// Runs of each timed workload per runtime (the median is reported).
+    pub(crate) repeat: usize,
 }
 
 const HELP: &str = "hz-bench: hz beside Node, Deno and Bun, one run, one report
 
 usage: hz-bench [--hz PATH] [--peers-bin DIR] [--out DIR] [--quick]
-                [--only W1,W2] [--runtimes R1,R2] [--strict]
+                [--only W1,W2] [--runtimes R1,R2] [--repeat N] [--strict]
 
   --hz PATH        the hz binary (default: target/release/hz)
   --peers-bin DIR  where deno and bun are (default: bench/.peers/node_modules/.bin);
@@ -157,6 +159,8 @@ usage: hz-bench [--hz PATH] [--peers-bin DIR] [--out DIR] [--quick]
   --quick          small sizes: checks the whole pipeline in a few minutes
   --only           workloads: spawn,memory,roundtrip,throughput,clone,transfer,atomics,speedup,ring
   --runtimes       e.g. hz-quickjs,hz-v8,hz-boa,node,deno,bun
+  --repeat N       runs of each timed workload per runtime, taking turns;
+                   figures are the medians of the runs (default 3; 1 with --quick)
   --strict         exit 1 if any run fails";
 
 fn parse() -> Result<Options> {
@@ -171,6 +175,7 @@ fn parse() -> Result<Options> {
         runtimes: None,
         rss_cap: 12 << 30,
         strict: false,
+        repeat: 3,
     };
     let mut args = std::env::args().skip(1);
     let list = |v: String| v.split(',').map(str::to_owned).collect::<Vec<_>>();
@@ -181,6 +186,7 @@ fn parse() -> Result<Options> {
             "--peers-bin" => o.peers_bin = Some(value()?.into()),
             "--out" => o.out = value()?.into(),
             "--quick" => o.quick = true,
+            "--repeat" => o.repeat = value()?.parse::<usize>().context("--repeat needs a number")?.max(1),
             "--strict" => o.strict = true,
             "--only" => o.only = Some(list(value()?)),
             "--runtimes" => o.runtimes = Some(list(value()?)),
@@ -190,6 +196,9 @@ fn parse() -> Result<Options> {
             }
             _ => bail!("unknown argument {a:?}\n\n{HELP}"),
         }
+    }
+    if o.quick && !std::env::args().any(|a| a == "--repeat") {
+        o.repeat = 1;
     }
     if let Some(only) = &o.only {
         for w in only {
@@ -221,22 +230,34 @@ fn main() -> Result<()> {
     // The memory-hungry workloads run last: the peers die at their limits,
     // and the kernel reclaiming gigabytes afterwards slowed the timed
     // workloads that followed (round trips 5-8x slower, measured).
-    let (hungry, timed): (Vec<&Workload>, Vec<&Workload>) =
-        WORKLOADS.iter().partition(|w| w.id == "memory" || w.id == "ring");
+    let hungry_ids = |w: &Workload| w.id == "memory" || w.id == "ring";
+    let (hungry, timed): (Vec<&Workload>, Vec<&Workload>) = WORKLOADS.iter().partition(|w| hungry_ids(w));
     for w in timed.into_iter().chain(hungry) {
         if o.only.as_ref().is_some_and(|only| !only.iter().any(|x| x == w.id)) {
             continue;
         }
-        for r in &runtimes {
-            let outcome = if !r.hz && !w.peers {
-                Outcome::not_applicable("hz-only workload")
-            } else {
-                eprint!("{:>10} on {:<10} ", w.id, r.id);
+        // The timed workloads run `repeat` times, the runtimes taking turns,
+        // so a slow phase of the VM hits every runtime alike; each figure is
+        // the median of its runs (see Outcome::merge).
+        // (Not the speedup workload: each run sizes its own matrices and
+        // alternates its rounds already.)
+        let repeat = if hungry_ids(w) || w.id == "speedup" { 1 } else { o.repeat };
+        let mut runs: Vec<Vec<Outcome>> = vec![Vec::new(); runtimes.len()];
+        for round in 0..repeat {
+            for (i, r) in runtimes.iter().enumerate() {
+                if !r.hz && !w.peers {
+                    continue;
+                }
+                eprint!("{:>10} on {:<10} ({}/{repeat}) ", w.id, r.id, round + 1);
                 let t = Instant::now();
                 let out = run::workload(&o, w, r);
                 eprintln!("{:>6.1} s  {}", t.elapsed().as_secs_f64(), out.status);
-                out
-            };
+                runs[i].push(out);
+            }
+        }
+        for (r, outs) in runtimes.iter().zip(runs) {
+            let outcome =
+                if !r.hz && !w.peers { Outcome::not_applicable("hz-only workload") } else { Outcome::merge(outs) };
             results.push((w, r.id.clone(), outcome));
         }
     }

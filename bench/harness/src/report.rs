@@ -414,9 +414,10 @@ pub(crate) fn write(o: &Options, runtimes: &[Runtime], results: &Results<'_>, to
     let _ = writeln!(md, "# Benchmarks: hz beside Node, Deno and Bun\n");
     let _ = writeln!(
         md,
-        "Written by `bench/run.sh` (`hz-bench`{}) in {:.0} min: every workload on every hz engine the binary was built with and on every peer that runs here, in one run on one machine. Figures are medians (p99 where shown); a ratio compares the best hz engine with the best peer on the same row. Do not compare figures across runs on a shared VM: compare within this page.\n",
+        "Written by `bench/run.sh` (`hz-bench`{}) in {:.0} min: every workload on every hz engine the binary was built with and on every peer that runs here, in one run on one machine. Each timed workload ran {} time(s) per runtime, the runtimes taking turns; a figure is the median over those runs of each run's median (p99 likewise, where shown). A ratio compares the best hz engine with the best peer on the same row. Do not compare figures across runs on a shared VM: compare within this page.\n",
         if o.quick { " --quick: small sizes, a pipeline check, not figures to quote" } else { "" },
-        took.as_secs_f64() / 60.0
+        took.as_secs_f64() / 60.0,
+        o.repeat
     );
     let _ = writeln!(md, "- Machine: {}", machine());
     for r in runtimes {

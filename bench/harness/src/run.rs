@@ -88,6 +88,43 @@ impl Outcome {
     pub(crate) fn find(&self, case: &str) -> Option<&Sample> {
         self.samples.iter().find(|s| s.case == case)
     }
+
+    /// Several runs of one workload on one runtime as one outcome: each
+    /// case's value and p99 are the medians over the runs that reported it,
+    /// `best` the least; a failed run's status is kept.
+    pub(crate) fn merge(mut runs: Vec<Outcome>) -> Outcome {
+        if runs.len() <= 1 {
+            return runs.pop().unwrap_or_else(|| Outcome::not_applicable("not run"));
+        }
+        let median = |mut xs: Vec<f64>| {
+            xs.sort_by(f64::total_cmp);
+            let n = xs.len();
+            if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+        };
+        let mut samples: Vec<Sample> = Vec::new();
+        for run in &runs {
+            for s in &run.samples {
+                if samples.iter().any(|x| x.case == s.case) {
+                    continue;
+                }
+                let all: Vec<&Sample> = runs.iter().filter_map(|r| r.find(&s.case)).collect();
+                let mut merged = s.clone();
+                merged.value = median(all.iter().map(|x| x.value).collect());
+                if s.get("p99").is_some() {
+                    let p99 = median(all.iter().filter_map(|x| x.get("p99")).collect());
+                    merged.extra.insert("p99".into(), p99.into());
+                }
+                if s.get("best").is_some() {
+                    let best = all.iter().filter_map(|x| x.get("best")).fold(f64::INFINITY, f64::min);
+                    merged.extra.insert("best".into(), best.into());
+                }
+                merged.extra.insert("runs".into(), all.len().into());
+                samples.push(merged);
+            }
+        }
+        let status = runs.iter().map(|r| r.status.clone()).find(|s| *s != Status::Ok).unwrap_or(Status::Ok);
+        Outcome { samples, rss: runs.swap_remove(0).rss, status }
+    }
 }
 
 fn output(mut c: Command) -> Result<String> {
