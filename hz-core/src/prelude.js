@@ -303,46 +303,31 @@
     }
   }
 
-  // The promise of an op the native side started: `r` is its op id
-  // (pending) or its result now. A result now costs no closure and no
-  // executor: the hot path of every send and receive.
-  function opResult(r, shape, extra) {
+  // Starts the native op `native(a, b, c)` and returns its promise: the op
+  // returns its op id (pending) or its result now, and a throw rejects. A
+  // result now costs no closure and no executor: the hot path of every send
+  // and receive. (Natives ignore arguments they do not take.)
+  function op(shape, extra, native, a, b, c) {
+    let r;
+    try {
+      r = native(a, b, c);
+    } catch (e) {
+      return PromiseReject(e);
+    }
     if (typeof r !== 'number') return present(r[0], r[1], r[2], shape, extra, PromiseResolve, PromiseReject);
     return new Promise((resolve, reject) => {
       pending.set(r, [resolve, reject, shape, extra]);
     });
   }
 
-  function op(start, shape, extra) {
-    let r;
-    try {
-      r = start();
-    } catch (e) {
-      return PromiseReject(e);
-    }
-    return opResult(r, shape, extra);
-  }
-
   // Channels: native objects with this prototype.
   const proto = ops.channelPrototype;
   const methods = {
     send(value, options) {
-      let r;
-      try {
-        r = ops.send(this, value, options == null ? undefined : options.transfer);
-      } catch (e) {
-        return PromiseReject(e);
-      }
-      return opResult(r, SEND);
+      return op(SEND, undefined, ops.send, this, value, options == null ? undefined : options.transfer);
     },
     recv() {
-      let r;
-      try {
-        r = ops.recv(this);
-      } catch (e) {
-        return PromiseReject(e);
-      }
-      return opResult(r, RECV);
+      return op(RECV, undefined, ops.recv, this);
     },
     trySend(value) {
       return ops.trySend(this, value);
@@ -386,8 +371,7 @@
       return this.#id;
     }
     join() {
-      const id = this.#id;
-      return op(() => ops.join(id), JOIN);
+      return op(JOIN, undefined, ops.join, this.#id);
     }
     terminate() {
       return ops.terminate(this.#id);
@@ -455,7 +439,7 @@
       timeout = Number(options.timeout);
       if (!(timeout >= 0)) timeout = 0;
     }
-    return op(() => ops.select(list, hasDefault, timeout), SELECT, isSend);
+    return op(SELECT, isSend, ops.select, list, hasDefault, timeout);
   }
 
   // Timers.
