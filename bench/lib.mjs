@@ -148,3 +148,72 @@ export async function speedupWorkload(o, pool) {
     ks.forEach((k, i) => emit(`${grain}, ${k} agent${k > 1 ? 's' : ''}`, median(times[grain][i]), 'ms', { best: Math.min(...times[grain][i]), n, agents: k }));
   }
 }
+
+/**
+ * The round-trip workload on any runtime: `trip(value)` sends `value` to an
+ * echo agent and resolves with the answer.
+ */
+export async function roundTripWorkload(o, trip) {
+  for (const [kase, value] of [['number', 42], ['object', { id: 1, name: 'x', tags: ['a', 'b'] }]]) {
+    const samples = [];
+    for (let i = 0; i < o.warm + o.n; i++) {
+      const t0 = performance.now();
+      await trip(value);
+      if (i >= o.warm) samples.push((performance.now() - t0) * 1000);
+    }
+    emitSamples(kase, samples, 'us');
+  }
+}
+
+/**
+ * The transfer workload on any runtime: `echo(move)` starts an echo agent
+ * that moves (or copies) buffers back, and returns `{ trip(buf), close() }`
+ * where `trip` sends `buf` the same way and resolves with the buffer that
+ * came back.
+ */
+export async function transferWorkload(o, echo) {
+  for (const mode of ['transfer', 'copy']) {
+    const agent = await echo(mode === 'transfer');
+    for (const size of o.sizes.split(',').map(Number)) {
+      let buf = new ArrayBuffer(size);
+      const reps = Math.max(3, Math.min(o.reps, Math.floor((o.reps * 1048576) / size)));
+      const samples = [];
+      for (let i = 0; i < reps + 1; i++) {
+        const t0 = performance.now();
+        buf = await agent.trip(buf);
+        if (i > 0) samples.push((performance.now() - t0) * 1000);
+      }
+      emitSamples(`${mode} ${size}`, samples, 'us');
+    }
+    await agent.close();
+  }
+}
+
+/**
+ * The Atomics workload's answering side, on ia[0]: waits for 1, answers
+ * with 0, until ia[1] is 1. Self-contained: hz agents get it as source.
+ */
+export function atomicsPong(ia) {
+  for (;;) {
+    Atomics.wait(ia, 0, 0);
+    if (Atomics.load(ia, 1) === 1) return;
+    Atomics.store(ia, 0, 0);
+    Atomics.notify(ia, 0);
+  }
+}
+
+/** The Atomics workload's timed side; stops the ponger at the end. */
+export function atomicsPing(ia, o) {
+  const samples = [];
+  for (let i = 0; i < o.warm + o.n; i++) {
+    const t0 = performance.now();
+    Atomics.store(ia, 0, 1);
+    Atomics.notify(ia, 0);
+    Atomics.wait(ia, 0, 1);
+    if (i >= o.warm) samples.push((performance.now() - t0) * 1000);
+  }
+  Atomics.store(ia, 1, 1);
+  Atomics.store(ia, 0, 1);
+  Atomics.notify(ia, 0);
+  emitSamples('wait/notify round trip', samples, 'us');
+}

@@ -1,25 +1,6 @@
-import { emitSamples, options } from '../lib.mjs';
+import { atomicsPing, atomicsPong, options } from '../lib.mjs';
 
-const o = options(hz.args, { n: 20000, warm: 2000 });
 const ia = new Int32Array(new SharedArrayBuffer(8));
-const ponger = hz.spawn((ia) => {
-  for (;;) {
-    Atomics.wait(ia, 0, 0);
-    if (Atomics.load(ia, 1) === 1) return;
-    Atomics.store(ia, 0, 0);
-    Atomics.notify(ia, 0);
-  }
-}, ia);
-const samples = [];
-for (let i = 0; i < o.warm + o.n; i++) {
-  const t0 = performance.now();
-  Atomics.store(ia, 0, 1);
-  Atomics.notify(ia, 0);
-  Atomics.wait(ia, 0, 1);
-  if (i >= o.warm) samples.push((performance.now() - t0) * 1000);
-}
-Atomics.store(ia, 1, 1);
-Atomics.store(ia, 0, 1);
-Atomics.notify(ia, 0);
+const ponger = hz.spawn((ia, pong) => (0, eval)(`(${pong})`)(ia), ia, String(atomicsPong));
+atomicsPing(ia, options(hz.args, { n: 20000, warm: 2000 }));
 await ponger.join();
-emitSamples('wait/notify round trip', samples, 'us');

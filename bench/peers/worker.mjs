@@ -1,6 +1,6 @@
 // The peers' worker: posts 'ready', then takes a {mode, ...} message that
 // says what to do with the messages after it (answering 'ok').
-import { multiplyRows } from '../lib.mjs';
+import { atomicsPong, multiplyRows } from '../lib.mjs';
 
 const web = typeof Deno !== 'undefined' || typeof Bun !== 'undefined';
 const port = web ? self : (await import('node:worker_threads')).parentPort;
@@ -15,16 +15,9 @@ const modes = {
   produce: () => ({ n }) => {
     for (let i = 0; i < n; i++) post(i);
   },
-  // Atomics ping-pong on cfg.ia: wait for 1, answer with 0, until ia[1] is 1.
+  // Atomics ping-pong on cfg.ia (after answering 'ok').
   atomics: ({ ia }) => {
-    queueMicrotask(() => {
-      for (;;) {
-        Atomics.wait(ia, 0, 0);
-        if (Atomics.load(ia, 1) === 1) return;
-        Atomics.store(ia, 0, 0);
-        Atomics.notify(ia, 0);
-      }
-    });
+    queueMicrotask(() => atomicsPong(ia));
     return () => {};
   },
   // Rows [from, to) of cfg.a times cfg.bt, answered as [from, band].
