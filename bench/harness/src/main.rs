@@ -175,8 +175,9 @@ fn parse() -> Result<Options> {
         runtimes: None,
         rss_cap: 12 << 30,
         strict: false,
-        repeat: 3,
+        repeat: 1,
     };
+    let mut repeat = None;
     let mut args = std::env::args().skip(1);
     let list = |v: String| v.split(',').map(str::to_owned).collect::<Vec<_>>();
     while let Some(a) = args.next() {
@@ -186,7 +187,7 @@ fn parse() -> Result<Options> {
             "--peers-bin" => o.peers_bin = Some(value()?.into()),
             "--out" => o.out = value()?.into(),
             "--quick" => o.quick = true,
-            "--repeat" => o.repeat = value()?.parse::<usize>().context("--repeat needs a number")?.max(1),
+            "--repeat" => repeat = Some(value()?.parse::<usize>().context("--repeat needs a number")?.max(1)),
             "--strict" => o.strict = true,
             "--only" => o.only = Some(list(value()?)),
             "--runtimes" => o.runtimes = Some(list(value()?)),
@@ -197,9 +198,7 @@ fn parse() -> Result<Options> {
             _ => bail!("unknown argument {a:?}\n\n{HELP}"),
         }
     }
-    if o.quick && !std::env::args().any(|a| a == "--repeat") {
-        o.repeat = 1;
-    }
+    o.repeat = repeat.unwrap_or(if o.quick { 1 } else { 3 });
     if let Some(only) = &o.only {
         for w in only {
             if !WORKLOADS.iter().any(|x| x.id == w) {

@@ -164,13 +164,10 @@ fn memory(
     let mut series = Vec::new();
     for r in runtimes {
         let Some(out) = outcome(results, w.id, &r.id) else { continue };
-        let at = |label: &str| out.rss.iter().find(|(l, _)| l == label).map(|x| x.1);
-        let base = at("0");
-        let most = out.rss.iter().filter_map(|(l, b)| Some((l.parse::<u64>().ok()?, *b))).max();
+        let most = out.rss_most();
         let mib = |b: Option<u64>| b.map_or("—".into(), |b| format!("{:.0} MiB", b as f64 / 1048576.0));
-        let per = match (base, most) {
-            (Some(b0), Some((n, b))) if n > 0 => {
-                let kib = (b.saturating_sub(b0)) as f64 / n as f64 / 1024.0;
+        let per = match out.per_agent() {
+            Some((n, kib)) => {
                 per_agent.push((r.id.clone(), n, kib));
                 series.push((r.label.clone(), colour(&r.id).to_owned()));
                 groups.push(Group {
@@ -186,9 +183,9 @@ fn memory(
             "| {} | {} | {} | {} | {} | {} | {per} |",
             r.label,
             most.map_or("0".into(), |m| m.0.to_string()),
-            mib(base),
-            mib(at("1")),
-            mib(at("100")),
+            mib(out.rss_at("0")),
+            mib(out.rss_at("1")),
+            mib(out.rss_at("100")),
             mib(most.map(|m| m.1)),
         );
     }
@@ -449,16 +446,12 @@ pub(crate) fn write(o: &Options, runtimes: &[Runtime], results: &Results<'_>, to
                 if w.id == "ring" {
                     for r in runtimes.iter().filter(|r| r.hz) {
                         let Some(out) = outcome(results, "ring", &r.id) else { continue };
-                        let at = |l: &str| out.rss.iter().find(|x| x.0 == l).map(|x| x.1);
-                        if let (Some(b0), Some((n, b))) =
-                            (at("0"), out.rss.iter().filter_map(|(l, b)| Some((l.parse::<u64>().ok()?, *b))).max())
-                            && n > 0
-                        {
+                        if let Some((n, kib)) = out.per_agent() {
                             let _ = writeln!(
                                 body,
                                 "- {} ring of {n}: {} KiB resident per agent (with its channel).",
                                 r.label,
-                                fmt_num((b.saturating_sub(b0)) as f64 / n as f64 / 1024.0)
+                                fmt_num(kib)
                             );
                         }
                     }

@@ -89,6 +89,25 @@ impl Outcome {
         self.samples.iter().find(|s| s.case == case)
     }
 
+    /// Resident bytes at the `@rss` point `label`.
+    pub(crate) fn rss_at(&self, label: &str) -> Option<u64> {
+        self.rss.iter().find(|(l, _)| l == label).map(|x| x.1)
+    }
+
+    /// The `@rss` point with the most agents (a numeric label): the count
+    /// and the resident bytes there.
+    pub(crate) fn rss_most(&self) -> Option<(u64, u64)> {
+        self.rss.iter().filter_map(|(l, b)| Some((l.parse::<u64>().ok()?, *b))).max()
+    }
+
+    /// KiB per agent at the point with the most agents, over the point "0",
+    /// with that count.
+    pub(crate) fn per_agent(&self) -> Option<(u64, f64)> {
+        let (n, bytes) = self.rss_most().filter(|m| m.0 > 0)?;
+        let base = self.rss_at("0")?;
+        Some((n, bytes.saturating_sub(base) as f64 / n as f64 / 1024.0))
+    }
+
     /// Several runs of one workload on one runtime as one outcome: each
     /// case's value and p99 are the medians over the runs that reported it,
     /// `best` the least; a failed run's status is kept.
