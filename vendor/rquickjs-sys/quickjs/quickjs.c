@@ -264,7 +264,15 @@ typedef struct JSMallocState {
    object. */
 
 #define JS_ARENA_ALIGN             8
-#define JS_ARENA_SIZE              4096
+/* hz patch: 1 KiB arenas instead of 4 KiB. hz runs one runtime per agent,
+   and most of a fresh runtime's 31 size classes hold a few blocks each, so
+   4 KiB arenas left about 37 KiB of untouched-but-resident slack per agent
+   (10,000 idle agents: 282 -> 245 KiB each, measured with bench/hz/memory.mjs).
+   Allocation speed is unchanged in hz's benchmarks. Override with
+   -DJS_ARENA_SIZE=... in CFLAGS. */
+#ifndef JS_ARENA_SIZE
+#define JS_ARENA_SIZE              1024
+#endif
 #define JS_ARENA_BLOCK_SIZE_COUNT  31
 #define JS_ARENA_MAX_SMALL_SIZE    512
 #define JS_ARENA_FREE_NIL          0xffff
