@@ -1,15 +1,17 @@
 //! Agents as the core sees them: the shared record the scheduler moves
 //! around, and [`Host`], the engine-neutral API a backend's natives call.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use hz_clone::{Payload, Value};
 
 use crate::channel::{self, Attempt, Case, Chan, Outcome, Recv, Registration, Selected, Waiter};
 use crate::engine::{AgentBox, DynEngine};
+use crate::mailbox::{Mailbox, ResultCell};
 use crate::runtime::RuntimeInner;
-use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, lock};
 use crate::timer::TimerKey;
 use crate::{Error, JoinError, JsError};
 
@@ -165,6 +167,9 @@ pub struct Completion {
     pub value: Option<Payload>,
     /// The select case that ran (-1 if none).
     pub index: i32,
+    /// The channel a received value came from: it goes back there if the
+    /// agent ends before it runs this completion (see [`Chan::give_back`]).
+    from: Option<Weak<PayloadChan>>,
 }
 
 /// An `Atomics.wait` timeout in milliseconds, as the prelude coerced it
@@ -181,23 +186,46 @@ impl Completion {
         v.as_str().map(str::to_owned)
     }
 
+    fn new(status: Status, value: Option<Payload>, index: i32) -> Self {
+        Completion { status, value, index, from: None }
+    }
     fn ok(value: Option<Payload>) -> Self {
-        Completion { status: Status::Ok, value, index: -1 }
+        Completion::new(Status::Ok, value, -1)
     }
     fn error(name: &str, message: &str) -> Self {
-        Completion { status: Status::Error, value: error_payload(name, message), index: -1 }
+        Completion::new(Status::Error, error_payload(name, message), -1)
     }
-    fn from_outcome(o: Outcome<Payload>) -> Self {
+    /// `cases[i]`: the channel of select case `i` (of case 0 for a plain receive).
+    fn from_outcome(o: Outcome<Payload>, cases: &[Weak<PayloadChan>]) -> Self {
         match o {
             Outcome::Received { case, value } => {
-                Completion { status: Status::Ok, value: Some(value), index: case as i32 }
+                Completion { from: cases.get(case).cloned(), ..Completion::new(Status::Ok, Some(value), case as i32) }
             }
-            Outcome::RecvClosed { case } => Completion { status: Status::Done, value: None, index: case as i32 },
-            Outcome::Sent { case } => Completion { status: Status::Ok, value: None, index: case as i32 },
+            Outcome::RecvClosed { case } => Completion::new(Status::Done, None, case as i32),
+            Outcome::Sent { case } => Completion::new(Status::Ok, None, case as i32),
             Outcome::SendClosed { case, .. } => {
                 Completion { index: case as i32, ..Completion::error("Error", "send on a closed channel") }
             }
-            Outcome::Timeout => Completion { status: Status::Timeout, value: None, index: -1 },
+            Outcome::Timeout => Completion::new(Status::Timeout, None, -1),
+        }
+    }
+
+    /// Returns a received value nobody will see to its channel.
+    fn give_back(self) {
+        if let (Some(value), Some(from)) = (self.value, self.from)
+            && let Some(ch) = from.upgrade()
+        {
+            ch.give_back(value);
+        }
+    }
+}
+
+impl Task {
+    /// Hands back what a task carries that its agent will never see: a
+    /// received value returns to its channel.
+    fn give_back(self) {
+        if let Task::Complete { completion, .. } = self {
+            completion.give_back();
         }
     }
 }
@@ -265,26 +293,7 @@ pub(crate) struct HostState {
     children: HashMap<AgentId, Arc<AgentShared>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Life {
-    New,
-    Running,
-    Finished,
-}
-
-pub(crate) struct Sched {
-    pub(crate) tasks: VecDeque<Task>,
-    /// In a run queue or running: whoever makes it true pushes it to a queue.
-    pub(crate) scheduled: bool,
-    pub(crate) life: Life,
-}
-
 type Joiner = Box<dyn FnOnce(&AgentResult) + Send>;
-
-enum ResultState {
-    Running(Vec<Joiner>),
-    Finished(AgentResult),
-}
 
 /// The scheduler's record of one agent.
 pub(crate) struct AgentShared {
@@ -293,17 +302,17 @@ pub(crate) struct AgentShared {
     pub(crate) engine: Arc<dyn DynEngine>,
     /// The home worker of a pinned agent.
     pub(crate) home: Option<usize>,
-    pub(crate) sched: Mutex<Sched>,
+    /// Its queued tasks, life and terminate flag.
+    pub(crate) mailbox: Mailbox<Task>,
     /// A migratable agent's engine instance, between turns.
     pub(crate) body: Mutex<Option<Box<dyn crate::engine::Agent + Send>>>,
-    pub(crate) terminate: Arc<AtomicBool>,
     /// `[[CanBlock]]`.
     can_block: bool,
     /// Ends a blocking `Atomics.wait` on terminate.
     wait_slot: hz_atomics::WaitSlot,
     interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     host: Mutex<HostState>,
-    result: Mutex<ResultState>,
+    result: ResultCell<AgentResult>,
 }
 
 impl AgentShared {
@@ -315,37 +324,29 @@ impl AgentShared {
         spec: AgentSpec,
     ) -> Arc<Self> {
         let can_block = spec.can_block;
-        let mut tasks = VecDeque::new();
-        tasks.push_back(Task::Start(spec));
         Arc::new(AgentShared {
             id,
             rt,
             engine,
             home,
-            sched: Mutex::new(Sched { tasks, scheduled: true, life: Life::New }),
+            mailbox: Mailbox::new(Task::Start(spec)),
             body: Mutex::new(None),
-            terminate: Arc::new(AtomicBool::new(false)),
             can_block,
             wait_slot: hz_atomics::WaitSlot::new(),
             interrupt: Mutex::new(None),
             host: Mutex::new(HostState::default()),
-            result: Mutex::new(ResultState::Running(Vec::new())),
+            result: ResultCell::new(),
         })
     }
 
-    /// Queues a task and schedules the agent if it was idle. Tasks for a
-    /// finished agent are dropped (their senders were told when it ended).
+    /// Queues a task and schedules the agent if it was idle. A task for a
+    /// finished agent is handed back (a received value returns to its
+    /// channel); nothing else in it has anyone left to tell.
     pub(crate) fn enqueue(self: &Arc<Self>, task: Task) {
-        let schedule = {
-            let mut s = lock(&self.sched);
-            if s.life == Life::Finished {
-                return;
-            }
-            s.tasks.push_back(task);
-            !std::mem::replace(&mut s.scheduled, true)
-        };
-        if schedule {
-            self.rt.schedule(self.clone());
+        match self.mailbox.push(task) {
+            Ok(true) => self.rt.schedule(self.clone()),
+            Ok(false) => {}
+            Err(task) => task.give_back(),
         }
     }
 
@@ -356,12 +357,8 @@ impl AgentShared {
     /// Requests termination: interrupts running JS and makes sure the
     /// scheduler sees the agent so it tears it down. False if it had ended.
     pub(crate) fn request_terminate(self: &Arc<Self>) -> bool {
-        let schedule = {
-            let mut s = lock(&self.sched);
-            if s.life == Life::Finished || self.terminate.swap(true, Ordering::AcqRel) {
-                return false;
-            }
-            !std::mem::replace(&mut s.scheduled, true)
+        let Some(schedule) = self.mailbox.request_terminate() else {
+            return false;
         };
         if let Some(interrupt) = lock(&self.interrupt).as_ref() {
             interrupt();
@@ -374,7 +371,7 @@ impl AgentShared {
     }
 
     pub(crate) fn is_terminating(&self) -> bool {
-        self.terminate.load(Ordering::Acquire)
+        self.mailbox.is_terminating()
     }
 
     /// Whether the agent has ended: it failed, or its result is settled, no
@@ -384,13 +381,20 @@ impl AgentShared {
         match h.settled {
             // A failed agent ends now: what it still waits for is moot.
             Some(Err(_)) => true,
-            Some(Ok(_)) => h.ops.is_empty() && lock(&self.sched).tasks.is_empty(),
+            Some(Ok(_)) => h.ops.is_empty() && self.mailbox.is_empty(),
             None => false,
         }
     }
 
-    /// Ends the agent: cancels what is pending, drops queued tasks, records
-    /// the result and tells every joiner. Called once, by the scheduler.
+    /// Ends the agent: cancels what is pending, hands back queued tasks
+    /// (received values return to their channels), records the result and
+    /// tells every joiner. Called once, by the scheduler.
+    ///
+    /// An agent that fails or is terminated takes its children with it: they
+    /// are terminated, and its joiners hear of its end once every one of
+    /// them (and so every descendant) has ended, so no orphan is left
+    /// blocked in a wait. An agent that completes leaves its children
+    /// running, as a goroutine's do; the runtime still owns them.
     pub(crate) fn finish(self: &Arc<Self>, result: Option<AgentResult>) {
         let (ops, settled, aborted, children) = {
             let mut h = lock(&self.host);
@@ -399,25 +403,44 @@ impl AgentShared {
         for (_, op) in ops {
             self.cancel_op(op);
         }
-        {
-            let mut s = lock(&self.sched);
-            s.life = Life::Finished;
-            s.tasks.clear();
+        // Newest first: each goes to the front of its channel, so values
+        // from one channel return in their order.
+        for task in self.mailbox.finish().into_iter().rev() {
+            task.give_back();
         }
-        drop(children);
         let result = match aborted {
             Some(error) => Err(Failure::Thrown(error)),
             None => result.or(settled).unwrap_or(Err(Failure::Terminated)),
         };
-        let joiners = {
-            let mut r = lock(&self.result);
-            match std::mem::replace(&mut *r, ResultState::Finished(result.clone())) {
-                ResultState::Running(j) => j,
-                ResultState::Finished(_) => Vec::new(),
-            }
+        let live: Vec<_> = match result {
+            Ok(_) => Vec::new(),
+            Err(_) => children.into_values().filter(|c| c.result().is_none()).collect(),
         };
-        for j in joiners {
-            j(&result);
+        if live.is_empty() {
+            self.report(result);
+            return;
+        }
+        let left = Arc::new(AtomicUsize::new(live.len()));
+        let pending = Arc::new(Mutex::new(Some(result)));
+        for child in &live {
+            child.request_terminate();
+        }
+        for child in live {
+            let (me, left, pending) = (self.clone(), left.clone(), pending.clone());
+            child.on_finish(Box::new(move |_| {
+                if left.fetch_sub(1, Ordering::AcqRel) == 1
+                    && let Some(result) = lock(&pending).take()
+                {
+                    me.report(result);
+                }
+            }));
+        }
+    }
+
+    /// Records the final result and tells every joiner.
+    fn report(self: &Arc<Self>, result: AgentResult) {
+        if !self.result.set(result) {
+            return;
         }
         if let Some(home) = self.home {
             self.rt.unhome(home);
@@ -447,22 +470,11 @@ impl AgentShared {
 
     /// Runs `f` with the result once the agent has finished (now, if it has).
     pub(crate) fn on_finish(&self, f: Joiner) {
-        let mut r = lock(&self.result);
-        match &mut *r {
-            ResultState::Running(j) => j.push(f),
-            ResultState::Finished(res) => {
-                let res = res.clone();
-                drop(r);
-                f(&res);
-            }
-        }
+        self.result.on_finish(f);
     }
 
     pub(crate) fn result(&self) -> Option<AgentResult> {
-        match &*lock(&self.result) {
-            ResultState::Finished(r) => Some(r.clone()),
-            ResultState::Running(_) => None,
-        }
+        self.result.get()
     }
 
     pub(crate) fn take_body(&self) -> Option<Box<dyn crate::engine::Agent + Send>> {
@@ -509,7 +521,7 @@ impl Host {
     /// being terminated. Termination is uncatchable: the backend keeps
     /// interrupting until the turn returns.
     pub fn terminate_flag(&self) -> Arc<AtomicBool> {
-        self.agent.terminate.clone()
+        self.agent.mailbox.terminate_flag()
     }
 
     /// Registers what to call to interrupt running JS on terminate (for
@@ -537,11 +549,20 @@ impl Host {
     }
 
     /// A waiter whose outcome becomes a [`Task::Complete`] for op `op`.
-    fn waiter(&self, op: u64, slot: &mut Option<Arc<Waiter<Payload>>>) -> Arc<Waiter<Payload>> {
+    /// `cases[i]` is the channel of case `i`, where a received value goes
+    /// back if this agent has ended (empty for a plain send).
+    fn waiter(
+        &self,
+        op: u64,
+        cases: Vec<Weak<PayloadChan>>,
+        slot: &mut Option<Arc<Waiter<Payload>>>,
+    ) -> Arc<Waiter<Payload>> {
         let agent = Arc::downgrade(&self.agent);
         let w = Waiter::new(move |outcome| {
-            if let Some(agent) = agent.upgrade() {
-                agent.complete(op, Completion::from_outcome(outcome));
+            let completion = Completion::from_outcome(outcome, &cases);
+            match agent.upgrade() {
+                Some(agent) => agent.complete(op, completion),
+                None => completion.give_back(),
             }
         });
         *slot = Some(w.clone());
@@ -590,7 +611,7 @@ impl Host {
     pub fn send(&self, ch: &Arc<PayloadChan>, value: Payload) -> OpStart {
         let op = self.next_op_id();
         let mut slot = None;
-        match ch.send(value, || self.waiter(op, &mut slot)) {
+        match ch.send(value, || self.waiter(op, Vec::new(), &mut slot)) {
             Attempt::Done(channel::SendResult::Sent) => OpStart::Done(Completion::ok(None)),
             Attempt::Done(channel::SendResult::Closed(_)) => {
                 OpStart::Done(Completion::error("Error", "send on a closed channel"))
@@ -607,7 +628,7 @@ impl Host {
     pub fn recv(&self, ch: &Arc<PayloadChan>) -> OpStart {
         let op = self.next_op_id();
         let mut slot = None;
-        match ch.recv(|| self.waiter(op, &mut slot)) {
+        match ch.recv(|| self.waiter(op, vec![Arc::downgrade(ch)], &mut slot)) {
             Attempt::Done(r) => OpStart::Done(recv_completion(r)),
             Attempt::WouldBlock(()) => {
                 let w = slot.expect("waiter was made");
@@ -644,6 +665,7 @@ impl Host {
     ) -> OpStart {
         let op = self.next_op_id();
         let mut slot = None;
+        let from = cases.iter().map(|(ch, _)| Arc::downgrade(ch)).collect();
         let cases = cases
             .into_iter()
             .map(|(ch, v)| match v {
@@ -653,12 +675,12 @@ impl Host {
             .collect();
         // A select with a zero timeout and nothing ready times out at once.
         let has_default = has_default || timeout == Some(Duration::ZERO);
-        match channel::select(cases, has_default, || self.waiter(op, &mut slot)) {
-            Selected::Ready(o) => OpStart::Done(Completion::from_outcome(o)),
+        match channel::select(cases, has_default, || self.waiter(op, from, &mut slot)) {
+            Selected::Ready(o) => OpStart::Done(Completion::from_outcome(o, &[])),
             Selected::Default if timeout == Some(Duration::ZERO) => {
-                OpStart::Done(Completion::from_outcome(Outcome::Timeout))
+                OpStart::Done(Completion::from_outcome(Outcome::Timeout, &[]))
             }
-            Selected::Default => OpStart::Done(Completion { status: Status::Default, value: None, index: -1 }),
+            Selected::Default => OpStart::Done(Completion::new(Status::Default, None, -1)),
             Selected::Waiting(reg) => {
                 let timer = timeout.map(|d| {
                     let w = reg.waiter().clone();
@@ -793,18 +815,23 @@ impl Host {
         Ok(id)
     }
 
-    /// `handle.join()` on a child this agent spawned.
+    /// `handle.join()` on a child this agent spawned. Once a join has its
+    /// result the child's record goes (a parent spawning many children
+    /// holds only the live and the unjoined ones); the prelude keeps each
+    /// handle's join promise, so joining twice gives the same result.
     pub fn join(&self, child: AgentId) -> OpStart {
         let Some(target) = lock(&self.agent.host).children.get(&child).cloned() else {
             return OpStart::Done(Completion::error("TypeError", "unknown agent"));
         };
         if let Some(r) = target.result() {
+            lock(&self.agent.host).children.remove(&child);
             return OpStart::Done(result_completion(&r));
         }
         let op = self.register(PendingOp::Join);
         let me = Arc::downgrade(&self.agent);
         target.on_finish(Box::new(move |r| {
             if let Some(me) = me.upgrade() {
+                lock(&me.host).children.remove(&child);
                 me.complete(op, result_completion(r));
             }
         }));
@@ -870,14 +897,14 @@ impl Host {
 fn recv_completion(r: Recv<Payload>) -> Completion {
     match r {
         Recv::Value(v) => Completion::ok(Some(v)),
-        Recv::Closed => Completion { status: Status::Done, value: None, index: -1 },
+        Recv::Closed => Completion::new(Status::Done, None, -1),
     }
 }
 
 fn result_completion(r: &AgentResult) -> Completion {
     match r {
         Ok(p) => Completion::ok(Some(p.clone())),
-        Err(Failure::Thrown(p)) => Completion { status: Status::Error, value: Some(p.clone()), index: -1 },
+        Err(Failure::Thrown(p)) => Completion::new(Status::Error, Some(p.clone()), -1),
         Err(Failure::Terminated) => Completion::error("Error", "agent was terminated"),
         Err(Failure::Engine(m)) => Completion::error("Error", m),
     }

@@ -320,7 +320,7 @@ impl<T> Chan<T> {
         let mut deferred = Vec::new();
         let r = {
             let mut st = lock(&self.state);
-            match Self::try_recv_locked(&mut st, &mut deferred) {
+            match Self::try_recv_locked(&mut st, self.cap, &mut deferred) {
                 Some(r) => Attempt::Done(r),
                 None => {
                     st.recvq.push_back(RecvEntry { waiter: waiter(), case: 0 });
@@ -337,7 +337,7 @@ impl<T> Chan<T> {
         let mut deferred = Vec::new();
         let r = {
             let mut st = lock(&self.state);
-            Self::try_recv_locked(&mut st, &mut deferred)
+            Self::try_recv_locked(&mut st, self.cap, &mut deferred)
         };
         run_deferred(deferred);
         match r {
@@ -372,6 +372,30 @@ impl<T> Chan<T> {
         Ok(())
     }
 
+    /// Gives back a value a receive took but whose receiver ended before it
+    /// could use it (an agent terminated with the completion queued): the
+    /// first waiting receiver gets it, or it goes to the front of the
+    /// buffer, past the capacity and even after `close`, for the next
+    /// receive. So a value a sender was told is sent is never lost.
+    pub fn give_back(&self, value: T) {
+        let mut deferred = Vec::new();
+        {
+            let mut st = lock(&self.state);
+            let mut value = Some(value);
+            while let Some(e) = st.recvq.pop_front() {
+                if e.waiter.try_claim() {
+                    let value = value.take().expect("given once");
+                    deferred.push((e.waiter, Outcome::Received { case: e.case, value }));
+                    break;
+                }
+            }
+            if let Some(v) = value {
+                st.buf.push_front(v);
+            }
+        }
+        run_deferred(deferred);
+    }
+
     fn try_send_locked(
         st: &mut State<T>,
         cap: usize,
@@ -396,10 +420,14 @@ impl<T> Chan<T> {
         Attempt::WouldBlock(value)
     }
 
-    fn try_recv_locked(st: &mut State<T>, deferred: &mut Vec<Deferred<T>>) -> Option<Recv<T>> {
+    fn try_recv_locked(st: &mut State<T>, cap: usize, deferred: &mut Vec<Deferred<T>>) -> Option<Recv<T>> {
         if let Some(v) = st.buf.pop_front() {
-            // Room was made: move the first live blocked sender into the buffer.
-            while let Some(e) = st.sendq.pop_front() {
+            // Room was made: move the first live blocked sender into the
+            // buffer. (A value given back can overfill the buffer by one, and
+            // a rendezvous channel has no room to make.)
+            while st.buf.len() < cap
+                && let Some(e) = st.sendq.pop_front()
+            {
                 if e.waiter.try_claim() {
                     st.buf.push_back(e.value);
                     deferred.push((e.waiter, Outcome::Sent { case: e.case }));
@@ -466,7 +494,7 @@ pub fn select<T>(cases: Vec<Case<T>>, has_default: bool, waiter: impl FnOnce() -
             match case {
                 Case::Recv(ch) => {
                     let st = &mut guards[slot(&ch)];
-                    match Chan::try_recv_locked(st, &mut deferred) {
+                    match Chan::try_recv_locked(st, ch.cap, &mut deferred) {
                         Some(Recv::Value(value)) => ready = Some(Outcome::Received { case: i, value }),
                         Some(Recv::Closed) => ready = Some(Outcome::RecvClosed { case: i }),
                         None => pending.push(Case::Recv(ch)),

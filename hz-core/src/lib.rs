@@ -7,6 +7,8 @@ mod sync;
 
 pub mod channel;
 
+mod mailbox;
+
 #[cfg(all(test, hz_loom))]
 mod loom_tests;
 

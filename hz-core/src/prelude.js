@@ -364,14 +364,16 @@
 
   class AgentHandle {
     #id;
+    #joined;
     constructor(id) {
       this.#id = id;
     }
     get id() {
       return this.#id;
     }
+    // One join per handle: the core forgets a joined child.
     join() {
-      return op(JOIN, undefined, ops.join, this.#id);
+      return this.#joined ??= op(JOIN, undefined, ops.join, this.#id);
     }
     terminate() {
       return ops.terminate(this.#id);

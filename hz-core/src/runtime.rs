@@ -14,8 +14,9 @@ use std::sync::atomic::fence;
 use std::thread::JoinHandle;
 
 use crate::Error;
-use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Life};
+use crate::agent::{AgentId, AgentShared, AgentSpec, Failure};
 use crate::engine::{Agent, AgentBox, DynEngine, Engine};
+use crate::mailbox::Life;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, lock};
 use crate::timer::Timers;
 
@@ -601,15 +602,14 @@ impl RuntimeInner {
         let mut body = match body {
             Some(b) => b,
             None => {
-                let life = lock(&agent.sched).life;
-                if life != Life::New {
+                if agent.mailbox.life() != Life::New {
                     return; // already finished
                 }
                 if agent.is_terminating() {
                     agent.finish(Some(Err(Failure::Terminated)));
                     return;
                 }
-                lock(&agent.sched).life = Life::Running;
+                agent.mailbox.set_running();
                 match catch_unwind(AssertUnwindSafe(|| agent.create_body())) {
                     Ok(Ok(AgentBox::Migratable(b))) => Body::Migratable(b),
                     Ok(Ok(AgentBox::Pinned(b))) => Body::Pinned(b),
@@ -632,10 +632,12 @@ impl RuntimeInner {
         };
         for _ in 0..BATCH {
             // A thread that handed its slot off finishes this turn only.
-            if agent.is_terminating() || HANDED_OFF.with(Cell::get) {
+            if HANDED_OFF.with(Cell::get) {
                 break;
             }
-            let Some(task) = lock(&agent.sched).tasks.pop_front() else { break };
+            // None once termination is requested: a task the engine gets was
+            // taken before, and belongs to the agent.
+            let Some(task) = agent.mailbox.pop() else { break };
             self.turns.fetch_add(1, Ordering::Relaxed);
             // A panic (a bug in a backend or in hz) ends this agent only; the
             // worker and every other agent go on. The engine instance is
@@ -665,16 +667,7 @@ impl RuntimeInner {
                 PINNED.with(|p| p.borrow_mut().insert(agent.id, b));
             }
         }
-        let again = {
-            let mut s = lock(&agent.sched);
-            if s.tasks.is_empty() && !agent.is_terminating() {
-                s.scheduled = false;
-                false
-            } else {
-                true
-            }
-        };
-        if again {
+        if agent.mailbox.reschedule() {
             self.schedule(agent);
         }
     }

@@ -97,3 +97,53 @@ fn a_panicking_agent_ends_alone() {
     let good = rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "3")).unwrap();
     assert_eq!(threads_of(good.join().unwrap()), vec![0, 0, 0, 0]);
 }
+
+/// Spawn -> send -> terminate, raced: every value the sender was told is
+/// sent is relayed or still in the channel, once each and in order. A
+/// value the agent received but never ran (its completion queued, or
+/// racing the cancel) goes back to the front of its channel.
+#[test]
+fn terminate_racing_sends_loses_and_duplicates_nothing() {
+    use crate::Channel;
+    let rt = runtime(2);
+    let (mut relayed_total, mut returned_total) = (0, 0);
+    for i in 0..2_000u32 {
+        let (input, output) = (Channel::new(1), Channel::new(64));
+        let spec = AgentSpec::script("t", "relay").args(vec![input.to_value(), output.to_value()]).unwrap();
+        let h = rt.spawn::<MigratableTestEngine>(spec).unwrap();
+        let tx = input.clone();
+        let sender = std::thread::spawn(move || {
+            let mut sent = Vec::new();
+            for v in 0..32u32 {
+                if tx.send(&Value::from(f64::from(v))).is_err() {
+                    break;
+                }
+                sent.push(v);
+            }
+            sent
+        });
+        // Terminate at a varying point of the exchange.
+        for _ in 0..(i % 64) * 20 {
+            std::hint::spin_loop();
+        }
+        h.terminate();
+        let _ = h.join();
+        input.close().unwrap();
+        let sent = sender.join().unwrap();
+        let take = |ch: &Channel| {
+            let mut got = Vec::new();
+            while let Ok(Some(Some(v))) = ch.try_recv() {
+                got.push(v.as_f64().unwrap() as u32);
+            }
+            got
+        };
+        let relayed = take(&output);
+        let returned = take(&input);
+        relayed_total += relayed.len();
+        returned_total += returned.len();
+        let seen: Vec<u32> = relayed.iter().chain(&returned).copied().collect();
+        assert_eq!(seen, sent, "iteration {i}: relayed {relayed:?}, left in the channel {returned:?}");
+    }
+    // Both outcomes happened: the race was real.
+    assert!(relayed_total > 0 && returned_total > 0, "relayed {relayed_total}, returned {returned_total}");
+}

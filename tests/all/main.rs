@@ -8,6 +8,8 @@ mod cli;
 mod cross;
 mod rust_api;
 mod send_sync;
+#[cfg(feature = "quickjs")]
+mod stress;
 mod suite;
 #[cfg(feature = "v8")]
 mod v8_only;
@@ -193,6 +195,22 @@ macro_rules! backend_suite {
             #[test]
             fn unknown_engine_is_a_type_error() {
                 suite::unknown_engine_is_a_type_error(E)
+            }
+            #[test]
+            fn terminating_a_parent_ends_its_descendants_first() {
+                suite::terminating_a_parent_ends_its_descendants_first(E)
+            }
+            #[test]
+            fn a_failing_parent_ends_its_descendants_first() {
+                suite::a_failing_parent_ends_its_descendants_first(E)
+            }
+            #[test]
+            fn a_completed_parent_leaves_its_children_running() {
+                suite::a_completed_parent_leaves_its_children_running(E)
+            }
+            #[test]
+            fn join_twice_and_terminate_after_the_end() {
+                suite::join_twice_and_terminate_after_the_end(E)
             }
         }
     };

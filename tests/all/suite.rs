@@ -1231,3 +1231,111 @@ pub(crate) fn realms_have_their_own_intrinsics_and_share_the_futex(e: &str) {
         )
     );
 }
+
+/// JavaScript for the lineage tests: `spawnLineage(ia, parentEnd)` spawns a
+/// parent that spawns a child, which spawns a grandchild; child and
+/// grandchild count themselves in `ia[0]` and block forever in
+/// `Atomics.wait` (on `ia[2]` and `ia[1]`). The parent then ends as
+/// `parentEnd` says. `waiters(ia)` counts how many are still blocked (it
+/// wakes them, so it is the last check).
+const LINEAGE: &str = r#"
+    const spawnLineage = (ia, parentEnd) => hz.spawn((ia, parentEnd) => {
+        hz.spawn((ia) => {
+            hz.spawn((ia) => { Atomics.add(ia, 0, 1); Atomics.wait(ia, 1, 0); }, ia);
+            Atomics.add(ia, 0, 1);
+            Atomics.wait(ia, 2, 0);
+        }, ia);
+        if (parentEnd === 'throw') {
+            return new Promise((_, reject) => {
+                const tick = () => Atomics.load(ia, 0) < 2 ? setTimeout(tick, 2) : reject(new TypeError('parent failed'));
+                tick();
+            });
+        }
+        if (parentEnd === 'return') {
+            return new Promise((resolve) => {
+                const tick = () => Atomics.load(ia, 0) < 2 ? setTimeout(tick, 2) : resolve('parent done');
+                tick();
+            });
+        }
+        return new Promise(() => {}); // 'hang': until terminated
+    }, ia, parentEnd);
+    const bothBlocked = async (ia) => {
+        while (Atomics.load(ia, 0) < 2) await new Promise((r) => setTimeout(r, 2));
+        // Counted just before blocking: give them the moment to block.
+        await new Promise((r) => setTimeout(r, 20));
+    };
+    const waiters = (ia) => Atomics.notify(ia, 1) + Atomics.notify(ia, 2);
+"#;
+
+fn lineage(e: &str, body: &str) -> String {
+    // One thread per agent that may block (pinned engines hold theirs).
+    match run_on(&runtime(4), e, &format!("{LINEAGE}\n{body}")) {
+        Ok(v) => v.to_json().expect("JSON-compatible result").to_string(),
+        Err(err) => panic!("script failed: {err:?}"),
+    }
+}
+
+/// HOSTILE 30: a parent that is terminated terminates its descendants (a
+/// grandchild blocked forever in `Atomics.wait` included), and its join
+/// settles only once they have ended.
+pub(crate) fn terminating_a_parent_ends_its_descendants_first(e: &str) {
+    let out = lineage(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            const parent = spawnLineage(ia, 'hang');
+            await bothBlocked(ia);
+            const terminated = parent.terminate();
+            const err = await parent.join().then(() => 'resolved', (e) => e.message);
+            return [terminated, err, waiters(ia), parent.terminate()];
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,"agent was terminated",0,false]"#);
+}
+
+/// A parent that fails takes its descendants with it; its join rejects
+/// with its own error once they have ended.
+pub(crate) fn a_failing_parent_ends_its_descendants_first(e: &str) {
+    let out = lineage(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            const parent = spawnLineage(ia, 'throw');
+            const err = await parent.join().then(() => 'resolved', (e) => e.name + ': ' + e.message);
+            return [err, waiters(ia)];
+        })()"#,
+    );
+    assert_eq!(out, r#"["TypeError: parent failed",0]"#);
+}
+
+/// A parent that completes leaves its children running, as a goroutine's
+/// keep running: the runtime still owns (and at shutdown terminates) them.
+pub(crate) fn a_completed_parent_leaves_its_children_running(e: &str) {
+    let out = lineage(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(16));
+            const parent = spawnLineage(ia, 'return');
+            const result = await parent.join();
+            await bothBlocked(ia);
+            return [result, waiters(ia)];
+        })()"#,
+    );
+    assert_eq!(out, r#"["parent done",2]"#);
+}
+
+/// Joining twice gives the same result (the core forgets a joined child;
+/// the handle keeps its join), and terminating an ended agent is false.
+pub(crate) fn join_twice_and_terminate_after_the_end(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ok = hz.spawn(() => 5);
+            const bad = hz.spawn(() => { throw new RangeError('no'); });
+            const a = await ok.join(), b = await ok.join();
+            const c = await bad.join().catch((e) => e.name), d = await bad.join().catch((e) => e.name);
+            return [a, b, c, d, ok.terminate(), bad.terminate(), ok.join() === ok.join()];
+        })()"#,
+    );
+    assert_eq!(out, r#"[5,5,"RangeError","RangeError",false,false,true]"#);
+}
