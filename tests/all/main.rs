@@ -8,8 +8,6 @@ mod cli;
 mod cross;
 mod rust_api;
 mod send_sync;
-#[cfg(feature = "quickjs")]
-mod stress;
 mod suite;
 #[cfg(feature = "v8")]
 mod v8_only;
