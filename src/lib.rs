@@ -26,7 +26,9 @@ pub use runtime::{Runtime, RuntimeBuilder};
 /// Values that cross agents, engines and the Rust boundary.
 pub use hz_clone::{BigInt, ErrorValue, HostObject, Payload, Value, ViewKind, from_value, to_value};
 /// Agents, channels and errors of the core.
-pub use hz_core::{Activity, AgentHandle, AgentId, AgentSpec, Channel, Error, JoinError, JsError, Source};
+pub use hz_core::{
+    Activity, AgentHandle, AgentId, AgentSpec, Channel, Error, JoinError, JsError, Limit, Limits, Source,
+};
 /// For backend authors: the engine traits and the host API.
 pub use hz_core::{Agent, AgentBox, Engine, Host};
 

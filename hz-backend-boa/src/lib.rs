@@ -78,6 +78,20 @@ impl Engine for BoaEngine {
     fn boxed(agent: BoaAgent) -> AgentBox {
         AgentBox::Pinned(Box::new(agent))
     }
+
+    /// Gaps: Boa allocates from the process's Rust heap with no per-context
+    /// account, and limits recursion by depth, not bytes.
+    fn check_limits(&self, limits: &hz_core::Limits) -> Result<(), Error> {
+        if limits.heap_bytes.is_some() {
+            return Err(Error::NotSupported("limits.heapBytes: the boa engine cannot account a per-agent heap"));
+        }
+        if limits.stack_bytes.is_some() {
+            return Err(Error::NotSupported(
+                "limits.stackBytes: the boa engine limits recursion depth, not stack bytes",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {
@@ -320,7 +334,7 @@ fn thrown_payload(ctx: &mut Context, e: JsError) -> Payload {
 impl hz_core::Agent for BoaAgent {
     fn run_task(&mut self, task: Task) {
         if self.terminating() {
-            return;
+            return self.host.discard(task);
         }
         let r = match task {
             Task::Start(spec) => self.start(spec),

@@ -14,6 +14,7 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 use hz_atomics::heap;
+use hz_core::{Host, Limit};
 use rquickjs::allocator::Allocator;
 
 /// quickjs.c's `sizeof(JSMallocBlockHeader)` (checked by [`probe`]).
@@ -26,34 +27,114 @@ thread_local! {
     static KEEP: Cell<*mut u8> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// The allocator every hz QuickJS runtime uses.
-pub(crate) struct HzAllocator;
+/// The allocator every hz QuickJS runtime uses, with the agent's heap
+/// limit ([`hz_core::Limits::heap_bytes`]) if it has one.
+pub(crate) struct HzAllocator {
+    budget: Option<Budget>,
+}
+
+/// A heap limit: the bytes of the hz heap blocks the runtime holds.
+struct Budget {
+    limit: usize,
+    used: usize,
+    /// Past the limit: the agent is being ended. Allocations succeed again,
+    /// up to a grace of a quarter of the limit (plus 1 MiB), so QuickJS can
+    /// unwind cleanly until its interrupt handler stops the JS.
+    exceeded: bool,
+    host: Host,
+}
+
+impl HzAllocator {
+    /// The allocator of the agent `host` runs.
+    pub(crate) fn new(host: &Host) -> Self {
+        let budget =
+            host.limits().heap_bytes.map(|limit| Budget { limit, used: 0, exceeded: false, host: host.clone() });
+        HzAllocator { budget }
+    }
+
+    /// An allocator with no limit (the engine's own probe runtime).
+    pub(crate) fn unlimited() -> Self {
+        HzAllocator { budget: None }
+    }
+
+    /// Whether `more` bytes may be allocated; past the limit, ends the agent.
+    fn admit(&mut self, more: usize) -> bool {
+        let Some(b) = &mut self.budget else { return true };
+        let wanted = b.used.saturating_add(more);
+        if wanted <= b.limit {
+            return true;
+        }
+        if b.exceeded {
+            return wanted <= b.limit.saturating_add(b.limit / 4 + (1 << 20));
+        }
+        b.exceeded = true;
+        b.host.exceeded(Limit::Heap);
+        false
+    }
+
+    /// Counts a block in (`sign` 1) or out (-1).
+    ///
+    /// # Safety
+    /// `block` is null or a live hz heap block.
+    unsafe fn count(&mut self, block: *mut u8, sign: i8) {
+        let Some(b) = &mut self.budget else { return };
+        if block.is_null() {
+            return;
+        }
+        // SAFETY: the caller's contract.
+        let n = unsafe { heap::size_of(block) };
+        b.used = if sign > 0 { b.used + n } else { b.used.saturating_sub(n) };
+    }
+}
 
 // SAFETY: the functions follow malloc/calloc/realloc/free semantics over the
 // hz heap, whose blocks record their size (usable_size reads it back).
 unsafe impl Allocator for HzAllocator {
     fn alloc(&mut self, size: usize) -> *mut u8 {
-        heap::alloc(size)
+        if !self.admit(size) {
+            return ptr::null_mut();
+        }
+        let p = heap::alloc(size);
+        // SAFETY: null or the block just allocated.
+        unsafe { self.count(p, 1) };
+        p
     }
 
     fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
-        match count.checked_mul(size) {
-            Some(n) => heap::alloc_zeroed(n),
-            None => ptr::null_mut(),
+        let Some(n) = count.checked_mul(size) else { return ptr::null_mut() };
+        if !self.admit(n) {
+            return ptr::null_mut();
         }
+        let p = heap::alloc_zeroed(n);
+        // SAFETY: null or the block just allocated.
+        unsafe { self.count(p, 1) };
+        p
     }
 
     unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        // SAFETY: QuickJS frees only blocks this allocator handed out.
+        unsafe { self.count(ptr, -1) };
+        // A kept block leaves the runtime (a transfer): not freed.
         if release_kept(ptr) {
             return;
         }
-        // SAFETY: QuickJS frees only blocks this allocator handed out.
+        // SAFETY: as above.
         unsafe { heap::free(ptr) }
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
         // SAFETY: QuickJS reallocates only blocks this allocator handed out.
-        unsafe { heap::realloc(ptr, new_size) }
+        let old = if ptr.is_null() { 0 } else { unsafe { heap::size_of(ptr) } };
+        if new_size > old && !self.admit(new_size - old) {
+            return ptr::null_mut();
+        }
+        // SAFETY: as above.
+        unsafe { self.count(ptr, -1) };
+        // SAFETY: as above.
+        let p = unsafe { heap::realloc(ptr, new_size) };
+        // SAFETY: null (then `ptr` is untouched and still counted) or the new block.
+        unsafe { self.count(if p.is_null() { ptr } else { p }, 1) };
+        p
     }
 
     unsafe fn usable_size(ptr: *mut u8) -> usize {

@@ -55,7 +55,7 @@ pub(crate) fn zero_copy() -> bool {
 /// Compiles the prelude, as an ES module whose default export is the
 /// prelude function, to QuickJS bytecode, and probes the class ids.
 fn prepare() -> Result<Prepared, String> {
-    let rt = Runtime::new_with_alloc(alloc::HzAllocator).map_err(|e| e.to_string())?;
+    let rt = Runtime::new_with_alloc(alloc::HzAllocator::unlimited()).map_err(|e| e.to_string())?;
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
         alloc::install_shared_memory(&ctx);
@@ -112,8 +112,9 @@ impl QuickJsAgent {
     fn new(engine: &QuickJsEngine, host: Host) -> Result<Self, Error> {
         // Every runtime allocates from the hz heap, so a large ArrayBuffer's
         // block can leave it without a copy (see alloc.rs).
-        let rt = Runtime::new_with_alloc(alloc::HzAllocator).map_err(engine_error)?;
-        rt.set_max_stack_size(engine.max_stack);
+        let rt = Runtime::new_with_alloc(alloc::HzAllocator::new(&host)).map_err(engine_error)?;
+        let stack = host.limits().stack_bytes.map_or(engine.max_stack, |s| s.min(engine.max_stack));
+        rt.set_max_stack_size(stack);
         let terminate = host.terminate_flag();
         let flag = terminate.clone();
         // Polled by QuickJS during execution; returning true raises an
@@ -285,6 +286,9 @@ fn thrown_payload<'js>(ctx: &Ctx<'js>, exc: &Value<'js>) -> Payload {
 
 impl hz_core::Agent for QuickJsAgent {
     fn run_task(&mut self, task: Task) {
+        if self.terminate.load(Ordering::Relaxed) {
+            return self.host.discard(task);
+        }
         match task {
             Task::Start(spec) => self.start(spec),
             Task::Complete { op, completion } => self.complete(op, completion),

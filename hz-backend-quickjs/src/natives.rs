@@ -283,7 +283,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                   name: Opt<Value<'js>>,
                   engine: Opt<Value<'js>>,
                   args: Value<'js>,
-                  can_block: Opt<bool>|
+                  rest: Rest<Value<'js>>|
                   -> rquickjs::Result<f64> {
                 let string = |v: Opt<Value<'js>>| v.0.and_then(|v| v.as_string().and_then(|s| s.to_string().ok()));
                 let name = string(name);
@@ -297,9 +297,15 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
                     }
                     _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
                 };
-                let mut spec = AgentSpec::new(source).can_block(can_block.0.unwrap_or(true));
+                // (canBlock, limits): past the arity of a native function.
+                let can_block = rest.0.first().and_then(Value::as_bool).unwrap_or(true);
+                let mut spec = AgentSpec::new(source).can_block(can_block);
                 spec.args = serialize(&ctx, &args)?;
                 spec.name = name;
+                if let Some(l) = rest.0.get(1).filter(|l| !l.is_undefined()) {
+                    spec.limits = hz_core::Limits::from_payload(&serialize(&ctx, l)?)
+                        .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))?;
+                }
                 host.spawn(engine.as_deref(), spec)
                     .map(|id| id as f64)
                     .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))

@@ -100,6 +100,16 @@ impl Engine for V8Engine {
     fn boxed(agent: V8Agent) -> AgentBox {
         AgentBox::Migratable(Box::new(agent))
     }
+
+    /// A gap: V8 takes its stack limit as an address, fixed at isolate
+    /// creation, and hz agents move between threads (V8's own limit,
+    /// about 1 MiB, applies).
+    fn check_limits(&self, limits: &hz_core::Limits) -> Result<(), Error> {
+        if limits.stack_bytes.is_some() {
+            return Err(Error::NotSupported("limits.stackBytes: the v8 engine cannot set a per-agent stack limit"));
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {
@@ -187,6 +197,9 @@ struct HeapGuard {
     isolate: IsolatePtr,
     /// The configured limit ([`V8Engine::max_heap`]), named in the error.
     max_heap: Option<usize>,
+    /// Whether the agent's own limit ([`hz_core::Limits::heap_bytes`]) is
+    /// the tighter one: then it ends with a LimitError.
+    own_limit: bool,
 }
 
 /// The isolate's address, kept beside it.
@@ -225,6 +238,10 @@ unsafe extern "C" fn near_heap_limit(data: *mut std::ffi::c_void, current: usize
     }
     // No panic may unwind into V8.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if guard.own_limit {
+            guard.host.exceeded(hz_core::Limit::Heap);
+            return;
+        }
         let limit = guard.max_heap.unwrap_or(initial);
         let message = format!("out of memory: the agent's heap reached its limit of {} MiB", limit >> 20);
         if let Ok(error) = hz_core::JsError::error_value("RangeError", message).to_payload() {
@@ -238,7 +255,10 @@ impl V8Agent {
     fn new(engine: &V8Engine, host: Host) -> Result<Self, Error> {
         let slot = IsolateSlot::take(engine)?;
         let mut params = v8::CreateParams::default().array_buffer_allocator(alloc::allocator());
-        if let Some(max) = engine.max_heap {
+        // The agent's own heap limit, if tighter than the engine's. (V8
+        // keeps ArrayBuffer memory outside its heap: it does not count.)
+        let own = host.limits().heap_bytes.filter(|own| engine.max_heap.is_none_or(|max| *own < max));
+        if let Some(max) = own.or(engine.max_heap) {
             params = params.heap_limits(0, max);
         }
         let isolate = v8::Isolate::new(params);
@@ -253,7 +273,12 @@ impl V8Agent {
         host.set_interrupt(move || {
             handle.terminate_execution();
         });
-        let heap_guard = Box::new(HeapGuard { host: host.clone(), isolate: raw, max_heap: engine.max_heap });
+        let heap_guard = Box::new(HeapGuard {
+            host: host.clone(),
+            isolate: raw,
+            max_heap: engine.max_heap,
+            own_limit: own.is_some(),
+        });
         let context = {
             let mut locker = shared.lock();
             let data = std::ptr::from_ref::<HeapGuard>(&heap_guard).cast_mut().cast();
@@ -478,7 +503,7 @@ fn complete(scope: &mut v8::PinScope<'_, '_>, host: &Host, op: u64, completion: 
 impl hz_core::Agent for V8Agent {
     fn run_task(&mut self, task: Task) {
         if self.terminating() {
-            return;
+            return self.host.discard(task);
         }
         match task {
             Task::Start(spec) => with_context(self, |scope, host| start(scope, host, spec)),

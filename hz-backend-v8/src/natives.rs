@@ -330,6 +330,13 @@ fn op_spawn<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s
     let Some(p) = serialize(scope, args.get(4)) else { return };
     spec.args = p;
     spec.name = name;
+    if !args.get(6).is_undefined() {
+        let Some(p) = serialize(scope, args.get(6)) else { return };
+        match hz_core::Limits::from_payload(&p) {
+            Ok(l) => spec.limits = l,
+            Err(e) => return throw_error(scope, "TypeError", &e.to_string()),
+        }
+    }
     match host(scope).spawn(engine.as_deref(), spec) {
         Ok(id) => rv.set(v8::Number::new(scope, id as f64).into()),
         Err(e) => throw_error(scope, "TypeError", &e.to_string()),

@@ -9,6 +9,7 @@ use hz_clone::{Payload, Value};
 
 use crate::channel::{self, Attempt, Case, Chan, Outcome, Recv, Registration, Selected, Waiter};
 use crate::engine::{AgentBox, DynEngine};
+use crate::limits::{Clock, Limit, Limits};
 use crate::mailbox::{Mailbox, ResultCell};
 use crate::runtime::RuntimeInner;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, lock};
@@ -77,6 +78,8 @@ pub struct AgentSpec {
     /// (default true). Where false, `Atomics.wait` throws a TypeError. An
     /// agent spawned by one that cannot block cannot block either.
     pub can_block: bool,
+    /// Resource limits (none by default). A child's are at most its parent's.
+    pub limits: Limits,
 }
 
 impl AgentSpec {
@@ -87,7 +90,7 @@ impl AgentSpec {
 
     /// A spec running `source` with no arguments.
     pub fn new(source: Source) -> Self {
-        AgentSpec { source, args: empty_args(), name: None, can_block: true }
+        AgentSpec { source, args: empty_args(), name: None, can_block: true, limits: Limits::default() }
     }
 
     /// A spec running `scripts` (name, text) in order (see [`Source::Scripts`]).
@@ -111,6 +114,12 @@ impl AgentSpec {
     }
 
     /// Sets `[[CanBlock]]` (see [`AgentSpec::can_block`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`AgentSpec::can_block`].
     pub fn can_block(mut self, can_block: bool) -> Self {
         self.can_block = can_block;
         self
@@ -253,6 +262,8 @@ pub(crate) enum Failure {
     Terminated,
     /// The engine failed.
     Engine(String),
+    /// It exceeded a limit (the message names it and its value).
+    Limit(Limit, String),
 }
 
 /// An agent's result: its value, or why it has none.
@@ -266,6 +277,7 @@ pub(crate) fn join_error(f: &Failure) -> JoinError {
         },
         Failure::Terminated => JoinError::Terminated,
         Failure::Engine(m) => JoinError::Engine(m.clone()),
+        Failure::Limit(limit, message) => JoinError::Limit { limit: *limit, message: message.clone() },
     }
 }
 
@@ -288,8 +300,8 @@ pub(crate) struct HostState {
     next_op: u64,
     ops: HashMap<u64, PendingOp>,
     settled: Option<AgentResult>,
-    /// Set by [`Host::abort`]: the result even of a terminated agent.
-    aborted: Option<Payload>,
+    /// Set by [`Host::abort`] or a limit: the result even of a terminated agent.
+    aborted: Option<Failure>,
     children: HashMap<AgentId, Arc<AgentShared>>,
 }
 
@@ -308,6 +320,9 @@ pub(crate) struct AgentShared {
     pub(crate) body: Mutex<Option<Box<dyn crate::engine::Agent + Send>>>,
     /// `[[CanBlock]]`.
     can_block: bool,
+    limits: Limits,
+    /// The time it has run, for the time limits.
+    clock: Mutex<Clock>,
     /// Ends a blocking `Atomics.wait` on terminate.
     wait_slot: hz_atomics::WaitSlot,
     interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
@@ -323,7 +338,7 @@ impl AgentShared {
         home: Option<usize>,
         spec: AgentSpec,
     ) -> Arc<Self> {
-        let can_block = spec.can_block;
+        let (can_block, limits) = (spec.can_block, spec.limits);
         Arc::new(AgentShared {
             id,
             rt,
@@ -332,6 +347,8 @@ impl AgentShared {
             mailbox: Mailbox::new(Task::Start(spec)),
             body: Mutex::new(None),
             can_block,
+            limits,
+            clock: Mutex::new(Clock::default()),
             wait_slot: hz_atomics::WaitSlot::new(),
             interrupt: Mutex::new(None),
             host: Mutex::new(HostState::default()),
@@ -368,6 +385,104 @@ impl AgentShared {
             self.rt.schedule(self.clone());
         }
         true
+    }
+
+    /// Ends the agent with `failure` as its result (the first wins).
+    fn abort(self: &Arc<Self>, failure: Failure) {
+        {
+            let mut h = lock(&self.host);
+            if h.aborted.is_some() {
+                return;
+            }
+            h.aborted = Some(failure);
+        }
+        self.request_terminate();
+    }
+
+    /// A turn starts: with a time limit, the watchdog is armed for it.
+    pub(crate) fn begin_turn(self: &Arc<Self>) {
+        if !self.limits.timed() {
+            return;
+        }
+        let now = Instant::now();
+        let mut c = lock(&self.clock);
+        c.turn += 1;
+        c.started = Some(now);
+        c.blocked = Duration::ZERO;
+        c.waiting_since = None;
+        self.arm(&mut c, now);
+    }
+
+    /// Arms the watchdog for what the running turn has left.
+    fn arm(self: &Arc<Self>, c: &mut Clock, now: Instant) {
+        let Some((left, _)) = c.left(&self.limits, now) else { return };
+        let (me, turn) = (Arc::downgrade(self), c.turn);
+        c.timer = Some(self.rt.timers.add(now + left, move || {
+            if let Some(me) = me.upgrade() {
+                me.watchdog(turn);
+            }
+        }));
+    }
+
+    /// The watchdog fired: ends the agent if the turn it was armed for is
+    /// still running and has used its time (waits do not count), else arms
+    /// it again for what is left.
+    fn watchdog(self: &Arc<Self>, turn: u64) {
+        let now = Instant::now();
+        let exceeded = {
+            let mut c = lock(&self.clock);
+            if c.turn != turn || c.started.is_none() {
+                return;
+            }
+            c.timer = None;
+            match c.left(&self.limits, now) {
+                Some((left, limit)) if left.is_zero() => Some(limit),
+                _ => {
+                    self.arm(&mut c, now);
+                    None
+                }
+            }
+        };
+        if let Some(limit) = exceeded {
+            self.abort(Failure::Limit(limit, self.limit_message(limit)));
+        }
+    }
+
+    /// A turn ended: its time is added to the total, which may exceed the
+    /// CPU limit now.
+    pub(crate) fn end_turn(&self) {
+        if !self.limits.timed() {
+            return;
+        }
+        let now = Instant::now();
+        let mut c = lock(&self.clock);
+        let busy = c.busy(now);
+        c.used += busy;
+        c.started = None;
+        if let Some(t) = c.timer.take() {
+            self.rt.timers.cancel(t);
+        }
+    }
+
+    /// Ends the agent for its CPU time (found spent at the end of a turn).
+    pub(crate) fn exceed_cpu(self: &Arc<Self>) {
+        self.abort(Failure::Limit(Limit::Cpu, self.limit_message(Limit::Cpu)));
+    }
+
+    /// Whether the agent has used all its CPU time.
+    pub(crate) fn out_of_time(&self) -> bool {
+        self.limits.cpu_time.is_some_and(|cpu| lock(&self.clock).used >= cpu)
+    }
+
+    pub(crate) fn limit_message(&self, limit: Limit) -> String {
+        let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        match limit {
+            Limit::Turn => format!("the agent's turn ran past its limit of {} ms", ms(self.limits.turn_time)),
+            Limit::Cpu => format!("the agent ran past its CPU time limit of {} ms", ms(self.limits.cpu_time)),
+            Limit::Heap => {
+                format!("the agent's heap reached its limit of {} bytes", self.limits.heap_bytes.unwrap_or(0))
+            }
+        }
     }
 
     pub(crate) fn is_terminating(&self) -> bool {
@@ -409,7 +524,7 @@ impl AgentShared {
             task.give_back();
         }
         let result = match aborted {
-            Some(error) => Err(Failure::Thrown(error)),
+            Some(failure) => Err(failure),
             None => result.or(settled).unwrap_or(Err(Failure::Terminated)),
         };
         let live: Vec<_> = match result {
@@ -791,7 +906,19 @@ impl Host {
         let _blocked = rt.blocked(deadline.is_none());
         let _pinned = self.agent.home.map(|h| rt.pinned_blocked(h));
         let migratable = self.agent.home.is_none();
-        Ok(rt.futex.wait(key, still_expected, deadline, &self.agent.wait_slot, || rt.before_block(migratable)))
+        // Time blocked here is not run time (see `Limits`).
+        let timed = self.agent.limits.timed();
+        if timed {
+            lock(&self.agent.clock).waiting_since = Some(Instant::now());
+        }
+        let r = rt.futex.wait(key, still_expected, deadline, &self.agent.wait_slot, || rt.before_block(migratable));
+        if timed {
+            let mut c = lock(&self.agent.clock);
+            if let Some(since) = c.waiting_since.take() {
+                c.blocked += since.elapsed();
+            }
+        }
+        Ok(r)
     }
 
     /// `Atomics.notify` on the integer at `byte_offset` of `memory`: wakes up
@@ -809,6 +936,7 @@ impl Host {
         let engine = engine.unwrap_or(self.agent.engine.name());
         let mut spec = spec;
         spec.can_block &= self.agent.can_block;
+        spec.limits = spec.limits.within(&self.agent.limits);
         let child = self.agent.rt.spawn_agent(engine, spec)?;
         let id = child.id;
         lock(&self.agent.host).children.insert(id, child);
@@ -870,14 +998,27 @@ impl Host {
     /// exceeded, such as its heap. The first abort wins. Safe to call from
     /// an engine callback on the agent's own thread.
     pub fn abort(&self, error: Payload) {
-        {
-            let mut h = lock(&self.agent.host);
-            if h.aborted.is_some() {
-                return;
-            }
-            h.aborted = Some(error);
-        }
-        self.agent.request_terminate();
+        self.agent.abort(Failure::Thrown(error));
+    }
+
+    /// Ends the agent as [`Host::abort`] does, for exceeding `limit`: its
+    /// join fails with a `LimitError` naming it ([`JoinError::Limit`]).
+    /// Safe to call from an engine callback (an allocator) on the agent's
+    /// own thread; the first call wins.
+    pub fn exceeded(&self, limit: Limit) {
+        self.agent.abort(Failure::Limit(limit, self.agent.limit_message(limit)));
+    }
+
+    /// Drops a task the agent will not run because it is being terminated
+    /// (the flag was set after the task was taken): a received value it
+    /// carries goes back to its channel.
+    pub fn discard(&self, task: Task) {
+        task.give_back();
+    }
+
+    /// The agent's limits (a backend applies the heap and stack ones).
+    pub fn limits(&self) -> Limits {
+        self.agent.limits
     }
 
     /// Records an engine failure as the agent's result.
@@ -907,5 +1048,6 @@ fn result_completion(r: &AgentResult) -> Completion {
         Err(Failure::Thrown(p)) => Completion::new(Status::Error, Some(p.clone()), -1),
         Err(Failure::Terminated) => Completion::error("Error", "agent was terminated"),
         Err(Failure::Engine(m)) => Completion::error("Error", m),
+        Err(Failure::Limit(_, m)) => Completion::error("LimitError", m),
     }
 }

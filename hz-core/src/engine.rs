@@ -21,6 +21,13 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Boxes an agent for the scheduler: [`AgentBox::Migratable`] needs `Send`.
     fn boxed(agent: Self::Agent) -> AgentBox;
+
+    /// Refuses, at spawn, limits this engine cannot enforce (a limit asked
+    /// for must never be ignored silently). Every limit is enforced by default.
+    fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error> {
+        let _ = limits;
+        Ok(())
+    }
 }
 
 /// An agent as the scheduler holds it.
@@ -44,6 +51,7 @@ pub(crate) trait DynEngine: Send + Sync {
     fn name(&self) -> &'static str;
     fn migratable(&self) -> bool;
     fn create(&self, host: Host) -> Result<AgentBox, Error>;
+    fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error>;
 }
 
 impl<E: Engine> DynEngine for E {
@@ -55,5 +63,8 @@ impl<E: Engine> DynEngine for E {
     }
     fn create(&self, host: Host) -> Result<AgentBox, Error> {
         self.create_agent(host).map(E::boxed)
+    }
+    fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error> {
+        Engine::check_limits(self, limits)
     }
 }

@@ -113,4 +113,12 @@ pub enum JoinError {
     /// The engine failed to create or run the agent.
     #[error("{0}")]
     Engine(String),
+    /// The agent exceeded one of its [`crate::Limits`].
+    #[error("LimitError: {message}")]
+    Limit {
+        /// Which.
+        limit: crate::Limit,
+        /// What JS sees as the error's message.
+        message: String,
+    },
 }

@@ -30,6 +30,8 @@ mod engine;
 #[cfg(not(hz_loom))]
 mod error;
 #[cfg(not(hz_loom))]
+mod limits;
+#[cfg(not(hz_loom))]
 pub mod modules;
 #[cfg(not(hz_loom))]
 mod runtime;
@@ -48,6 +50,9 @@ pub use engine::{Agent, AgentBox, Engine};
 /// Errors.
 #[cfg(not(hz_loom))]
 pub use error::{Error, JoinError, JsError};
+/// Per-agent limits.
+#[cfg(not(hz_loom))]
+pub use limits::{Limit, Limits};
 /// The runtime and its builder.
 #[cfg(not(hz_loom))]
 pub use runtime::{Activity, Runtime, RuntimeBuilder};

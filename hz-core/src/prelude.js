@@ -12,7 +12,8 @@
 //   close(ch)                        throws if already closed
 //   info(ch) -> [capacity, length, closed]
 //   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
-//   spawn(kind, code, name, engine, args, canBlock) -> id   kind 0 function, 1 script, 2 module (code is its path)
+//   spawn(kind, code, name, engine, args, canBlock, limits) -> id   kind 0 function, 1 script, 2 module
+//                                    (code is its path); limits: undefined or [heap, stack, turnMs, cpuMs]
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -124,6 +125,11 @@
   for (const n of ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError']) {
     errorCtors[n] = global[n];
   }
+  // hz.LimitError: an agent exceeded one of its limits (its join rejects
+  // with one). Clones keep the class, as they keep the standard ones.
+  class LimitError extends RangeError {}
+  defineProperty(LimitError.prototype, 'name', { value: 'LimitError', writable: true, configurable: true });
+  errorCtors.LimitError = LimitError;
   const cloneHelpers = {
     mapEntries(m) {
       const a = [];
@@ -281,7 +287,7 @@
   const DOMExceptionCtor = global.DOMException;
   function makeError(name, message) {
     if (name === 'DataCloneError') return new DOMExceptionCtor(message, name);
-    const ctor = global[name];
+    const ctor = errorCtors[name] || global[name];
     if (typeof ctor === 'function' && (ctor === Error || ctor.prototype instanceof Error)) return new ctor(message);
     const e = new Error(message);
     e.name = name;
@@ -380,8 +386,22 @@
     }
   }
 
+  // `limits: { heapBytes, stackBytes, turnMs, cpuMs }` -> the array
+  // ops.spawn takes (-1: no limit of that kind).
+  function spawnLimits(l) {
+    if (l === null || typeof l !== 'object') throw new TypeError('hz.spawn: limits must be an object');
+    const num = (k) => {
+      const v = l[k];
+      if (v === undefined) return -1;
+      const n = Number(v);
+      if (!(n >= 0)) throw new RangeError('hz.spawn: limits.' + k + ' must be a non-negative number');
+      return n;
+    };
+    return [num('heapBytes'), num('stackBytes'), num('turnMs'), num('cpuMs')];
+  }
+
   function spawn(what, ...args) {
-    let kind, code, name, engine, canBlock = true;
+    let kind, code, name, engine, limits, canBlock = true;
     if (typeof what === 'function') {
       kind = 0;
       code = '(' + apply(fnToString, what, []) + ')';
@@ -389,6 +409,7 @@
       name = what.name === undefined ? undefined : String(what.name);
       engine = what.engine === undefined ? undefined : String(what.engine);
       if (what.canBlock !== undefined) canBlock = !!what.canBlock;
+      if (what.limits !== undefined) limits = spawnLimits(what.limits);
       if (what.args !== undefined) {
         if (!isArray(what.args)) throw new TypeError('hz.spawn: args must be an array');
         args = [...what.args, ...args];
@@ -408,7 +429,7 @@
     } else {
       throw new TypeError('hz.spawn: expected a function or { source }');
     }
-    return new AgentHandle(ops.spawn(kind, code, name, engine, args, canBlock));
+    return new AgentHandle(ops.spawn(kind, code, name, engine, args, canBlock, limits));
   }
 
   function channel(capacity = 0) {
@@ -666,7 +687,7 @@
   }
 
   const hz = {
-    spawn, channel, select, createRealm,
+    spawn, channel, select, createRealm, LimitError,
     // Runs this agent's garbage collector now (as Bun.gc(true)).
     gc: () => { ops.gc(); },
     args: [],

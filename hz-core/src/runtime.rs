@@ -327,6 +327,7 @@ impl RuntimeInner {
             return Err(Error::ShutDown);
         }
         let engine = self.engine(engine)?;
+        engine.check_limits(&spec.limits)?;
         let home = (!engine.migratable()).then(|| self.place_pinned());
         let id = self.next_agent.fetch_add(1, Ordering::Relaxed);
         let agent = AgentShared::new(id, self.clone(), engine, home, spec);
@@ -643,10 +644,16 @@ impl RuntimeInner {
             // worker and every other agent go on. The engine instance is
             // leaked, not dropped: freeing an engine left inconsistent by a
             // panic can abort the process.
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| body.run_task(task))) {
+            agent.begin_turn();
+            let ran = catch_unwind(AssertUnwindSafe(|| body.run_task(task)));
+            agent.end_turn();
+            if let Err(panic) = ran {
                 agent.finish(Some(Err(Failure::Engine(panic_message("running a task", &panic)))));
                 std::mem::forget(body);
                 return;
+            }
+            if agent.out_of_time() {
+                agent.exceed_cpu();
             }
         }
         // Joiners hear of the end before the engine instance is freed:

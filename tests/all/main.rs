@@ -195,6 +195,34 @@ macro_rules! backend_suite {
                 suite::unknown_engine_is_a_type_error(E)
             }
             #[test]
+            fn terminate_keeps_what_was_sent_both_ways() {
+                suite::terminate_keeps_what_was_sent_both_ways(E)
+            }
+            #[test]
+            fn terminate_during_module_evaluation() {
+                suite::terminate_during_module_evaluation(E)
+            }
+            #[test]
+            fn heap_limit_ends_only_that_agent() {
+                suite::heap_limit_ends_only_that_agent(E)
+            }
+            #[test]
+            fn stack_limit_makes_recursion_a_range_error_sooner() {
+                suite::stack_limit_makes_recursion_a_range_error_sooner(E)
+            }
+            #[test]
+            fn turn_limit_ends_a_runaway_turn() {
+                suite::turn_limit_ends_a_runaway_turn(E)
+            }
+            #[test]
+            fn cpu_limit_counts_every_turn_but_not_waits() {
+                suite::cpu_limit_counts_every_turn_but_not_waits(E)
+            }
+            #[test]
+            fn limits_are_inherited_and_checked() {
+                suite::limits_are_inherited_and_checked(E)
+            }
+            #[test]
             fn terminating_a_parent_ends_its_descendants_first() {
                 suite::terminating_a_parent_ends_its_descendants_first(E)
             }

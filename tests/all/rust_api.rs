@@ -106,3 +106,20 @@ fn scripts_run_in_order_as_separate_script_evaluations() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn limits_from_rust_are_typed_errors() {
+    use hz::{Limit, Limits};
+    use std::time::Duration;
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let spin = AgentSpec::function("() => { for (;;) {} }");
+    let turn = rt.spawn_default(spin.clone().limits(Limits::new().turn_time(Duration::from_millis(30)))).unwrap();
+    match turn.join() {
+        Err(JoinError::Limit { limit: Limit::Turn, message }) => assert!(message.contains("30 ms"), "{message}"),
+        other => panic!("expected a turn limit, got {other:?}"),
+    }
+    let cpu = rt.spawn_default(spin.limits(Limits::new().cpu_time(Duration::from_millis(30)))).unwrap();
+    assert!(matches!(cpu.join(), Err(JoinError::Limit { limit: Limit::Cpu, .. })));
+    // The runtime goes on.
+    assert_eq!(rt.spawn_default(AgentSpec::function("() => 2")).unwrap().join().unwrap(), Value::from(2.0));
+}

@@ -1339,3 +1339,187 @@ pub(crate) fn join_twice_and_terminate_after_the_end(e: &str) {
     );
     assert_eq!(out, r#"[5,5,"RangeError","RangeError",false,false,true]"#);
 }
+
+/// A turn past its `turnMs` ends the agent alone, uncatchably, with a
+/// LimitError at join; the spawner goes on.
+pub(crate) fn turn_limit_ends_a_runaway_turn(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const h = hz.spawn({ fn: () => { try { for (;;) {} } catch { return 'caught'; } }, limits: { turnMs: 50 } });
+            const err = await h.join().then((v) => 'resolved ' + v,
+                (e) => [e.name, e.message, e instanceof hz.LimitError, e instanceof RangeError]);
+            const after = await hz.spawn(() => 'next').join();
+            return [err, after];
+        })()"#,
+    );
+    assert_eq!(out, r#"[["LimitError","the agent's turn ran past its limit of 50 ms",true,true],"next"]"#);
+}
+
+/// `cpuMs` counts the time of every turn: many short turns end the agent
+/// too. Time blocked in `Atomics.wait` is not run time.
+pub(crate) fn cpu_limit_counts_every_turn_but_not_waits(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(8));
+            const busy = hz.spawn({ fn: (ia) => new Promise(() => {
+                const burn = () => {
+                    const end = performance.now() + 5;
+                    while (performance.now() < end) {}
+                    Atomics.add(ia, 0, 1);
+                    setTimeout(burn, 0);
+                };
+                burn();
+            }), limits: { cpuMs: 100, turnMs: 1000 } }, ia);
+            const err = await busy.join().catch((e) => e.name + ': ' + e.message);
+            const turns = Atomics.load(ia, 0);
+            const sleeper = hz.spawn({ fn: (ia) => Atomics.wait(ia, 1, 0, 300), limits: { cpuMs: 100, turnMs: 100 } }, ia);
+            return [err, turns >= 5 && turns <= 40 ? 'several turns' : turns, await sleeper.join()];
+        })()"#,
+    );
+    assert_eq!(out, r#"["LimitError: the agent ran past its CPU time limit of 100 ms","several turns","timed-out"]"#);
+}
+
+/// A child's limits are at most its parent's; bad limits are TypeError or
+/// RangeError at spawn.
+pub(crate) fn limits_are_inherited_and_checked(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const parent = hz.spawn({ fn: async () => {
+                const child = hz.spawn({ fn: () => { for (;;) {} }, limits: { turnMs: 10000 } });
+                return await child.join().catch((e) => e.message);
+            }, limits: { turnMs: 50 } });
+            const inherited = await parent.join();
+            const bad = [];
+            for (const limits of [5, null, { cpuMs: -1 }, { heapBytes: 'lots' }]) {
+                try { hz.spawn({ fn: () => 1, limits }); bad.push('spawned'); } catch (e) { bad.push(e.name); }
+            }
+            return [inherited, bad];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"["the agent's turn ran past its limit of 50 ms",["TypeError","TypeError","RangeError","RangeError"]]"#
+    );
+}
+
+/// Known engine gaps in limits, as data (spawn refuses them: a limit asked
+/// for is never ignored).
+/// - boa: no per-context heap account (Boa allocates from the process's
+///   Rust heap), and recursion is limited by depth, not bytes.
+/// - v8: its stack limit is an address fixed at isolate creation, and hz
+///   agents move between threads.
+fn enforces_heap_limit(e: &str) -> bool {
+    e != "boa"
+}
+fn enforces_stack_limit(e: &str) -> bool {
+    e == "quickjs"
+}
+
+/// HOSTILE 32: an agent past its heap limit ends alone (uncatchably, even
+/// allocating inside try/catch) with a LimitError; the others go on.
+pub(crate) fn heap_limit_ends_only_that_agent(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            let h;
+            try {
+                h = hz.spawn({ fn: () => {
+                    const keep = [];
+                    for (;;) { try { keep.push(new Array(4096).fill(keep.length)); } catch {} }
+                }, limits: { heapBytes: 48 << 20 } });
+            } catch (e) {
+                return ['refused', e.name, e.message];
+            }
+            const err = await h.join().then(() => 'resolved', (e) => [e.name, e.message]);
+            return [err, await hz.spawn(() => 'next').join()];
+        })()"#,
+    );
+    if enforces_heap_limit(e) {
+        assert_eq!(out, r#"[["LimitError","the agent's heap reached its limit of 50331648 bytes"],"next"]"#);
+    } else {
+        assert!(out.starts_with(r#"["refused","TypeError","not supported: limits.heapBytes"#), "{out}");
+    }
+}
+
+/// `stackBytes` makes runaway recursion a RangeError sooner; it stays a
+/// RangeError the agent can catch, never a crash.
+pub(crate) fn stack_limit_makes_recursion_a_range_error_sooner(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const probe = () => {
+                let n = 0;
+                const f = () => { n++; f(); };
+                try { f(); } catch (e) { return [e.name, n]; }
+            };
+            let limited;
+            try {
+                limited = await hz.spawn({ fn: probe, limits: { stackBytes: 64 << 10 } }).join();
+            } catch (e) {
+                return ['refused', e.name];
+            }
+            const free = await hz.spawn(probe).join();
+            return [free[0], limited[0], limited[1] * 4 < free[1] ? 'shallower' : [limited[1], free[1]]];
+        })()"#,
+    );
+    if enforces_stack_limit(e) {
+        assert_eq!(out, r#"["RangeError","RangeError","shallower"]"#);
+    } else {
+        assert_eq!(out, r#"["refused","TypeError"]"#);
+    }
+}
+
+/// HOSTILE 25: terminate with messages queued both ways. What the agent
+/// sent before it ended is all delivered; what was sent to it and never
+/// received is still in its channel (nothing consumed, nothing lost).
+pub(crate) fn terminate_keeps_what_was_sent_both_ways(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const out = hz.channel(1000), inbox = hz.channel(10);
+            const h = hz.spawn((out, inbox) => {
+                for (let i = 0; i < 100; i++) out.trySend(i);
+                for (;;) {}
+            }, out, inbox);
+            const first = (await out.recv()).value;
+            for (let i = 0; i < 5; i++) await inbox.send('m' + i);
+            // Terminate once it has sent all (and is spinning).
+            while (out.length < 99) await new Promise((r) => setTimeout(r, 1));
+            h.terminate();
+            const err = await h.join().catch((e) => e.message);
+            const rest = [];
+            for (let r = out.tryRecv(); r && !r.done; r = out.tryRecv()) rest.push(r.value);
+            const left = [];
+            for (let r = inbox.tryRecv(); r && !r.done; r = inbox.tryRecv()) left.push(r.value);
+            return [first, rest.length, rest[98], err, left];
+        })()"#,
+    );
+    assert_eq!(out, r#"[0,99,99,"agent was terminated",["m0","m1","m2","m3","m4"]]"#);
+}
+
+/// HOSTILE 28: terminate during a module's evaluation (a top-level loop)
+/// and during its top-level await: no crash, the join says terminated.
+pub(crate) fn terminate_during_module_evaluation(e: &str) {
+    let dir = std::env::temp_dir().join(format!("hz-modterm-{}-{e}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("spin.js"), "for (;;) {}\nexport default 1;\n").unwrap();
+    std::fs::write(dir.join("tla.js"), "await new Promise(() => {});\nexport default 1;\n").unwrap();
+    let (spin, tla) = (dir.join("spin.js"), dir.join("tla.js"));
+    let out = json(
+        e,
+        &format!(
+            r#"(async () => {{
+                const a = hz.spawn({{ module: {spin:?} }}), b = hz.spawn({{ module: {tla:?} }});
+                await new Promise((r) => setTimeout(r, 50));
+                const t = [a.terminate(), b.terminate()];
+                const why = (h) => h.join().then(() => 'resolved', (e) => e.message);
+                return [t, await why(a), await why(b)];
+            }})()"#
+        ),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out, r#"[[true,true],"agent was terminated","agent was terminated"]"#);
+}
