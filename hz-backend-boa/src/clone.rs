@@ -80,6 +80,7 @@ pub(crate) struct Helpers {
     view_info: JsFunction,
     new_view: JsFunction,
     new_error: JsFunction,
+    set_error_props: JsFunction,
     buffer_info: JsFunction,
     new_resizable: JsFunction,
     regexp_info: JsFunction,
@@ -100,6 +101,7 @@ impl Helpers {
             view_info: get_function(ctx, o, "viewInfo")?,
             new_view: get_function(ctx, o, "newView")?,
             new_error: get_function(ctx, o, "newError")?,
+            set_error_props: get_function(ctx, o, "setErrorProps")?,
             buffer_info: get_function(ctx, o, "bufferInfo")?,
             new_resizable: get_function(ctx, o, "newResizable")?,
             regexp_info: get_function(ctx, o, "regexpInfo")?,
@@ -501,16 +503,22 @@ impl Serializer {
         let message = string_of(&item(ctx, &info, 1)?);
         let stack = string_of(&item(ctx, &info, 2)?);
         let has_cause = item(ctx, &info, 3)?.to_boolean();
+        let props = item(ctx, &info, 5)?;
+        let has_props = !props.is_undefined();
         let id = self.w.begin_error(
             hz_clone::serializable_error_name(&name),
             message.as_deref(),
             stack.as_deref(),
             has_cause,
+            has_props,
         );
         self.remember(o, id);
         if has_cause {
             let cause = item(ctx, &info, 4)?;
             self.write(ctx, &cause, depth + 1)?;
+        }
+        if has_props {
+            self.write(ctx, &props, depth + 1)?;
         }
         Ok(())
     }
@@ -656,6 +664,9 @@ impl Sink for Builder<'_> {
         let desc = PropertyDescriptor::builder().value(cause).writable(true).enumerable(false).configurable(true);
         as_object(error)?.define_property_or_throw(js_string!("cause"), desc, self.ctx)?;
         Ok(())
+    }
+    fn error_props(&mut self, error: &JsValue, props: JsValue) -> Result<(), CloneErr> {
+        self.helper(|h| &h.set_error_props, &[error.clone(), props]).map(drop)
     }
     fn transferred(&mut self, t: &Transferred) -> Result<JsValue, CloneErr> {
         let buffer =

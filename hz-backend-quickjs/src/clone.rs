@@ -69,6 +69,7 @@ pub(crate) struct Helpers<'js> {
     view_info: Function<'js>,
     new_view: Function<'js>,
     new_error: Function<'js>,
+    set_error_props: Function<'js>,
     buffer_info: Function<'js>,
     new_resizable: Function<'js>,
     regexp_info: Function<'js>,
@@ -120,6 +121,7 @@ impl<'js> Helpers<'js> {
             view_info: o.get("viewInfo")?,
             new_view: o.get("newView")?,
             new_error: o.get("newError")?,
+            set_error_props: o.get("setErrorProps")?,
             buffer_info: o.get("bufferInfo")?,
             new_resizable: o.get("newResizable")?,
             regexp_info: o.get("regexpInfo")?,
@@ -601,16 +603,22 @@ impl<'js> Serializer<'_, 'js> {
         let message: Option<String> = info.get(1)?;
         let stack: Option<String> = info.get(2)?;
         let has_cause: bool = info.get(3)?;
+        let props: Value<'js> = info.get(5)?;
+        let has_props = !props.is_undefined();
         let id = self.w.begin_error(
             hz_clone::serializable_error_name(&name),
             message.as_deref(),
             stack.as_deref(),
             has_cause,
+            has_props,
         );
         self.remember(v, id);
         if has_cause {
             let cause: Value<'js> = info.get(4)?;
             self.write(&cause, depth + 1)?;
+        }
+        if has_props {
+            self.write(&props, depth + 1)?;
         }
         Ok(())
     }
@@ -845,6 +853,9 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn error_cause(&mut self, error: &Value<'js>, cause: Value<'js>) -> Result<(), CloneErr> {
         as_object(error)?.prop("cause", Property::from(cause).writable().configurable())?;
         Ok(())
+    }
+    fn error_props(&mut self, error: &Value<'js>, props: Value<'js>) -> Result<(), CloneErr> {
+        Ok(self.h.set_error_props.call((error.clone(), props))?)
     }
     fn transferred(&mut self, t: &Transferred) -> Result<Value<'js>, CloneErr> {
         let buffer =

@@ -59,6 +59,7 @@ pub(crate) struct Helpers {
     view_info: v8::Global<v8::Function>,
     new_view: v8::Global<v8::Function>,
     new_error: v8::Global<v8::Function>,
+    set_error_props: v8::Global<v8::Function>,
     buffer_info: v8::Global<v8::Function>,
     new_resizable: v8::Global<v8::Function>,
     regexp_info: v8::Global<v8::Function>,
@@ -84,6 +85,7 @@ impl Helpers {
             view_info: get("viewInfo")?,
             new_view: get("newView")?,
             new_error: get("newError")?,
+            set_error_props: get("setErrorProps")?,
             buffer_info: get("bufferInfo")?,
             new_resizable: get("newResizable")?,
             regexp_info: get("regexpInfo")?,
@@ -543,16 +545,22 @@ impl<'s> Serializer<'s> {
         let stack = item(scope, info, 2)?;
         let stack = string_of(scope, stack);
         let has_cause = item(scope, info, 3)?.boolean_value(scope);
+        let props = item(scope, info, 5)?;
+        let has_props = !props.is_undefined();
         let id = self.w.begin_error(
             hz_clone::serializable_error_name(&name),
             message.as_deref(),
             stack.as_deref(),
             has_cause,
+            has_props,
         );
         self.remember(o, id);
         if has_cause {
             let cause = item(scope, info, 4)?;
             self.write(scope, cause, depth + 1)?;
+        }
+        if has_props {
+            self.write(scope, props, depth + 1)?;
         }
         Ok(())
     }
@@ -773,6 +781,9 @@ impl<'s> Sink for Builder<'_, 's, '_> {
             .define_own_property(self.scope, k, cause, v8::PropertyAttribute::DONT_ENUM)
             .ok_or(CloneErr::Js)?;
         Ok(())
+    }
+    fn error_props(&mut self, error: &Self::Value, props: Self::Value) -> Result<(), CloneErr> {
+        self.helper(|h| &h.set_error_props, &[*error, props]).map(drop)
     }
     fn transferred(&mut self, t: &Transferred) -> Result<Self::Value, CloneErr> {
         let buffer =

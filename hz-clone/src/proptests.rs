@@ -55,7 +55,9 @@ fn tree() -> impl Strategy<Value = Value> {
             proptest::collection::vec((inner.clone(), inner.clone()), 0..4).prop_map(Value::Map),
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Set),
             ("[A-Za-z]{0,12}", proptest::option::of(".{0,12}"), proptest::option::of(inner)).prop_map(
-                |(name, message, cause)| { Value::Error(Box::new(ErrorValue { name, message, stack: None, cause })) }
+                |(name, message, cause)| {
+                    Value::Error(Box::new(ErrorValue { name, message, stack: None, cause, props: Vec::new() }))
+                }
             ),
         ]
     })

@@ -56,6 +56,7 @@ fn containers_round_trip() {
                 message: Some("bad".into()),
                 stack: Some("at x".into()),
                 cause: Some(Value::Number(3.0)),
+                props: vec![("code".into(), Value::Number(7.0))],
             })),
         ),
         (

@@ -38,7 +38,9 @@ impl BigInt {
 /// A cloned Error: what crosses agents and engines when JS throws.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorValue {
-    /// One of the standard error names (`Error`, `TypeError`, ...).
+    /// Its `name`: one of the standard error names (`Error`, `TypeError`...,
+    /// and hz's `LimitError`); an engine sends a custom error's as `Error`,
+    /// as HTML says.
     pub name: String,
     /// The message, if the error had one.
     pub message: Option<String>,
@@ -46,6 +48,9 @@ pub struct ErrorValue {
     pub stack: Option<String>,
     /// The `cause`, if any.
     pub cause: Option<Value>,
+    /// A custom error's other own enumerable properties (`code`...), where
+    /// cloneable (functions and symbols are left out).
+    pub props: Vec<(String, Value)>,
 }
 
 /// A structured-clone value as a Rust tree.
@@ -297,9 +302,13 @@ fn encode(v: &Value, w: &mut Writer, depth: usize) -> Result<(), CloneError> {
             w.regexp(source, flags);
         }
         Value::Error(e) => {
-            w.begin_error(&e.name, e.message.as_deref(), e.stack.as_deref(), e.cause.is_some());
+            let has_props = !e.props.is_empty();
+            w.begin_error(&e.name, e.message.as_deref(), e.stack.as_deref(), e.cause.is_some(), has_props);
             if let Some(c) = &e.cause {
                 encode(c, w, depth + 1)?;
+            }
+            if has_props {
+                encode(&Value::Object(e.props.clone()), w, depth + 1)?;
             }
         }
         Value::Ref(id) => w.back_ref(*id),
@@ -417,6 +426,10 @@ impl ArenaSink {
                 message: f.message.clone(),
                 stack: f.stack.clone(),
                 cause: f.cause.map(|c| self.build(c, ids, next)),
+                props: match f.props.map(|p| self.build(p, ids, next)) {
+                    Some(Value::Object(entries)) => entries,
+                    _ => Vec::new(),
+                },
             })),
         }
     }
@@ -529,6 +542,15 @@ impl Sink for ArenaSink {
                 Ok(())
             }
             _ => Err(DecodeError::Malformed("cause on a non-error")),
+        }
+    }
+    fn error_props(&mut self, error: &usize, props: usize) -> Result<(), DecodeError> {
+        match &mut self.nodes[*error] {
+            Node::Error(fields) => {
+                fields.props = Some(props);
+                Ok(())
+            }
+            _ => Err(DecodeError::Malformed("properties on a non-error")),
         }
     }
     fn transferred(&mut self, buffer: &crate::Transferred) -> Result<usize, DecodeError> {

@@ -147,7 +147,9 @@ impl JsStr<'_> {
 /// The parts of a serialized Error.
 #[derive(Debug, Clone)]
 pub struct ErrorFields<S> {
-    /// `name`, normalised to one of the standard error names.
+    /// `name`: one of the standard error names (or `LimitError`), as
+    /// [`serializable_error_name`] makes it (a value built in Rust may carry
+    /// another).
     pub name: String,
     /// `message`, if it was an own data property.
     pub message: Option<String>,
@@ -155,6 +157,8 @@ pub struct ErrorFields<S> {
     pub stack: Option<String>,
     /// `cause`, decoded (set after the error object exists, so it may refer back to it).
     pub cause: Option<S>,
+    /// A custom error's own properties, as a plain object (set after `cause`).
+    pub props: Option<S>,
 }
 
 /// Writes one value in the wire format. Object-like values get ids in the
@@ -300,10 +304,22 @@ impl Writer {
         self.varint(length);
         self.take_id()
     }
-    /// Starts an Error; when `has_cause`, follow with the cause value. Returns its id.
-    pub fn begin_error(&mut self, name: &str, message: Option<&str>, stack: Option<&str>, has_cause: bool) -> u32 {
+    /// Starts an Error; when `has_cause`, follow with the cause value, then
+    /// when `has_props`, with a plain object of its other own properties
+    /// (a custom error's `code`...). Returns its id.
+    pub fn begin_error(
+        &mut self,
+        name: &str,
+        message: Option<&str>,
+        stack: Option<&str>,
+        has_cause: bool,
+        has_props: bool,
+    ) -> u32 {
         self.buf.push(tag::ERROR);
-        let flags = u8::from(message.is_some()) | (u8::from(stack.is_some()) << 1) | (u8::from(has_cause) << 2);
+        let flags = u8::from(message.is_some())
+            | (u8::from(stack.is_some()) << 1)
+            | (u8::from(has_cause) << 2)
+            | (u8::from(has_props) << 3);
         self.buf.push(flags);
         self.string(name);
         if let Some(m) = message {
@@ -425,10 +441,11 @@ pub fn array_index(key: &str) -> Option<u32> {
 }
 
 /// An Error's name as HTML's serialization keeps it: the standard names as
-/// they are, any other as "Error".
+/// they are (and hz's own `LimitError`), any other as "Error".
 pub fn serializable_error_name(name: &str) -> &str {
     match name {
-        "Error" | "EvalError" | "RangeError" | "ReferenceError" | "SyntaxError" | "TypeError" | "URIError" => name,
+        "Error" | "EvalError" | "RangeError" | "ReferenceError" | "SyntaxError" | "TypeError" | "URIError"
+        | "LimitError" => name,
         _ => "Error",
     }
 }
@@ -484,6 +501,8 @@ pub trait Sink {
     /// An Error object (its cause comes after, through [`Sink::error_cause`]).
     fn error(&mut self, fields: ErrorFields<Self::Value>) -> Result<Self::Value, Self::Error>;
     fn error_cause(&mut self, error: &Self::Value, cause: Self::Value) -> Result<(), Self::Error>;
+    /// Copies the own properties of `props` (a plain object) onto `error`.
+    fn error_props(&mut self, error: &Self::Value, props: Self::Value) -> Result<(), Self::Error>;
     fn host(&mut self, object: &HostObject) -> Result<Self::Value, Self::Error>;
     /// An ArrayBuffer moved by a transfer list: take its bytes (once).
     fn transferred(&mut self, buffer: &Transferred) -> Result<Self::Value, Self::Error>;
@@ -901,17 +920,21 @@ impl<'p, S: Sink> Decoder<'p, S> {
     #[inline(never)]
     fn error(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
         let flags = self.byte()?;
-        if flags & !0b111 != 0 {
+        if flags & !0b1111 != 0 {
             return Err(DecodeError::Malformed("bad error flags").into());
         }
         let name = self.own_string()?;
         let message = if flags & 1 != 0 { Some(self.own_string()?) } else { None };
         let stack = if flags & 2 != 0 { Some(self.own_string()?) } else { None };
-        let e = sink.error(ErrorFields { name, message, stack, cause: None })?;
+        let e = sink.error(ErrorFields { name, message, stack, cause: None, props: None })?;
         self.register(&e, Kind::Other);
         if flags & 4 != 0 {
             let cause = self.value(sink, depth + 1)?;
             sink.error_cause(&e, cause)?;
+        }
+        if flags & 8 != 0 {
+            let props = self.value(sink, depth + 1)?;
+            sink.error_props(&e, props)?;
         }
         Ok(e)
     }

@@ -76,6 +76,7 @@ impl JsError {
             message: Some(message.into()),
             stack: None,
             cause: None,
+            props: Vec::new(),
         }))
     }
 }

@@ -226,19 +226,37 @@
     newPrimitiveObject: (p) => ObjectCtor(p),
     // HTML: the name (normalised by the caller), `message` only if an own
     // data property, the stack if it is a string, and the cause if own.
+    // [name, message, stack, hasCause, cause, props]: props is a plain
+    // object of the other own enumerable data properties (a custom error's
+    // `code`...), leaving out functions and symbols, or undefined.
     errorInfo(e) {
       const name = e.name;
       const m = getOwnPropertyDescriptor(e, 'message');
       const message = m !== undefined && 'value' in m ? String(m.value) : undefined;
       const stack = typeof e.stack === 'string' ? e.stack : undefined;
       const hasCause = apply(hasOwn, e, ['cause']);
-      return [typeof name === 'string' ? name : 'Error', message, stack, hasCause, hasCause ? e.cause : undefined];
+      let props;
+      for (const k of ObjectCtor.keys(e)) {
+        if (k === 'name' || k === 'message' || k === 'stack' || k === 'cause') continue;
+        const d = getOwnPropertyDescriptor(e, k);
+        if (d === undefined || !('value' in d) || typeof d.value === 'function' || typeof d.value === 'symbol') continue;
+        (props ??= {})[k] = d.value;
+      }
+      return [typeof name === 'string' ? name : 'Error', message, stack, hasCause, hasCause ? e.cause : undefined, props];
     },
+    // A standard error's own class; any other name (a custom error's) on
+    // an Error, as an own property.
     newError(name, message, stack) {
       const C = errorCtors[name] || Error;
       const e = message === undefined ? new C() : new C(message);
+      if (e.name !== name) defineProperty(e, 'name', { value: name, writable: true, configurable: true });
       if (stack !== undefined) defineProperty(e, 'stack', { value: stack, writable: true, configurable: true });
       return e;
+    },
+    setErrorProps(e, props) {
+      for (const k of ObjectCtor.keys(props)) {
+        defineProperty(e, k, { value: props[k], writable: true, enumerable: true, configurable: true });
+      }
     },
   };
 

@@ -195,6 +195,10 @@ macro_rules! backend_suite {
                 suite::unknown_engine_is_a_type_error(E)
             }
             #[test]
+            fn errors_cross_as_data() {
+                suite::errors_cross_as_data(E)
+            }
+            #[test]
             fn terminate_keeps_what_was_sent_both_ways() {
                 suite::terminate_keeps_what_was_sent_both_ways(E)
             }

@@ -1523,3 +1523,34 @@ pub(crate) fn terminate_during_module_evaluation(e: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out, r#"[[true,true],"agent was terminated","agent was terminated"]"#);
 }
+
+/// Errors cross agents as data: a custom error keeps its cloneable own
+/// properties (functions are left out; its name becomes "Error", as HTML
+/// and HOSTILE 12 say), the cause chain crosses whole, `throw 42` arrives
+/// as 42, and hz.LimitError keeps its class through a clone.
+pub(crate) fn errors_cross_as_data(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const thrower = () => {
+                class MyErr extends Error {
+                    constructor(m) {
+                        super(m, { cause: new TypeError('inner', { cause: 42 }) });
+                        this.name = 'MyErr'; this.code = 7; this.info = { a: [1, 2] }; this.fn = () => 1;
+                    }
+                }
+                throw new MyErr('outer');
+            };
+            const e = await hz.spawn(thrower).join().catch((e) => e);
+            const c = structuredClone(e);
+            const raw = await hz.spawn(() => { throw 42; }).join().catch((v) => v);
+            const limit = structuredClone(new hz.LimitError('x'));
+            return [e.name, e.message, e.code, e.info, 'fn' in e, e.cause.name, e.cause.message, e.cause.cause,
+                e instanceof Error, typeof e.stack, c.name, c.code, raw, limit instanceof hz.LimitError, limit.name];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"["Error","outer",7,{"a":[1,2]},false,"TypeError","inner",42,true,"string","Error",7,42,true,"LimitError"]"#
+    );
+}
