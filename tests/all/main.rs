@@ -195,6 +195,14 @@ macro_rules! backend_suite {
                 suite::unknown_engine_is_a_type_error(E)
             }
             #[test]
+            fn terminate_racing_start_join_and_exit_is_consistent() {
+                suite::terminate_racing_start_join_and_exit_is_consistent(E)
+            }
+            #[test]
+            fn dispose_with_pending_work_is_clean() {
+                suite::dispose_with_pending_work_is_clean(E)
+            }
+            #[test]
             fn errors_cross_as_data() {
                 suite::errors_cross_as_data(E)
             }

@@ -1554,3 +1554,57 @@ pub(crate) fn errors_cross_as_data(e: &str) {
         r#"["Error","outer",7,{"a":[1,2]},false,"TypeError","inner",42,true,"string","Error",7,42,true,"LimitError"]"#
     );
 }
+
+/// HOSTILE 26 and 29: terminate racing the start, the join and the end.
+/// `terminate()` says true only if it ended the agent (the join then says
+/// terminated), false only if the agent had ended (the join has its value).
+pub(crate) fn terminate_racing_start_join_and_exit_is_consistent(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            let consistent = 0, terminated = 0, completed = 0;
+            const bad = [];
+            for (let i = 0; i < 150; i++) {
+                const h = hz.spawn(() => 1);
+                let said;
+                if (i % 3 === 0) said = h.terminate();
+                const j = h.join();
+                if (i % 3 === 1) said = h.terminate();
+                const r = await j.then((v) => v, (e) => e.message);
+                if (i % 3 === 2) said = h.terminate();
+                const ok = said ? r === 'agent was terminated' : r === 1;
+                if (ok) consistent++; else bad.push([i, said, r]);
+                if (r === 1) completed++; else terminated++;
+                if (h.terminate() !== false) bad.push([i, 'terminate after the end']);
+            }
+            return [consistent, bad, terminated > 0, completed > 0];
+        })()"#,
+    );
+    assert_eq!(out, r#"[150,[],true,true]"#);
+}
+
+/// HOSTILE 34: dropping the runtime under agents with pending promises,
+/// `Atomics.waitAsync` tickets, timers and receives cancels them all
+/// cleanly and promptly.
+pub(crate) fn dispose_with_pending_work_is_clean(e: &str) {
+    let rt = runtime(2);
+    let src = r#"
+        const ia = new Int32Array(new SharedArrayBuffer(8));
+        for (let i = 0; i < 4; i++) {
+            hz.spawn((ia) => {
+                Atomics.waitAsync(ia, 0, 0).value.then(() => {});
+                setTimeout(() => {}, 1e9);
+                hz.channel().recv();
+                new Promise(() => {});
+            }, ia);
+        }
+        'spawned'
+    "#;
+    let main = rt.spawn_on(e, AgentSpec::script("main.js", src)).unwrap();
+    assert_eq!(main.join().unwrap(), Value::from("spawned"));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(rt.activity().live >= 4, "the agents are still pending");
+    let t = Instant::now();
+    drop(rt);
+    assert!(t.elapsed() < Duration::from_secs(10), "dropping the runtime took {:?}", t.elapsed());
+}
