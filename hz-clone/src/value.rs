@@ -357,6 +357,14 @@ impl ArenaSink {
         Ok(self.nodes.len() - 1)
     }
 
+    /// The fields of the error node `at`; `Malformed(what)` if it is not one.
+    fn error_fields(&mut self, at: usize, what: &'static str) -> Result<&mut ErrorFields<usize>, DecodeError> {
+        match &mut self.nodes[at] {
+            Node::Error(fields) => Ok(fields),
+            _ => Err(DecodeError::Malformed(what)),
+        }
+    }
+
     fn assemble(&self, root: usize) -> Value {
         let mut ids: Vec<Option<u32>> = vec![None; self.nodes.len()];
         let mut next = 0u32;
@@ -536,22 +544,12 @@ impl Sink for ArenaSink {
         self.push(Node::Error(fields))
     }
     fn error_cause(&mut self, error: &usize, cause: usize) -> Result<(), DecodeError> {
-        match &mut self.nodes[*error] {
-            Node::Error(fields) => {
-                fields.cause = Some(cause);
-                Ok(())
-            }
-            _ => Err(DecodeError::Malformed("cause on a non-error")),
-        }
+        self.error_fields(*error, "cause on a non-error")?.cause = Some(cause);
+        Ok(())
     }
     fn error_props(&mut self, error: &usize, props: usize) -> Result<(), DecodeError> {
-        match &mut self.nodes[*error] {
-            Node::Error(fields) => {
-                fields.props = Some(props);
-                Ok(())
-            }
-            _ => Err(DecodeError::Malformed("properties on a non-error")),
-        }
+        self.error_fields(*error, "properties on a non-error")?.props = Some(props);
+        Ok(())
     }
     fn transferred(&mut self, buffer: &crate::Transferred) -> Result<usize, DecodeError> {
         // Rust receives moved buffers as owned bytes (one copy, here).

@@ -113,13 +113,13 @@ impl AgentSpec {
         Self::new(Source::Function { code: code.into() })
     }
 
-    /// Sets `[[CanBlock]]` (see [`AgentSpec::can_block`]).
+    /// Sets the agent's [`Limits`] (see [`AgentSpec::limits`]).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
-    /// Sets [`AgentSpec::can_block`].
+    /// Sets `[[CanBlock]]` (see [`AgentSpec::can_block`]).
     pub fn can_block(mut self, can_block: bool) -> Self {
         self.can_block = can_block;
         self
@@ -444,15 +444,15 @@ impl AgentShared {
             }
         };
         if let Some(limit) = exceeded {
-            self.abort(Failure::Limit(limit, self.limit_message(limit)));
+            self.exceed(limit);
         }
     }
 
-    /// A turn ended: its time is added to the total, which may exceed the
-    /// CPU limit now.
-    pub(crate) fn end_turn(&self) {
+    /// A turn ended: its time is added to the total. True if that spent the
+    /// agent's CPU time (the caller then ends it with [`Self::exceed`]).
+    pub(crate) fn end_turn(&self) -> bool {
         if !self.limits.timed() {
-            return;
+            return false;
         }
         let now = Instant::now();
         let mut c = lock(&self.clock);
@@ -462,19 +462,15 @@ impl AgentShared {
         if let Some(t) = c.timer.take() {
             self.rt.timers.cancel(t);
         }
+        self.limits.cpu_time.is_some_and(|cpu| c.used >= cpu)
     }
 
-    /// Ends the agent for its CPU time (found spent at the end of a turn).
-    pub(crate) fn exceed_cpu(self: &Arc<Self>) {
-        self.abort(Failure::Limit(Limit::Cpu, self.limit_message(Limit::Cpu)));
+    /// Ends the agent for exceeding `limit`, with a LimitError naming it.
+    pub(crate) fn exceed(self: &Arc<Self>, limit: Limit) {
+        self.abort(Failure::Limit(limit, self.limit_message(limit)));
     }
 
-    /// Whether the agent has used all its CPU time.
-    pub(crate) fn out_of_time(&self) -> bool {
-        self.limits.cpu_time.is_some_and(|cpu| lock(&self.clock).used >= cpu)
-    }
-
-    pub(crate) fn limit_message(&self, limit: Limit) -> String {
+    fn limit_message(&self, limit: Limit) -> String {
         let ms = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         match limit {
             Limit::Turn => format!("the agent's turn ran past its limit of {} ms", ms(self.limits.turn_time)),
@@ -537,10 +533,8 @@ impl AgentShared {
         }
         let left = Arc::new(AtomicUsize::new(live.len()));
         let pending = Arc::new(Mutex::new(Some(result)));
-        for child in &live {
-            child.request_terminate();
-        }
         for child in live {
+            child.request_terminate();
             let (me, left, pending) = (self.clone(), left.clone(), pending.clone());
             child.on_finish(Box::new(move |_| {
                 if left.fetch_sub(1, Ordering::AcqRel) == 1
@@ -1006,7 +1000,7 @@ impl Host {
     /// Safe to call from an engine callback (an allocator) on the agent's
     /// own thread; the first call wins.
     pub fn exceeded(&self, limit: Limit) {
-        self.agent.abort(Failure::Limit(limit, self.agent.limit_message(limit)));
+        self.agent.exceed(limit);
     }
 
     /// Drops a task the agent will not run because it is being terminated

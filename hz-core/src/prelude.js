@@ -240,7 +240,8 @@
         if (k === 'name' || k === 'message' || k === 'stack' || k === 'cause') continue;
         const d = getOwnPropertyDescriptor(e, k);
         if (d === undefined || !('value' in d) || typeof d.value === 'function' || typeof d.value === 'symbol') continue;
-        (props ??= {})[k] = d.value;
+        // Defined, not assigned: an own `__proto__` stays a property.
+        defineProperty(props ??= {}, k, { value: d.value, writable: true, enumerable: true, configurable: true });
       }
       return [typeof name === 'string' ? name : 'Error', message, stack, hasCause, hasCause ? e.cause : undefined, props];
     },

@@ -646,14 +646,14 @@ impl RuntimeInner {
             // panic can abort the process.
             agent.begin_turn();
             let ran = catch_unwind(AssertUnwindSafe(|| body.run_task(task)));
-            agent.end_turn();
+            let cpu_spent = agent.end_turn();
             if let Err(panic) = ran {
                 agent.finish(Some(Err(Failure::Engine(panic_message("running a task", &panic)))));
                 std::mem::forget(body);
                 return;
             }
-            if agent.out_of_time() {
-                agent.exceed_cpu();
+            if cpu_spent {
+                agent.exceed(crate::Limit::Cpu);
             }
         }
         // Joiners hear of the end before the engine instance is freed:
