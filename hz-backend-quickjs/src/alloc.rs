@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 use hz_atomics::heap;
-use hz_core::{Host, Limit};
+use hz_core::Host;
 use rquickjs::allocator::Allocator;
 
 /// quickjs.c's `sizeof(JSMallocBlockHeader)` (checked by [`probe`]).
@@ -27,63 +27,42 @@ thread_local! {
     static KEEP: Cell<*mut u8> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// The allocator every hz QuickJS runtime uses, with the agent's heap
-/// limit ([`hz_core::Limits::heap_bytes`]) if it has one.
+/// The allocator every hz QuickJS runtime uses, counting every block
+/// against the agent's heap limit ([`hz_core::Limits::heap_bytes`]) if it
+/// has one.
 pub(crate) struct HzAllocator {
-    budget: Option<Budget>,
-}
-
-/// A heap limit: the bytes of the hz heap blocks the runtime holds.
-struct Budget {
-    limit: usize,
-    used: usize,
-    /// Past the limit: the agent is being ended. Allocations succeed again,
-    /// up to a grace of a quarter of the limit (plus 1 MiB), so QuickJS can
-    /// unwind cleanly until its interrupt handler stops the JS.
-    exceeded: bool,
-    host: Host,
+    /// The agent, if it has a heap limit.
+    meter: Option<Host>,
 }
 
 impl HzAllocator {
     /// The allocator of the agent `host` runs.
     pub(crate) fn new(host: &Host) -> Self {
-        let budget =
-            host.limits().heap_bytes.map(|limit| Budget { limit, used: 0, exceeded: false, host: host.clone() });
-        HzAllocator { budget }
+        HzAllocator { meter: host.limits().heap_bytes.map(|_| host.clone()) }
     }
 
     /// An allocator with no limit (the engine's own probe runtime).
     pub(crate) fn unlimited() -> Self {
-        HzAllocator { budget: None }
+        HzAllocator { meter: None }
     }
 
     /// Whether `more` bytes may be allocated; past the limit, ends the agent.
-    fn admit(&mut self, more: usize) -> bool {
-        let Some(b) = &mut self.budget else { return true };
-        let wanted = b.used.saturating_add(more);
-        if wanted <= b.limit {
-            return true;
-        }
-        if b.exceeded {
-            return wanted <= b.limit.saturating_add(b.limit / 4 + (1 << 20));
-        }
-        b.exceeded = true;
-        b.host.exceeded(Limit::Heap);
-        false
+    fn admit(&self, more: usize) -> bool {
+        self.meter.as_ref().is_none_or(|h| h.heap_admit(more))
     }
 
     /// Counts a block in (`sign` 1) or out (-1).
     ///
     /// # Safety
     /// `block` is null or a live hz heap block.
-    unsafe fn count(&mut self, block: *mut u8, sign: i8) {
-        let Some(b) = &mut self.budget else { return };
+    unsafe fn count(&self, block: *mut u8, sign: i8) {
+        let Some(h) = &self.meter else { return };
         if block.is_null() {
             return;
         }
         // SAFETY: the caller's contract.
         let n = unsafe { heap::size_of(block) };
-        b.used = if sign > 0 { b.used + n } else { b.used.saturating_sub(n) };
+        if sign > 0 { h.heap_hold(n) } else { h.heap_release(n) }
     }
 }
 
@@ -220,8 +199,55 @@ pub(crate) unsafe fn large_block(data: *mut u8, len: usize) -> Option<NonNull<u8
     NonNull::new(block)
 }
 
+/// Where an agent's buffers outside its runtime's allocator are counted:
+/// its [`Host`] if it has a heap limit, else nothing. Passed to QuickJS as
+/// the opaque of the SharedArrayBuffer hooks and of adopted buffers.
+#[derive(Clone, Copy)]
+pub(crate) struct Meter(*const Host);
+
+// SAFETY: a pointer to a `Host` (Send + Sync) that the agent keeps boxed
+// for as long as its runtime lives; used only through `Host`'s methods.
+unsafe impl Send for Meter {}
+// SAFETY: as above.
+unsafe impl Sync for Meter {}
+
+impl Meter {
+    /// Counts nothing (a runtime with no agent, or no heap limit).
+    pub(crate) const NONE: Meter = Meter(ptr::null());
+
+    /// The meter of the agent whose host is `host` (kept alive, boxed, for
+    /// the runtime's life), or none without a heap limit.
+    pub(crate) fn of(host: &Host) -> Meter {
+        Meter(if host.limits().heap_bytes.is_some() { host } else { ptr::null() })
+    }
+
+    pub(crate) fn opaque(self) -> *mut std::ffi::c_void {
+        self.0.cast_mut().cast()
+    }
+
+    /// # Safety
+    /// `opaque` came from [`Meter::opaque`] of an agent whose host is alive.
+    unsafe fn host<'a>(opaque: *mut std::ffi::c_void) -> Option<&'a Host> {
+        // SAFETY: the caller's contract.
+        unsafe { opaque.cast::<Host>().cast_const().as_ref() }
+    }
+
+    /// Counts memory the agent was handed (a transferred block).
+    ///
+    /// # Safety
+    /// As [`Meter::host`]; `block` is a live hz heap block.
+    pub(crate) unsafe fn hold_block(self, block: *mut u8) {
+        // SAFETY: the caller's contract.
+        if let Some(h) = unsafe { Meter::host(self.opaque()) } {
+            // SAFETY: the caller's contract.
+            h.heap_hold(unsafe { heap::size_of(block) });
+        }
+    }
+}
+
 /// The `realloc_func` of ArrayBuffers made from transferred blocks: their
-/// data is `offset` (the opaque) bytes into an hz heap block.
+/// data is [`ARENA_HEADER`] bytes into an hz heap block, counted against
+/// the agent's heap limit through the [`Meter`] (the opaque).
 ///
 /// # Safety
 /// Called by QuickJS with the data pointer of such a buffer.
@@ -231,23 +257,42 @@ pub(crate) unsafe extern "C" fn adopted_realloc(
     data: *mut std::ffi::c_void,
     size: rquickjs::qjs::size_t,
 ) -> *mut std::ffi::c_void {
-    let offset = opaque as usize;
+    let offset = ARENA_HEADER;
     if data.is_null() {
         return ptr::null_mut();
     }
+    // SAFETY: the opaque is the adopting agent's meter, alive with its runtime.
+    let meter = unsafe { Meter::host(opaque) };
     // SAFETY: the data of an adopted buffer is `offset` bytes into a block.
     let block = unsafe { data.cast::<u8>().sub(offset) };
+    // SAFETY: a live hz heap block.
+    let old = unsafe { heap::size_of(block) };
     if size == 0 {
+        // Freed, or moved out by a transfer: the agent holds it no more.
+        if let Some(h) = meter {
+            h.heap_release(old);
+        }
         if !release_kept(block) {
             // SAFETY: the buffer owned the block; QuickJS is done with it.
             unsafe { heap::free(block) };
         }
         return ptr::null_mut();
     }
+    let wanted = offset + size as usize;
+    if let Some(h) = meter
+        && !h.heap_admit(wanted.saturating_sub(old))
+    {
+        return ptr::null_mut();
+    }
     // SAFETY: resizing the owned block, keeping the `offset` prefix.
-    let new = unsafe { heap::realloc(block, offset + size as usize) };
+    let new = unsafe { heap::realloc(block, wanted) };
     if new.is_null() {
         return ptr::null_mut();
+    }
+    if let Some(h) = meter {
+        h.heap_release(old);
+        // SAFETY: the block just resized.
+        h.heap_hold(unsafe { heap::size_of(new) });
     }
     // SAFETY: the new block has room for the prefix.
     unsafe { new.add(offset).cast() }
@@ -256,12 +301,14 @@ pub(crate) unsafe extern "C" fn adopted_realloc(
 /// SharedArrayBuffers of every hz runtime live in hz-atomics' reference
 /// counted [`SharedMemory`]: the memory a SAB in any agent (of any engine)
 /// points at, freed with the last holder. Installed before any JS runs.
-pub(crate) fn install_shared_memory(ctx: &rquickjs::Ctx<'_>) {
+/// Each SAB object's memory counts in full against its agent's heap limit
+/// (through `meter`), as long as the object lives.
+pub(crate) fn install_shared_memory(ctx: &rquickjs::Ctx<'_>, meter: Meter) {
     let funcs = rquickjs::qjs::JSSharedArrayBufferFunctions {
         sab_alloc: Some(sab_alloc),
         sab_free: Some(sab_free),
         sab_dup: Some(sab_dup),
-        sab_opaque: ptr::null_mut(),
+        sab_opaque: meter.opaque(),
     };
     // SAFETY: a live runtime; QuickJS copies the struct.
     unsafe {
@@ -269,18 +316,44 @@ pub(crate) fn install_shared_memory(ctx: &rquickjs::Ctx<'_>) {
     };
 }
 
+/// The capacity of the shared memory at `data`.
+///
+/// # Safety
+/// `data` is SharedMemory some holder references.
+unsafe fn capacity(data: *mut std::ffi::c_void) -> usize {
+    // SAFETY: the caller's contract; the extra reference is dropped here.
+    unsafe { hz_atomics::SharedMemory::retain(data.cast()) }.capacity()
+}
+
 /// # Safety
 /// Called by QuickJS to allocate a SharedArrayBuffer's memory.
-unsafe extern "C" fn sab_alloc(_opaque: *mut std::ffi::c_void, size: rquickjs::qjs::size_t) -> *mut std::ffi::c_void {
+unsafe extern "C" fn sab_alloc(opaque: *mut std::ffi::c_void, size: rquickjs::qjs::size_t) -> *mut std::ffi::c_void {
+    // SAFETY: the opaque is the agent's meter, alive with its runtime.
+    let meter = unsafe { Meter::host(opaque) };
+    if let Some(h) = meter
+        && !h.heap_admit(size as usize)
+    {
+        return ptr::null_mut();
+    }
     match hz_atomics::SharedMemory::new(size as usize) {
-        Some(m) => m.into_raw().cast(),
+        Some(m) => {
+            if let Some(h) = meter {
+                h.heap_hold(m.capacity());
+            }
+            m.into_raw().cast()
+        }
         None => ptr::null_mut(),
     }
 }
 
 /// # Safety
 /// Called by QuickJS when a SharedArrayBuffer object holding `data` dies.
-unsafe extern "C" fn sab_free(_opaque: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
+unsafe extern "C" fn sab_free(opaque: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
+    // SAFETY: the opaque is the agent's meter, alive with its runtime.
+    if let Some(h) = unsafe { Meter::host(opaque) } {
+        // SAFETY: `data` is still referenced by the dying object.
+        h.heap_release(unsafe { capacity(data) });
+    }
     // SAFETY: every SAB of this runtime points at SharedMemory (alloc/dup
     // above), and QuickJS releases each reference once.
     unsafe { hz_atomics::SharedMemory::release(data.cast()) }
@@ -288,8 +361,13 @@ unsafe extern "C" fn sab_free(_opaque: *mut std::ffi::c_void, data: *mut std::ff
 
 /// # Safety
 /// Called by QuickJS when a new SharedArrayBuffer object wraps `data`.
-unsafe extern "C" fn sab_dup(_opaque: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
+unsafe extern "C" fn sab_dup(opaque: *mut std::ffi::c_void, data: *mut std::ffi::c_void) {
     // SAFETY: `data` is SharedMemory some holder references; the new
     // reference belongs to the new SAB object (released by sab_free).
-    std::mem::forget(unsafe { hz_atomics::SharedMemory::retain(data.cast()) });
+    let memory = unsafe { hz_atomics::SharedMemory::retain(data.cast()) };
+    // SAFETY: the opaque is the agent's meter, alive with its runtime.
+    if let Some(h) = unsafe { Meter::host(opaque) } {
+        h.heap_hold(memory.capacity());
+    }
+    std::mem::forget(memory);
 }

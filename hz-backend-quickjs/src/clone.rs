@@ -876,11 +876,15 @@ impl<'js> Sink for Builder<'_, 'js> {
         let (block, offset, len) = buffer
             .into_raw()
             .map_err(|_| CloneErr::Decode(DecodeError::Malformed("a transferred buffer without a block")))?;
+        debug_assert_eq!(offset, alloc::ARENA_HEADER);
+        let meter = crate::natives::data(&self.ctx).meter;
         let ctx = self.ctx.as_raw().as_ptr();
         // SAFETY: `block` is an hz heap block we own, with `len` bytes at
-        // `offset`; the new ArrayBuffer takes ownership and releases it
-        // through adopted_realloc (which finds the block `offset` before the
-        // data, passed as the opaque). On failure QuickJS has not taken it.
+        // `offset` (ARENA_HEADER); the new ArrayBuffer takes ownership and
+        // releases it through adopted_realloc (which finds the block
+        // ARENA_HEADER before the data, and counts it against the agent's
+        // heap limit through the meter, the opaque). On failure QuickJS has
+        // not taken it.
         let v = unsafe {
             let data = block.as_ptr().add(offset);
             let v = qjs::JS_NewArrayBuffer(
@@ -889,7 +893,7 @@ impl<'js> Sink for Builder<'_, 'js> {
                 len as _,
                 max.unwrap_or(0) as _,
                 Some(alloc::adopted_realloc),
-                offset as *mut std::ffi::c_void,
+                meter.opaque(),
                 false,
             );
             Value::from_raw(self.ctx.clone(), v)
@@ -899,6 +903,8 @@ impl<'js> Sink for Builder<'_, 'js> {
             unsafe { hz_atomics::heap::free(block.as_ptr()) };
             return Err(CloneErr::Js(rquickjs::Error::Exception));
         }
+        // SAFETY: the agent's own meter; the block is the buffer's, alive.
+        unsafe { meter.hold_block(block.as_ptr()) };
         Ok(v)
     }
     fn shared_array_buffer(

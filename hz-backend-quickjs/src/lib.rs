@@ -58,7 +58,7 @@ fn prepare() -> Result<Prepared, String> {
     let rt = Runtime::new_with_alloc(alloc::HzAllocator::unlimited()).map_err(|e| e.to_string())?;
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
-        alloc::install_shared_memory(&ctx);
+        alloc::install_shared_memory(&ctx, alloc::Meter::NONE);
         let source = format!("export default {}", hz_core::PRELUDE);
         let module = Module::declare(ctx.clone(), "hz:prelude", source).catch(&ctx).map_err(|e| e.to_string())?;
         // Without the source text (kept per function for toString, which
@@ -104,6 +104,10 @@ pub struct QuickJsAgent {
     // Field order matters: the context drops before its runtime.
     ctx: Context,
     rt: Runtime,
+    /// The host its buffers outside the runtime's allocator are counted
+    /// through ([`alloc::Meter`]): boxed so its address is stable, and
+    /// dropped after the runtime, whose buffers point at it.
+    _meter: Box<Host>,
     host: Host,
     terminate: Arc<AtomicBool>,
 }
@@ -123,14 +127,16 @@ impl QuickJsAgent {
         rt.set_host_promise_rejection_tracker(Some(Box::new(natives::track_rejection)));
         rt.set_loader(modules::FileResolver, modules::FileLoader);
         let ctx = Context::full(&rt).map_err(engine_error)?;
-        ctx.with(|ctx| alloc::install_shared_memory(&ctx));
+        let meter_host = Box::new(host.clone());
+        let meter = alloc::Meter::of(&meter_host);
+        ctx.with(|ctx| alloc::install_shared_memory(&ctx, meter));
         let prepared = engine.prepared.get_or_init(prepare).as_ref().map_err(engine_error)?;
         ctx.with(|ctx| {
-            natives::install(&ctx, host.clone(), &prepared.bytecode, prepared.class_ids)
+            natives::install(&ctx, host.clone(), &prepared.bytecode, prepared.class_ids, meter)
                 .catch(&ctx)
                 .map_err(engine_error)
         })?;
-        Ok(QuickJsAgent { ctx, rt, host, terminate })
+        Ok(QuickJsAgent { ctx, rt, _meter: meter_host, host, terminate })
     }
 
     /// Drains the job queue, then reports a rejection nobody handled as an

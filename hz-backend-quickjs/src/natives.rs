@@ -50,6 +50,8 @@ pub(crate) struct AgentData<'js> {
     pub(crate) start: Function<'js>,
     pub(crate) set_args: Function<'js>,
     pub(crate) make_error: Function<'js>,
+    /// Where buffers adopted from messages are counted.
+    pub(crate) meter: crate::alloc::Meter,
 }
 
 // SAFETY: `Changed<'to>` is the same struct with every `'js` replaced by
@@ -177,7 +179,13 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
 
 /// Builds `ops`, evaluates the prelude with it and stores the internals.
 /// `prelude` is the bytecode of `hz_core::PRELUDE` wrapped as a module.
-pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids: ClassIds) -> rquickjs::Result<()> {
+pub(crate) fn install<'js>(
+    ctx: &Ctx<'js>,
+    host: Host,
+    prelude: &[u8],
+    class_ids: ClassIds,
+    meter: crate::alloc::Meter,
+) -> rquickjs::Result<()> {
     let ops = Object::new(ctx.clone())?;
     let proto = Class::<JsChannel>::prototype(ctx)?.ok_or(rquickjs::Error::Unknown)?;
     ops.set("channelPrototype", proto)?;
@@ -500,6 +508,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: Host, prelude: &[u8], class_ids
         start: internals.get("start")?,
         set_args: internals.get("setArgs")?,
         make_error: internals.get("makeError")?,
+        meter,
     };
     if ctx.store_userdata(data).is_err() {
         return Err(rquickjs::Error::Unknown);

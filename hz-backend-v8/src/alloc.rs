@@ -9,7 +9,8 @@
 //! their pages itself, outside any allocator (see `clone::shared_memory`).
 
 use std::ffi::c_void;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use hz_atomics::SharedMemory;
 
@@ -54,6 +55,106 @@ pub(crate) fn allocator() -> v8::SharedRef<v8::Allocator> {
         })
         .0
         .clone()
+}
+
+/// The allocator of an agent with a heap limit: every buffer V8 allocates
+/// for it counts against the limit, with V8's own heap as of the agent's
+/// last turn ([`Metered::set_engine_heap`]).
+pub(crate) struct Metered {
+    host: hz_core::Host,
+    /// V8's heap in use at the end of the agent's last turn, in bytes.
+    engine: AtomicUsize,
+}
+
+impl Metered {
+    /// Records V8's heap in use; true if it and the buffers together are
+    /// past the limit.
+    pub(crate) fn set_engine_heap(&self, bytes: usize, limit: usize) -> bool {
+        self.engine.store(bytes, Ordering::Relaxed);
+        bytes.saturating_add(self.host.heap_used()) > limit
+    }
+}
+
+static METERED: v8::RustAllocatorVtable<Metered> = v8::RustAllocatorVtable {
+    allocate: metered_allocate,
+    allocate_uninitialized: metered_allocate,
+    free: metered_free,
+    drop: drop_metered,
+};
+
+/// # Safety
+/// Called by V8, on the agent's thread, for a new buffer of `len` zeroed bytes.
+unsafe extern "C" fn metered_allocate(m: &Metered, len: usize) -> *mut c_void {
+    // Past the limit this ends the agent (uncatchably) and refuses: V8
+    // then throws its RangeError into JS that is being terminated anyway.
+    if !m.host.heap_admit(len.saturating_add(m.engine.load(Ordering::Relaxed))) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the plain allocation, as V8 asked.
+    let p = unsafe { allocate(&HANDLE, len) };
+    if !p.is_null() {
+        m.host.heap_hold(len);
+    }
+    p
+}
+
+/// # Safety
+/// Called by V8 (on any thread) once for each buffer `metered_allocate`
+/// returned.
+unsafe extern "C" fn metered_free(m: &Metered, data: *mut c_void, len: usize) {
+    if !data.is_null() {
+        m.host.heap_release(len);
+    }
+    // SAFETY: `data` came from `allocate`, through `metered_allocate`.
+    unsafe { free(&HANDLE, data, len) }
+}
+
+/// # Safety
+/// Called by V8 once, when the allocator is dropped: `m` is the reference
+/// [`metered`] gave it.
+unsafe extern "C" fn drop_metered(m: *const Metered) {
+    // SAFETY: made by Arc::into_raw in `metered`; released once, here.
+    drop(unsafe { Arc::from_raw(m) })
+}
+
+/// A new allocator for the agent `host` runs, which has a heap limit, and
+/// its meter.
+pub(crate) fn metered(host: &hz_core::Host) -> (v8::SharedRef<v8::Allocator>, Arc<Metered>) {
+    let meter = Arc::new(Metered { host: host.clone(), engine: AtomicUsize::new(0) });
+    let handle = Arc::into_raw(meter.clone());
+    // SAFETY: the handle is one reference to the meter, alive until V8
+    // drops the allocator (drop_metered releases it); the vtable's functions
+    // expect exactly it.
+    let allocator = unsafe { v8::new_rust_allocator(handle, &METERED) };
+    (allocator.make_shared(), meter)
+}
+
+/// The deleter data of a buffer a metered agent was handed (see
+/// [`hold_handed`]): the agent, to count the memory out again.
+pub(crate) struct Handed(hz_core::Host);
+
+/// Counts `len` bytes of memory handed to the agent `host` runs (a
+/// transferred buffer, shared memory it was sent) against its heap limit,
+/// if it has one, and gives the deleter data that counts them out again
+/// ([`release_handed`]), or null.
+pub(crate) fn hold_handed(host: &hz_core::Host, len: usize) -> *mut c_void {
+    if host.limits().heap_bytes.is_none() {
+        return std::ptr::null_mut();
+    }
+    host.heap_hold(len);
+    Box::into_raw(Box::new(Handed(host.clone()))).cast()
+}
+
+/// Counts out what [`hold_handed`] counted in.
+///
+/// # Safety
+/// `data` is null or came from [`hold_handed`] for `len` bytes; called once.
+pub(crate) unsafe fn release_handed(data: *mut c_void, len: usize) {
+    if !data.is_null() {
+        // SAFETY: the caller's contract.
+        let handed = unsafe { Box::from_raw(data.cast::<Handed>()) };
+        handed.0.heap_release(len);
+    }
 }
 
 struct SendAllocator(v8::SharedRef<v8::Allocator>);

@@ -617,7 +617,10 @@ fn as_object<'s>(v: v8::Local<'s, v8::Value>) -> Result<v8::Local<'s, v8::Object
 
 /// # Safety
 /// Called by V8 once, when a SharedArrayBuffer made over SharedMemory dies.
-unsafe extern "C" fn release_shared(data: *mut std::ffi::c_void, _len: usize, _: *mut std::ffi::c_void) {
+unsafe extern "C" fn release_shared(data: *mut std::ffi::c_void, len: usize, handed: *mut std::ffi::c_void) {
+    // SAFETY: `handed` is the store's deleter data, from hold_handed for
+    // `len` bytes, released once, here.
+    unsafe { crate::alloc::release_handed(handed, len) };
     // SAFETY: the decoder gave this backing store one reference (into_raw).
     unsafe { SharedMemory::release(data.cast()) }
 }
@@ -798,12 +801,12 @@ impl<'s> Sink for Builder<'_, 's, '_> {
             // stays an hz SharedMemory block, as the sender side expects.
             Ok(memory) => {
                 let data = memory.into_raw();
+                let handed = crate::alloc::hold_handed(&natives::host(self.scope), len);
                 // SAFETY: `data` is one reference to memory holding at least
                 // `len` bytes no one else uses, released once by
-                // `release_shared` when the store dies.
-                let store = unsafe {
-                    v8::ArrayBuffer::new_backing_store_from_ptr(data.cast(), len, release_shared, std::ptr::null_mut())
-                };
+                // `release_shared` (with `handed`) when the store dies.
+                let store =
+                    unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(data.cast(), len, release_shared, handed) };
                 Ok(v8::ArrayBuffer::with_backing_store(self.scope, &store.make_shared()).into())
             }
             // Bytes in a block of another engine's layout: copied into a
@@ -824,16 +827,12 @@ impl<'s> Sink for Builder<'_, 's, '_> {
             None => byte_length.min(memory.capacity()),
         };
         let data = SharedMemory::clone(memory).into_raw();
+        let handed = crate::alloc::hold_handed(&natives::host(self.scope), byte_length);
         // SAFETY: `data` is one reference to memory of at least
-        // `byte_length` bytes, released once by `release_shared` when the
-        // backing store dies.
+        // `byte_length` bytes, released once by `release_shared` (with
+        // `handed`) when the backing store dies.
         let store = unsafe {
-            v8::SharedArrayBuffer::new_backing_store_from_ptr(
-                data.cast(),
-                byte_length,
-                release_shared,
-                std::ptr::null_mut(),
-            )
+            v8::SharedArrayBuffer::new_backing_store_from_ptr(data.cast(), byte_length, release_shared, handed)
         };
         Ok(v8::SharedArrayBuffer::with_backing_store(self.scope, &store.make_shared()).into())
     }

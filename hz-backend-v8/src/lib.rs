@@ -100,16 +100,6 @@ impl Engine for V8Engine {
     fn boxed(agent: V8Agent) -> AgentBox {
         AgentBox::Migratable(Box::new(agent))
     }
-
-    /// A gap: V8 takes its stack limit as an address, fixed at isolate
-    /// creation, and hz agents move between threads (V8's own limit,
-    /// about 1 MiB, applies).
-    fn check_limits(&self, limits: &hz_core::Limits) -> Result<(), Error> {
-        if limits.stack_bytes.is_some() {
-            return Err(Error::NotSupported("limits.stackBytes: the v8 engine cannot set a per-agent stack limit"));
-        }
-        Ok(())
-    }
 }
 
 pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {
@@ -123,6 +113,8 @@ pub struct V8Agent {
     context: Option<v8::Global<v8::Context>>,
     host: Host,
     terminate: Arc<AtomicBool>,
+    /// Its ArrayBuffer allocator's meter, if it has a heap limit.
+    meter: Option<Arc<alloc::Metered>>,
     /// The near-heap-limit callback's data; outlives the isolate (fields
     /// drop after `Drop::drop` has disposed of it).
     _heap_guard: Box<HeapGuard>,
@@ -254,9 +246,17 @@ unsafe extern "C" fn near_heap_limit(data: *mut std::ffi::c_void, current: usize
 impl V8Agent {
     fn new(engine: &V8Engine, host: Host) -> Result<Self, Error> {
         let slot = IsolateSlot::take(engine)?;
-        let mut params = v8::CreateParams::default().array_buffer_allocator(alloc::allocator());
-        // The agent's own heap limit, if tighter than the engine's. (V8
-        // keeps ArrayBuffer memory outside its heap: it does not count.)
+        // An agent with a heap limit counts its ArrayBuffer memory (which V8
+        // keeps outside its heap) through an allocator of its own.
+        let (allocator, meter) = match host.limits().heap_bytes {
+            Some(_) => {
+                let (allocator, meter) = alloc::metered(&host);
+                (allocator, Some(meter))
+            }
+            None => (alloc::allocator(), None),
+        };
+        let mut params = v8::CreateParams::default().array_buffer_allocator(allocator);
+        // The agent's own heap limit, if tighter than the engine's.
         let own = host.limits().heap_bytes.filter(|own| engine.max_heap.is_none_or(|max| *own < max));
         if let Some(max) = own.or(engine.max_heap) {
             params = params.heap_limits(0, max);
@@ -301,6 +301,7 @@ impl V8Agent {
             context: Some(context),
             host,
             terminate,
+            meter,
             _heap_guard: heap_guard,
             _slot: slot,
         })
@@ -318,7 +319,11 @@ fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &
     let Some(context) = agent.context.as_ref() else { return };
     let host = &agent.host;
     let terminate = &agent.terminate;
+    let meter = agent.meter.as_deref();
     let mut locker = isolate.lock();
+    if let Some(bytes) = host.limits().stack_bytes {
+        set_stack_limit(&mut locker, bytes);
+    }
     let scope = std::pin::pin!(v8::HandleScope::new(&mut *locker));
     let mut scope = scope.init();
     let context = v8::Local::new(&scope, context);
@@ -341,6 +346,42 @@ fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &
         }
     }
     drain_jobs(scope, host, terminate);
+    // The heap limit counts V8's heap and the buffers together: checked
+    // as each turn ends, and the buffers get what the heap leaves.
+    if let (Some(meter), Some(limit)) = (meter, host.limits().heap_bytes)
+        && meter.set_engine_heap(scope.get_heap_statistics().used_heap_size(), limit)
+    {
+        host.exceeded(hz_core::Limit::Heap);
+    }
+}
+
+/// The most stack an agent's `stackBytes` may give its JavaScript: hz
+/// worker threads have 16 MiB, and clone walks and the scheduler need some.
+const MAX_STACK_BYTES: usize = 8 << 20;
+
+/// Bounds the stack the isolate's JavaScript may use on this thread to
+/// `bytes` below the current frame ([`hz_core::Limits::stack_bytes`]).
+/// V8's stack limit is an address, kept per thread, so it is set at the
+/// start of every turn: agents move between threads. Past it V8 throws a
+/// catchable RangeError ("Maximum call stack size exceeded").
+fn set_stack_limit(isolate: &mut v8::Isolate, bytes: usize) {
+    unsafe extern "C" {
+        /// `void v8::Isolate::SetStackLimit(uintptr_t)`: the `v8` crate
+        /// does not bind it, and the static library exports it.
+        #[link_name = "_ZN2v87Isolate13SetStackLimitEm"]
+        fn v8_isolate_set_stack_limit(isolate: *mut std::ffi::c_void, limit: usize);
+    }
+    let here = std::ptr::addr_of!(bytes) as usize;
+    let limit = here.saturating_sub(bytes.min(MAX_STACK_BYTES));
+    // SAFETY: a plain handle to a live isolate whose lock this thread holds,
+    // as SetStackLimit requires; UnsafeRawIsolatePtr is a transparent
+    // pointer to the C++ isolate, the member function's `this` (x86-64 and
+    // AArch64 pass it as the first argument). The limit lies inside this
+    // thread's stack (16 MiB, MAX_STACK_BYTES at most below this frame).
+    unsafe {
+        let raw: *mut std::ffi::c_void = std::mem::transmute(isolate.as_raw_isolate_ptr());
+        v8_isolate_set_stack_limit(raw, limit);
+    }
 }
 
 /// V8's SyntaxError from compiling a script has no location in its stack;

@@ -36,7 +36,7 @@ fn state(isolate: &v8::Isolate) -> &State {
     isolate.get_slot::<State>().expect("hz agent state is installed at creation")
 }
 
-fn host(isolate: &v8::Isolate) -> Host {
+pub(crate) fn host(isolate: &v8::Isolate) -> Host {
     state(isolate).host.clone()
 }
 

@@ -321,6 +321,8 @@ pub(crate) struct AgentShared {
     /// `[[CanBlock]]`.
     can_block: bool,
     limits: Limits,
+    /// The bytes it holds, for the heap limit.
+    heap: crate::limits::HeapMeter,
     /// The time it has run, for the time limits.
     clock: Mutex<Clock>,
     /// Ends a blocking `Atomics.wait` on terminate.
@@ -348,6 +350,7 @@ impl AgentShared {
             body: Mutex::new(None),
             can_block,
             limits,
+            heap: Default::default(),
             clock: Mutex::new(Clock::default()),
             wait_slot: hz_atomics::WaitSlot::new(),
             interrupt: Mutex::new(None),
@@ -501,11 +504,12 @@ impl AgentShared {
     /// (received values return to their channels), records the result and
     /// tells every joiner. Called once, by the scheduler.
     ///
-    /// An agent that fails or is terminated takes its children with it: they
-    /// are terminated, and its joiners hear of its end once every one of
-    /// them (and so every descendant) has ended, so no orphan is left
-    /// blocked in a wait. An agent that completes leaves its children
-    /// running, as a goroutine's do; the runtime still owns them.
+    /// An agent joins its children before its own end is reported: its
+    /// joiners hear of it once every child (and so every descendant) has
+    /// ended, so no orphan is left behind (a nested Node worker keeps its
+    /// parent alive the same way). An agent that fails or is terminated
+    /// terminates them first, so none is left blocked in a wait; one that
+    /// completes lets them run to their own end.
     pub(crate) fn finish(self: &Arc<Self>, result: Option<AgentResult>) {
         let (ops, settled, aborted, children) = {
             let mut h = lock(&self.host);
@@ -523,10 +527,8 @@ impl AgentShared {
             Some(failure) => Err(failure),
             None => result.or(settled).unwrap_or(Err(Failure::Terminated)),
         };
-        let live: Vec<_> = match result {
-            Ok(_) => Vec::new(),
-            Err(_) => children.into_values().filter(|c| c.result().is_none()).collect(),
-        };
+        let live: Vec<_> = children.into_values().filter(|c| c.result().is_none()).collect();
+        let terminate = result.is_err();
         if live.is_empty() {
             self.report(result);
             return;
@@ -534,7 +536,9 @@ impl AgentShared {
         let left = Arc::new(AtomicUsize::new(live.len()));
         let pending = Arc::new(Mutex::new(Some(result)));
         for child in live {
-            child.request_terminate();
+            if terminate {
+                child.request_terminate();
+            }
             let (me, left, pending) = (self.clone(), left.clone(), pending.clone());
             child.on_finish(Box::new(move |_| {
                 if left.fetch_sub(1, Ordering::AcqRel) == 1
@@ -1001,6 +1005,47 @@ impl Host {
     /// own thread; the first call wins.
     pub fn exceeded(&self, limit: Limit) {
         self.agent.exceed(limit);
+    }
+
+    /// Whether the agent may take `bytes` more memory under its heap limit
+    /// (always, if it has none); the backend counts them in with
+    /// [`Host::heap_hold`] once allocated. The first allocation past the
+    /// limit ends the agent ([`Host::exceeded`]) and is refused; later ones
+    /// get a small grace so the engine can unwind. Safe to call from an
+    /// allocator.
+    pub fn heap_admit(&self, bytes: usize) -> bool {
+        let Some(limit) = self.agent.limits.heap_bytes else { return true };
+        match self.agent.heap.admit(limit, bytes) {
+            crate::limits::Admit::Yes => true,
+            crate::limits::Admit::No => false,
+            crate::limits::Admit::Exceeded => {
+                self.agent.exceed(Limit::Heap);
+                false
+            }
+        }
+    }
+
+    /// Counts `bytes` of memory the agent now holds against its heap limit:
+    /// what it allocated (after [`Host::heap_admit`]) or was handed (a
+    /// transferred buffer, shared memory). Memory handed over past the
+    /// limit ends the agent. Free without a limit.
+    pub fn heap_hold(&self, bytes: usize) {
+        let Some(limit) = self.agent.limits.heap_bytes else { return };
+        if self.agent.heap.hold(limit, bytes) {
+            self.agent.exceed(Limit::Heap);
+        }
+    }
+
+    /// Counts `bytes` the agent no longer holds out. Safe from any thread.
+    pub fn heap_release(&self, bytes: usize) {
+        if self.agent.limits.heap_bytes.is_some() {
+            self.agent.heap.release(bytes);
+        }
+    }
+
+    /// The bytes counted against the agent's heap limit (0 without one).
+    pub fn heap_used(&self) -> usize {
+        self.agent.heap.used()
     }
 
     /// Drops a task the agent will not run because it is being terminated

@@ -1,6 +1,7 @@
 //! Per-agent resource limits, set at spawn, and the watchdog that enforces
 //! the time limits on every engine.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hz_clone::Value;
@@ -21,7 +22,9 @@ use crate::Error;
 #[non_exhaustive]
 pub struct Limits {
     /// The most heap the agent may hold, in bytes: the engine's heap plus
-    /// the ArrayBuffer bytes it allocates.
+    /// the ArrayBuffer and SharedArrayBuffer memory it holds (a buffer
+    /// transferred to it, or shared memory it was sent, counts once it
+    /// arrives; each SharedArrayBuffer object counts its memory in full).
     pub heap_bytes: Option<usize>,
     /// The most native stack its JavaScript may use, in bytes.
     pub stack_bytes: Option<usize>,
@@ -168,5 +171,93 @@ impl Clock {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// The bytes an agent holds against [`Limits::heap_bytes`], as its backend
+/// counts them: what the engine allocates through hz, and the ArrayBuffer
+/// and SharedArrayBuffer memory the agent holds. Counted from any thread
+/// (an engine may free memory off the agent's thread).
+#[derive(Default)]
+pub(crate) struct HeapMeter {
+    used: AtomicUsize,
+    /// The limit was passed: the agent is being ended.
+    exceeded: AtomicBool,
+}
+
+/// What [`HeapMeter::admit`] says of an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// It fits.
+    Yes,
+    /// Refused: the agent is already past its limit and past the grace.
+    No,
+    /// Refused, and this is the first time the limit is passed: the caller
+    /// ends the agent.
+    Exceeded,
+}
+
+impl HeapMeter {
+    /// Whether `more` bytes fit under `limit` (they are not counted yet:
+    /// [`HeapMeter::hold`] does that). Once the limit has been passed,
+    /// allocations get a grace of a quarter of the limit (plus 1 MiB), so
+    /// the engine can unwind cleanly until the agent's interrupt stops it.
+    pub(crate) fn admit(&self, limit: usize, more: usize) -> Admit {
+        let wanted = self.used.load(Ordering::Relaxed).saturating_add(more);
+        if wanted <= limit {
+            return Admit::Yes;
+        }
+        if self.exceeded.swap(true, Ordering::AcqRel) {
+            if wanted <= limit.saturating_add(limit / 4 + (1 << 20)) { Admit::Yes } else { Admit::No }
+        } else {
+            Admit::Exceeded
+        }
+    }
+
+    /// Counts `n` bytes in. True if that passes `limit` for the first time
+    /// (memory the agent was handed cannot be refused: the caller ends it).
+    pub(crate) fn hold(&self, limit: usize, n: usize) -> bool {
+        let used = self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        used > limit && !self.exceeded.swap(true, Ordering::AcqRel)
+    }
+
+    /// Counts `n` bytes out.
+    pub(crate) fn release(&self, n: usize) {
+        // Saturating: a release never takes the count below zero.
+        let _ = self.used.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(n)));
+    }
+
+    /// The bytes counted now.
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(all(test, not(hz_loom)))]
+mod tests {
+    use super::{Admit, HeapMeter};
+
+    #[test]
+    fn the_meter_refuses_past_the_limit_once_then_grants_the_grace() {
+        let m = HeapMeter::default();
+        assert_eq!(m.admit(100, 100), Admit::Yes);
+        assert!(!m.hold(100, 60));
+        assert_eq!(m.admit(100, 41), Admit::Exceeded);
+        // Past the limit: a grace of limit/4 + 1 MiB, then no.
+        assert_eq!(m.admit(100, 1 << 20), Admit::Yes);
+        assert_eq!(m.admit(100, 2 << 20), Admit::No);
+        m.release(60);
+        assert_eq!(m.used(), 0);
+        m.release(5);
+        assert_eq!(m.used(), 0);
+    }
+
+    #[test]
+    fn memory_handed_over_counts_and_passing_the_limit_is_told_once() {
+        let m = HeapMeter::default();
+        assert!(!m.hold(100, 100));
+        assert!(m.hold(100, 1));
+        assert!(!m.hold(100, 1));
+        assert_eq!(m.used(), 102);
     }
 }

@@ -219,6 +219,18 @@ macro_rules! backend_suite {
                 suite::heap_limit_ends_only_that_agent(E)
             }
             #[test]
+            fn terminate_stops_an_endless_microtask_loop() {
+                suite::terminate_stops_an_endless_microtask_loop(E)
+            }
+            #[test]
+            fn recursion_is_bounded_on_every_thread() {
+                suite::recursion_is_bounded_on_every_thread(E)
+            }
+            #[test]
+            fn heap_limit_counts_buffers_and_shared_memory() {
+                suite::heap_limit_counts_buffers_and_shared_memory(E)
+            }
+            #[test]
             fn stack_limit_makes_recursion_a_range_error_sooner() {
                 suite::stack_limit_makes_recursion_a_range_error_sooner(E)
             }
@@ -243,8 +255,8 @@ macro_rules! backend_suite {
                 suite::a_failing_parent_ends_its_descendants_first(E)
             }
             #[test]
-            fn a_completed_parent_leaves_its_children_running() {
-                suite::a_completed_parent_leaves_its_children_running(E)
+            fn a_completed_parent_joins_its_children_first() {
+                suite::a_completed_parent_joins_its_children_first(E)
             }
             #[test]
             fn join_twice_and_terminate_after_the_end() {
