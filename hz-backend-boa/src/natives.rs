@@ -278,10 +278,9 @@ fn op_spawn(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let mut spec = AgentSpec::new(source).can_block(can_block);
     spec.args = serialize(ctx, &arg(args, 4))?;
     spec.name = name;
-    let limits = arg(args, 6);
-    if !limits.is_undefined() {
-        spec.limits = hz_core::Limits::from_payload(&serialize(ctx, &limits)?)
-            .map_err(|e| error(ctx, "TypeError", &e.to_string()))?;
+    let options = arg(args, 6);
+    if !options.is_undefined() {
+        spec.options_from_payload(&serialize(ctx, &options)?).map_err(|e| error(ctx, "TypeError", &e.to_string()))?;
     }
     match host(ctx).spawn(engine.as_deref(), spec) {
         Ok(id) => Ok((id as f64).into()),

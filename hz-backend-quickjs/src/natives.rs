@@ -305,13 +305,13 @@ pub(crate) fn install<'js>(
                     }
                     _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
                 };
-                // (canBlock, limits): past the arity of a native function.
+                // (canBlock, options): past the arity of a native function.
                 let can_block = rest.0.first().and_then(Value::as_bool).unwrap_or(true);
                 let mut spec = AgentSpec::new(source).can_block(can_block);
                 spec.args = serialize(&ctx, &args)?;
                 spec.name = name;
-                if let Some(l) = rest.0.get(1).filter(|l| !l.is_undefined()) {
-                    spec.limits = hz_core::Limits::from_payload(&serialize(&ctx, l)?)
+                if let Some(o) = rest.0.get(1).filter(|o| !o.is_undefined()) {
+                    spec.options_from_payload(&serialize(&ctx, o)?)
                         .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))?;
                 }
                 host.spawn(engine.as_deref(), spec)

@@ -332,9 +332,8 @@ fn op_spawn<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s
     spec.name = name;
     if !args.get(6).is_undefined() {
         let Some(p) = serialize(scope, args.get(6)) else { return };
-        match hz_core::Limits::from_payload(&p) {
-            Ok(l) => spec.limits = l,
-            Err(e) => return throw_error(scope, "TypeError", &e.to_string()),
+        if let Err(e) = spec.options_from_payload(&p) {
+            return throw_error(scope, "TypeError", &e.to_string());
         }
     }
     match host(scope).spawn(engine.as_deref(), spec) {

@@ -80,6 +80,13 @@ pub struct AgentSpec {
     pub can_block: bool,
     /// Resource limits (none by default). A child's are at most its parent's.
     pub limits: Limits,
+    /// Channels the runtime closes when the agent ends, however it ends
+    /// (it completes, fails, is terminated or passes a limit), as a Go
+    /// producer's `defer close(ch)` would if termination ran defers: a
+    /// receiver drains what the agent sent, then sees the end, instead of
+    /// waiting for a peer that is gone; a sender gets a closed-channel
+    /// error. JS: `hz.spawn({ fn, closeOnEnd: [ch] })`.
+    pub close_on_end: Vec<crate::Channel>,
 }
 
 impl AgentSpec {
@@ -90,7 +97,14 @@ impl AgentSpec {
 
     /// A spec running `source` with no arguments.
     pub fn new(source: Source) -> Self {
-        AgentSpec { source, args: empty_args(), name: None, can_block: true, limits: Limits::default() }
+        AgentSpec {
+            source,
+            args: empty_args(),
+            name: None,
+            can_block: true,
+            limits: Limits::default(),
+            close_on_end: Vec::new(),
+        }
     }
 
     /// A spec running `scripts` (name, text) in order (see [`Source::Scripts`]).
@@ -117,6 +131,27 @@ impl AgentSpec {
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Adds a channel to close when the agent ends (see
+    /// [`AgentSpec::close_on_end`]).
+    pub fn close_on_end(mut self, channel: &crate::Channel) -> Self {
+        self.close_on_end.push(channel.clone());
+        self
+    }
+
+    /// Applies `hz.spawn`'s options as the prelude passes them (cloned):
+    /// `[heapBytes, stackBytes, turnMs, cpuMs, closeOnEnd]`, `-1` for no
+    /// limit of that kind (the prelude has checked each).
+    pub fn options_from_payload(&mut self, p: &Payload) -> Result<(), Error> {
+        let bad = || Error::NotSupported("spawn options: expected [heapBytes, stackBytes, turnMs, cpuMs, closeOnEnd]");
+        let Value::Array(mut items) = Value::from_payload(p)? else { return Err(bad()) };
+        let Some(Value::Array(closes)) = items.pop() else { return Err(bad()) };
+        self.limits = Limits::from_value(&Value::Array(items))?;
+        for c in &closes {
+            self.close_on_end.push(crate::Channel::from_value(c).ok_or_else(bad)?);
+        }
+        Ok(())
     }
 
     /// Sets `[[CanBlock]]` (see [`AgentSpec::can_block`]).
@@ -303,6 +338,8 @@ pub(crate) struct HostState {
     /// Set by [`Host::abort`] or a limit: the result even of a terminated agent.
     aborted: Option<Failure>,
     children: HashMap<AgentId, Arc<AgentShared>>,
+    /// [`AgentSpec::close_on_end`].
+    close_on_end: Vec<crate::Channel>,
 }
 
 type Joiner = Box<dyn FnOnce(&AgentResult) + Send>;
@@ -338,9 +375,10 @@ impl AgentShared {
         rt: Arc<RuntimeInner>,
         engine: Arc<dyn DynEngine>,
         home: Option<usize>,
-        spec: AgentSpec,
+        mut spec: AgentSpec,
     ) -> Arc<Self> {
         let (can_block, limits) = (spec.can_block, spec.limits);
+        let close_on_end = std::mem::take(&mut spec.close_on_end);
         Arc::new(AgentShared {
             id,
             rt,
@@ -354,7 +392,7 @@ impl AgentShared {
             clock: Mutex::new(Clock::default()),
             wait_slot: hz_atomics::WaitSlot::new(),
             interrupt: Mutex::new(None),
-            host: Mutex::new(HostState::default()),
+            host: Mutex::new(HostState { close_on_end, ..HostState::default() }),
             result: ResultCell::new(),
         })
     }
@@ -511,9 +549,15 @@ impl AgentShared {
     /// terminates them first, so none is left blocked in a wait; one that
     /// completes lets them run to their own end.
     pub(crate) fn finish(self: &Arc<Self>, result: Option<AgentResult>) {
-        let (ops, settled, aborted, children) = {
+        let (ops, settled, aborted, children, close_on_end) = {
             let mut h = lock(&self.host);
-            (std::mem::take(&mut h.ops), h.settled.take(), h.aborted.take(), std::mem::take(&mut h.children))
+            (
+                std::mem::take(&mut h.ops),
+                h.settled.take(),
+                h.aborted.take(),
+                std::mem::take(&mut h.children),
+                std::mem::take(&mut h.close_on_end),
+            )
         };
         for (_, op) in ops {
             self.cancel_op(op);
@@ -522,6 +566,11 @@ impl AgentShared {
         // from one channel return in their order.
         for task in self.mailbox.finish().into_iter().rev() {
             task.give_back();
+        }
+        // After the give-back: what the agent sent, or had taken and gave
+        // back, is drained by receivers before they see the end.
+        for channel in close_on_end {
+            let _ = channel.close();
         }
         let result = match aborted {
             Some(failure) => Err(failure),

@@ -115,14 +115,10 @@ impl Limits {
         self.turn_time.is_some() || self.cpu_time.is_some()
     }
 
-    /// The limits of `hz.spawn`'s `limits` option, as the prelude passes
-    /// them (cloned): `[heapBytes, stackBytes, turnMs, cpuMs]`, `-1` for none (the
+    /// The limits of `hz.spawn`'s `limits` option as the prelude passes
+    /// them (the first four of [`crate::AgentSpec::options_from_payload`]'s
+    /// array): `[heapBytes, stackBytes, turnMs, cpuMs]`, `-1` for none (the
     /// prelude has checked each is a non-negative number).
-    pub fn from_payload(p: &hz_clone::Payload) -> Result<Limits, Error> {
-        Self::from_value(&Value::from_payload(p)?)
-    }
-
-    /// As [`Limits::from_payload`], from a decoded value.
     pub fn from_value(v: &Value) -> Result<Limits, Error> {
         let bad = || Error::NotSupported("limits: expected [heapBytes, stackBytes, turnMs, cpuMs]");
         let Value::Array(items) = v else { return Err(bad()) };

@@ -12,7 +12,7 @@
 //   close(ch)                        throws if already closed
 //   info(ch) -> [capacity, length, closed]
 //   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
-//   spawn(kind, code, name, engine, args, canBlock, limits) -> id   kind 0 function, 1 script, 2 module
+//   spawn(kind, code, name, engine, args, canBlock, options) -> id   kind 0 function, 1 script, 2 module
 //                                    (code is its path); limits: undefined or [heap, stack, turnMs, cpuMs]
 //   join(id) -> r
 //   terminate(id) -> bool
@@ -419,8 +419,19 @@
     return [num('heapBytes'), num('stackBytes'), num('turnMs'), num('cpuMs')];
   }
 
+  // `closeOnEnd: [channel, ...]` -> the channels, checked.
+  function spawnCloses(list) {
+    if (!isArray(list)) throw new TypeError('hz.spawn: closeOnEnd must be an array of channels');
+    for (const c of list) {
+      if (c === null || typeof c !== 'object' || Object.getPrototypeOf(c) !== proto) {
+        throw new TypeError('hz.spawn: closeOnEnd must be an array of channels');
+      }
+    }
+    return [...list];
+  }
+
   function spawn(what, ...args) {
-    let kind, code, name, engine, limits, canBlock = true;
+    let kind, code, name, engine, options, canBlock = true;
     if (typeof what === 'function') {
       kind = 0;
       code = '(' + apply(fnToString, what, []) + ')';
@@ -428,7 +439,11 @@
       name = what.name === undefined ? undefined : String(what.name);
       engine = what.engine === undefined ? undefined : String(what.engine);
       if (what.canBlock !== undefined) canBlock = !!what.canBlock;
-      if (what.limits !== undefined) limits = spawnLimits(what.limits);
+      // ops.spawn's options: [heapBytes, stackBytes, turnMs, cpuMs, closeOnEnd].
+      if (what.limits !== undefined || what.closeOnEnd !== undefined) {
+        const limits = what.limits === undefined ? [-1, -1, -1, -1] : spawnLimits(what.limits);
+        options = [...limits, what.closeOnEnd === undefined ? [] : spawnCloses(what.closeOnEnd)];
+      }
       if (what.args !== undefined) {
         if (!isArray(what.args)) throw new TypeError('hz.spawn: args must be an array');
         args = [...what.args, ...args];
@@ -448,7 +463,7 @@
     } else {
       throw new TypeError('hz.spawn: expected a function or { source }');
     }
-    return new AgentHandle(ops.spawn(kind, code, name, engine, args, canBlock, limits));
+    return new AgentHandle(ops.spawn(kind, code, name, engine, args, canBlock, options));
   }
 
   function channel(capacity = 0) {

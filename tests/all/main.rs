@@ -223,6 +223,10 @@ macro_rules! backend_suite {
                 suite::terminate_stops_an_endless_microtask_loop(E)
             }
             #[test]
+            fn close_on_end_tells_the_peers_of_an_ended_agent() {
+                suite::close_on_end_tells_the_peers_of_an_ended_agent(E)
+            }
+            #[test]
             fn recursion_is_bounded_on_every_thread() {
                 suite::recursion_is_bounded_on_every_thread(E)
             }

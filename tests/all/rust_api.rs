@@ -123,3 +123,25 @@ fn limits_from_rust_are_typed_errors() {
     // The runtime goes on.
     assert_eq!(rt.spawn_default(AgentSpec::function("() => 2")).unwrap().join().unwrap(), Value::from(2.0));
 }
+
+#[test]
+fn close_on_end_ends_a_rust_receive_when_the_agent_fails() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let results = rt.channel(0);
+    let agent = rt
+        .spawn::<QuickJsEngine>(
+            AgentSpec::function("async (out) => { await out.send(1); throw new RangeError('worker failed'); }")
+                .args(vec![results.to_value()])
+                .unwrap()
+                .close_on_end(&results),
+        )
+        .unwrap();
+    assert_eq!(results.recv().unwrap(), Some(Value::from(1.0)));
+    // The end, where without close_on_end this receive would wait forever.
+    assert_eq!(results.recv().unwrap(), None);
+    match agent.join() {
+        Err(JoinError::Js(e)) => assert_eq!(e.message, "worker failed"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(results.send(&Value::from(2.0)), Err(hz::Error::Closed)));
+}

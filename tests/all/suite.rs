@@ -1594,6 +1594,45 @@ fn catches_stack_overflow(e: &str) -> bool {
     e != "boa"
 }
 
+/// `closeOnEnd`: a channel an agent owns is closed when it ends, however
+/// it ends, so its peers are told instead of waiting for it: a receiver
+/// drains what it sent and then sees the end, a sender waiting for it gets
+/// a closed-channel error. Checked on completion, termination and failure.
+pub(crate) fn close_on_end_tells_the_peers_of_an_ended_agent(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const drain = async (ch) => { const got = []; for await (const v of ch) got.push(v); return got; };
+            const a = hz.channel(8);
+            const ha = hz.spawn({ fn: async (ch) => { await ch.send(1); await ch.send(2); return 'done'; }, args: [a], closeOnEnd: [a] });
+            const completed = [await drain(a), await ha.join()];
+
+            const b = hz.channel(0);
+            const hb = hz.spawn({ fn: async (ch) => { for (let i = 0; ; i++) await ch.send(i); }, args: [b], closeOnEnd: [b] });
+            const first = (await b.recv()).value;
+            hb.terminate();
+            const rest = await drain(b);
+            const terminated = [first, rest.length <= 1, await hb.join().catch((e) => e.message)];
+
+            const c = hz.channel(0);
+            const hc = hz.spawn({ fn: async (ch) => { await ch.recv(); throw new TypeError('bad input'); }, args: [c], closeOnEnd: [c] });
+            await c.send('x');
+            const second = await c.send('y').then(() => 'sent', (e) => e.message);
+            const failed = [second, await hc.join().catch((e) => e.name)];
+
+            const bad = [];
+            for (const closeOnEnd of ['x', [5], [{}]]) {
+                try { hz.spawn({ fn: () => 1, closeOnEnd }); bad.push('spawned'); } catch (e) { bad.push(e.name); }
+            }
+            return [completed, terminated, failed, bad];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[[[1,2],"done"],[0,true,"agent was terminated"],["send on a closed channel","TypeError"],["TypeError","TypeError","TypeError"]]"#
+    );
+}
+
 /// HOSTILE 25: terminate with messages queued both ways. What the agent
 /// sent before it ended is all delivered; what was sent to it and never
 /// received is still in its channel (nothing consumed, nothing lost).
