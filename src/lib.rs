@@ -31,6 +31,8 @@ pub use hz_core::{
 };
 /// For backend authors: the engine traits and the host API.
 pub use hz_core::{Agent, AgentBox, Engine, Host};
+/// Host functions ([`hz_core::Runtime::register_fn`], [`hz_core::Runtime::register_async_fn`]).
+pub use hz_core::{HostFnError, Reply};
 
 /// The QuickJS backend.
 #[cfg(feature = "quickjs")]

@@ -294,6 +294,13 @@ fn op_join(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     op_result(ctx, start)
 }
 
+fn op_call_host(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
+    let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
+    let p = serialize(ctx, &arg(args, 1))?;
+    let start = host(ctx).call_host(&name, &p);
+    op_result(ctx, start)
+}
+
 fn op_terminate(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let id = number(&arg(args, 0));
     Ok(host(ctx).terminate(id as u64).into())
@@ -449,7 +456,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
-    let natives: [(&str, Native); 23] = [
+    let natives: [(&str, Native); 24] = [
         ("channel", op_channel),
         ("send", op_send),
         ("recv", op_recv),
@@ -460,6 +467,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
         ("select", op_select),
         ("spawn", op_spawn),
         ("join", op_join),
+        ("callHost", op_call_host),
         ("terminate", op_terminate),
         ("timer", op_timer),
         ("cancel", op_cancel),

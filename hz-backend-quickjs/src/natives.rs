@@ -328,6 +328,16 @@ pub(crate) fn install<'js>(
         })?,
     )?;
     ops.set(
+        "callHost",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, name: String, args: Value<'js>| {
+                let p = serialize(&ctx, &args)?;
+                op_result(&ctx, host.call_host(&name, &p))
+            }
+        })?,
+    )?;
+    ops.set(
         "terminate",
         Function::new(ctx.clone(), {
             let host = host.clone();

@@ -350,6 +350,15 @@ fn op_join<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>
     }
 }
 
+fn op_call_host<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
+    let name = args.get(0).to_rust_string_lossy(scope);
+    let Some(p) = serialize(scope, args.get(1)) else { return };
+    let start = host(scope).call_host(&name, &p);
+    if let Some(r) = op_result(scope, start) {
+        rv.set(r);
+    }
+}
+
 fn op_terminate<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
     let id = number(scope, args.get(0));
     rv.set_bool(host(scope).terminate(id as u64));
@@ -568,6 +577,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     native!("select", op_select);
     native!("spawn", op_spawn);
     native!("join", op_join);
+    native!("callHost", op_call_host);
     native!("terminate", op_terminate);
     native!("timer", op_timer);
     native!("cancel", op_cancel);

@@ -233,10 +233,10 @@ impl Completion {
     fn new(status: Status, value: Option<Payload>, index: i32) -> Self {
         Completion { status, value, index, from: None }
     }
-    fn ok(value: Option<Payload>) -> Self {
+    pub(crate) fn ok(value: Option<Payload>) -> Self {
         Completion::new(Status::Ok, value, -1)
     }
-    fn error(name: &str, message: &str) -> Self {
+    pub(crate) fn error(name: &str, message: &str) -> Self {
         Completion::new(Status::Error, error_payload(name, message), -1)
     }
     /// `cases[i]`: the channel of select case `i` (of case 0 for a plain receive).
@@ -325,6 +325,8 @@ enum PendingOp {
     Timer(TimerKey),
     /// A join on another agent.
     Join,
+    /// A call of an async host function, answered through its `Reply`.
+    HostCall,
     /// `Atomics.waitAsync`: the futex waiter, its timeout, and a reference
     /// keeping the memory (whose address is the futex key) alive.
     Futex(std::sync::Arc<hz_atomics::Waiter>, Option<TimerKey>, hz_atomics::SharedMemory),
@@ -408,7 +410,7 @@ impl AgentShared {
         }
     }
 
-    fn complete(self: &Arc<Self>, op: u64, completion: Completion) {
+    pub(crate) fn complete(self: &Arc<Self>, op: u64, completion: Completion) {
         self.enqueue(Task::Complete { op, completion });
     }
 
@@ -620,7 +622,7 @@ impl AgentShared {
                 }
             }
             PendingOp::Timer(t) => self.rt.timers.cancel(t),
-            PendingOp::Join => {}
+            PendingOp::Join | PendingOp::HostCall => {}
             PendingOp::Futex(w, timer, _memory) => {
                 self.rt.futex.cancel(&w, hz_atomics::WaitResult::Cancelled);
                 if let Some(t) = timer {
@@ -856,6 +858,18 @@ impl Host {
                 OpStart::Pending(op)
             }
         }
+    }
+
+    /// `hz.host(name)(...args)`: calls the host function `name` the
+    /// embedder registered ([`crate::Runtime::register_fn`]) with `args` (a
+    /// cloned array). A sync one completes now, with its value or its
+    /// error; an async one is a pending op its `Reply` completes.
+    pub fn call_host(&self, name: &str, args: &Payload) -> OpStart {
+        crate::hostfn::call(&self.agent, name, args, || {
+            let op = self.next_op_id();
+            self.insert_op(op, PendingOp::HostCall);
+            op
+        })
     }
 
     /// `setTimeout`: an op that completes after `delay`.

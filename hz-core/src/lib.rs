@@ -30,6 +30,8 @@ mod engine;
 #[cfg(not(hz_loom))]
 mod error;
 #[cfg(not(hz_loom))]
+mod hostfn;
+#[cfg(not(hz_loom))]
 mod limits;
 #[cfg(not(hz_loom))]
 pub mod modules;
@@ -50,6 +52,9 @@ pub use engine::{Agent, AgentBox, Engine};
 /// Errors.
 #[cfg(not(hz_loom))]
 pub use error::{Error, JoinError, JsError};
+/// Host functions.
+#[cfg(not(hz_loom))]
+pub use hostfn::{HostFnError, Reply};
 /// Per-agent limits.
 #[cfg(not(hz_loom))]
 pub use limits::{Limit, Limits};

@@ -13,7 +13,9 @@
 //   info(ch) -> [capacity, length, closed]
 //   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
 //   spawn(kind, code, name, engine, args, canBlock, options) -> id   kind 0 function, 1 script, 2 module
-//                                    (code is its path); limits: undefined or [heap, stack, turnMs, cpuMs]
+//                                    (code is its path); options: undefined or
+//                                    [heap, stack, turnMs, cpuMs, closeOnEnd channels]
+//   callHost(name, args) -> r        a host function: r as send's (a sync one completes now)
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -720,8 +722,23 @@
     PromiseResolve().then(() => fn());
   }
 
+  // `hz.host(name)`: the host function the embedder registered under
+  // `name` (Runtime::register_fn / register_async_fn), as a JS function. A
+  // sync one returns its value or throws its error; an async one returns a
+  // promise. An unknown name throws a TypeError when called.
+  const returnIt = (r) => r;
+  function host(name) {
+    name = String(name);
+    return function hostFunction(...args) {
+      const r = ops.callHost(name, args);
+      if (typeof r === 'number') return op(JOIN, undefined, returnIt, r);
+      if (r[0] === ERROR) throw r[1];
+      return r[1];
+    };
+  }
+
   const hz = {
-    spawn, channel, select, createRealm, LimitError,
+    spawn, channel, select, createRealm, LimitError, host,
     // Runs this agent's garbage collector now (as Bun.gc(true)).
     gc: () => { ops.gc(); },
     args: [],

@@ -120,6 +120,7 @@ impl RuntimeBuilder {
             spares: Mutex::new(Vec::new()),
             thread_count: AtomicUsize::new(n),
             max_threads: self.max_threads.max(n),
+            host_fns: Default::default(),
         });
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
@@ -229,6 +230,8 @@ pub(crate) struct RuntimeInner {
     /// OS threads running workers or blocked agents (not the timer).
     thread_count: AtomicUsize,
     max_threads: usize,
+    /// Host functions the embedder registered.
+    pub(crate) host_fns: crate::hostfn::HostFns,
 }
 
 /// Counts an agent blocked with no timeout while alive (see [`Activity`]).

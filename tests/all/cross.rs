@@ -207,3 +207,46 @@ fn one_shared_array_buffer_and_each_side_wakes_the_other() {
         check(&rt, a, b, src);
     }
 }
+
+/// A host function registered once on the runtime is callable from every
+/// built engine with the same result: sync and async, values and errors,
+/// a panic caught, an unknown name a TypeError, an unanswered reply a
+/// rejection, not a hang.
+#[test]
+fn host_functions_answer_every_engine_alike() {
+    use hz::{HostFnError, Value};
+    let rt = hz::Runtime::builder().threads(2).build().unwrap();
+    rt.register_fn("add", |args: Vec<Value>| {
+        let n =
+            |i: usize| args.get(i).and_then(Value::as_f64).ok_or_else(|| HostFnError::type_error("add: two numbers"));
+        Ok(Value::from(n(0)? + n(1)?))
+    });
+    rt.register_fn("boom", |_| panic!("a host function panicked"));
+    rt.register_async_fn("later", |args: Vec<Value>, reply| {
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            match args.first().and_then(Value::as_str) {
+                Some(s) => reply.resolve(Value::from(format!("later {s}"))),
+                None => reply.reject(HostFnError::range_error("later: a string")),
+            }
+        });
+    });
+    rt.register_async_fn("forgets", |_, reply| drop(reply));
+    let src = r#"(async () => {
+        const add = hz.host('add');
+        const out = [add(2, 3), add({ deep: [1] }.deep[0], 0.5)];
+        for (const f of [() => add('x'), () => hz.host('boom')(), () => hz.host('nope')()]) {
+            try { f(); out.push('no error'); } catch (e) { out.push(e.name + ': ' + e.message); }
+        }
+        out.push(await hz.host('later')('hi'));
+        out.push(await hz.host('later')(1).catch((e) => e.name + ': ' + e.message));
+        out.push(await hz.host('forgets')().catch((e) => e.name));
+        return out;
+    })()"#;
+    let expected = r#"[5,1.5,"TypeError: add: two numbers","Error: host function \"boom\" panicked","TypeError: hz.host: no host function named \"nope\"","later hi","RangeError: later: a string","Error"]"#;
+    for engine in rt.engines() {
+        let h = rt.spawn_on(engine, hz::AgentSpec::script("host.js", src)).unwrap();
+        let out = h.join().unwrap().to_json().unwrap().to_string();
+        assert_eq!(out, expected, "on {engine}");
+    }
+}

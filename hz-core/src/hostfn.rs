@@ -1,0 +1,238 @@
+//! Host functions: Rust functions registered once on a runtime
+//! ([`Runtime::register_fn`], [`Runtime::register_async_fn`]) and callable
+//! from every agent, of every engine, as `hz.host(name)(...args)`.
+//!
+//! Arguments arrive as [`Value`]s (cloned out of the agent, as a message
+//! is), and the result goes back the same way. A host function runs on the
+//! calling agent's worker thread, inside its turn: a slow one should be
+//! async and answer from a thread of its own through its [`Reply`].
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::RwLock;
+
+use hz_clone::{Payload, Value};
+
+use crate::agent::{AgentShared, Completion};
+use std::sync::Weak;
+
+use crate::sync::Arc;
+use crate::{OpStart, Runtime};
+
+/// The error a host function gives its JavaScript caller: thrown (or the
+/// promise rejected) as an Error of this name (`"Error"`, `"TypeError"`,
+/// `"RangeError"`... as HTML clones errors) with this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFnError {
+    /// The JS error's name.
+    pub name: String,
+    /// Its message.
+    pub message: String,
+}
+
+impl HostFnError {
+    /// An `Error` with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self::named("Error", message)
+    }
+
+    /// A `TypeError` with `message`.
+    pub fn type_error(message: impl Into<String>) -> Self {
+        Self::named("TypeError", message)
+    }
+
+    /// A `RangeError` with `message`.
+    pub fn range_error(message: impl Into<String>) -> Self {
+        Self::named("RangeError", message)
+    }
+
+    /// An error named `name` (a name HTML does not clone arrives as "Error").
+    pub fn named(name: impl Into<String>, message: impl Into<String>) -> Self {
+        HostFnError { name: name.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for HostFnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
+    }
+}
+
+impl std::error::Error for HostFnError {}
+
+impl From<&str> for HostFnError {
+    fn from(message: &str) -> Self {
+        HostFnError::new(message)
+    }
+}
+
+impl From<String> for HostFnError {
+    fn from(message: String) -> Self {
+        HostFnError::new(message)
+    }
+}
+
+impl From<crate::Error> for HostFnError {
+    fn from(e: crate::Error) -> Self {
+        HostFnError::new(e.to_string())
+    }
+}
+
+type SyncFn = dyn Fn(Vec<Value>) -> Result<Value, HostFnError> + Send + Sync;
+type AsyncFn = dyn Fn(Vec<Value>, Reply) + Send + Sync;
+
+enum HostFn {
+    Sync(Box<SyncFn>),
+    Async(Box<AsyncFn>),
+}
+
+/// The runtime's host functions, by name.
+#[derive(Default)]
+pub(crate) struct HostFns {
+    map: RwLock<HashMap<String, std::sync::Arc<HostFn>>>,
+}
+
+impl HostFns {
+    fn insert(&self, name: String, f: HostFn) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        map.insert(name, std::sync::Arc::new(f));
+    }
+
+    fn get(&self, name: &str) -> Option<std::sync::Arc<HostFn>> {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+}
+
+/// The answer to one call of an async host function: [`Reply::resolve`]
+/// or [`Reply::reject`] it once, from any thread. A reply dropped
+/// unanswered rejects the call (nothing is left pending forever); one
+/// answered after its agent ended is ignored.
+pub struct Reply {
+    agent: Weak<AgentShared>,
+    op: u64,
+    name: String,
+    answered: bool,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply").field("function", &self.name).field("op", &self.op).finish()
+    }
+}
+
+impl Reply {
+    /// Resolves the call's promise with `value`.
+    pub fn resolve(mut self, value: Value) {
+        self.answer(value_completion(value));
+    }
+
+    /// Rejects the call's promise with `error`.
+    pub fn reject(mut self, error: impl Into<HostFnError>) {
+        let e = error.into();
+        self.answer(Completion::error(&e.name, &e.message));
+    }
+
+    /// Resolves with the value, or rejects with the error.
+    pub fn send(self, result: Result<Value, HostFnError>) {
+        match result {
+            Ok(v) => self.resolve(v),
+            Err(e) => self.reject(e),
+        }
+    }
+
+    fn answer(&mut self, c: Completion) {
+        self.answered = true;
+        if let Some(agent) = self.agent.upgrade() {
+            agent.complete(self.op, c);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.answered {
+            let message = format!("host function {:?} dropped its reply without answering", self.name);
+            self.answer(Completion::error("Error", &message));
+        }
+    }
+}
+
+fn value_completion(value: Value) -> Completion {
+    match value.to_payload() {
+        Ok(p) => Completion::ok(Some(p)),
+        Err(e) => Completion::error("TypeError", &format!("a host function's result cannot be cloned: {e}")),
+    }
+}
+
+impl Runtime {
+    /// Registers `f` as the host function `name`, callable from every agent
+    /// of this runtime (of every engine) as `hz.host(name)(...args)`: it
+    /// gets the arguments as [`Value`]s, and its result is the call's value
+    /// (or a thrown error). A panic is caught and thrown as an `Error`.
+    /// Registering a name again replaces the function for later calls.
+    ///
+    /// ```
+    /// use hz_clone::Value;
+    /// use hz_core::{HostFnError, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// rt.register_fn("add", |args: Vec<Value>| {
+    ///     let n = |i: usize| args.get(i).and_then(Value::as_f64).ok_or(HostFnError::type_error("add: numbers"));
+    ///     Ok(Value::from(n(0)? + n(1)?))
+    /// });
+    /// ```
+    pub fn register_fn<F>(&self, name: impl Into<String>, f: F)
+    where
+        F: Fn(Vec<Value>) -> Result<Value, HostFnError> + Send + Sync + 'static,
+    {
+        self.inner.host_fns.insert(name.into(), HostFn::Sync(Box::new(f)));
+    }
+
+    /// Registers `f` as the async host function `name`: in JS,
+    /// `hz.host(name)(...args)` returns a promise, which `f` settles
+    /// through its [`Reply`], now or later, from any thread. The agent
+    /// stays alive while a call is unanswered; a terminated agent's calls
+    /// are dropped (their replies go nowhere).
+    ///
+    /// ```
+    /// use hz_clone::Value;
+    /// use hz_core::Runtime;
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// rt.register_async_fn("later", |args: Vec<Value>, reply| {
+    ///     std::thread::spawn(move || reply.resolve(Value::Array(args)));
+    /// });
+    /// ```
+    pub fn register_async_fn<F>(&self, name: impl Into<String>, f: F)
+    where
+        F: Fn(Vec<Value>, Reply) + Send + Sync + 'static,
+    {
+        self.inner.host_fns.insert(name.into(), HostFn::Async(Box::new(f)));
+    }
+}
+
+/// Calls the host function `name` for `agent` (see [`crate::Host::call_host`]).
+pub(crate) fn call(agent: &Arc<AgentShared>, name: &str, args: &Payload, start_op: impl FnOnce() -> u64) -> OpStart {
+    let Some(f) = agent.rt.host_fns.get(name) else {
+        return OpStart::Done(Completion::error("TypeError", &format!("hz.host: no host function named {name:?}")));
+    };
+    let args = match Value::from_payload(args) {
+        Ok(Value::Array(args)) => args,
+        Ok(other) => vec![other],
+        Err(e) => return OpStart::Done(Completion::error("TypeError", &format!("hz.host: bad arguments: {e}"))),
+    };
+    let panicked = || Completion::error("Error", &format!("host function {name:?} panicked"));
+    match &*f {
+        HostFn::Sync(f) => OpStart::Done(match catch_unwind(AssertUnwindSafe(|| f(args))) {
+            Ok(Ok(v)) => value_completion(v),
+            Ok(Err(e)) => Completion::error(&e.name, &e.message),
+            Err(_) => panicked(),
+        }),
+        HostFn::Async(f) => {
+            let op = start_op();
+            let reply = Reply { agent: Arc::downgrade(agent), op, name: name.to_owned(), answered: false };
+            // A panic drops the reply on the way out: the call rejects
+            // (unless the function answered before it panicked).
+            let _ = catch_unwind(AssertUnwindSafe(|| f(args, reply)));
+            OpStart::Pending(op)
+        }
+    }
+}
