@@ -223,6 +223,14 @@ macro_rules! backend_suite {
                 suite::terminate_stops_an_endless_microtask_loop(E)
             }
             #[test]
+            fn worker_round_trip_errors_and_close() {
+                suite::worker_round_trip_errors_and_close(E)
+            }
+            #[test]
+            fn module_worker_imports_relative_modules() {
+                suite::module_worker_imports_relative_modules(E)
+            }
+            #[test]
             fn close_on_end_tells_the_peers_of_an_ended_agent() {
                 suite::close_on_end_tells_the_peers_of_an_ended_agent(E)
             }

@@ -1633,6 +1633,78 @@ pub(crate) fn close_on_end_tells_the_peers_of_an_ended_agent(e: &str) {
     );
 }
 
+/// The Web Worker API over hz agents: a round trip with a transferred
+/// buffer, an error in the worker as an `error` event (message, location),
+/// `close()` from inside, postMessage to a terminated worker dropped, and
+/// an uncloneable message a DataCloneError at the call.
+pub(crate) fn worker_round_trip_errors_and_close(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const w = new Worker({ source: `
+                self.onmessage = (e) => {
+                    const { n, buf } = e.data;
+                    postMessage({ got: n * 2, len: buf.byteLength, self: self === globalThis, name }, [buf]);
+                };` }, { name: 'echo' });
+            const buf = new ArrayBuffer(8);
+            const reply = new Promise((resolve) => { w.onmessage = (e) => resolve([e.data, e.data.buf === undefined, e instanceof MessageEvent, e.target === w]); });
+            w.postMessage({ n: 21, buf }, [buf]);
+            const detached = buf.byteLength;
+            const [data, , isMessageEvent, target] = await reply;
+            let cloneError;
+            try { w.postMessage(() => 1); } catch (err) { cloneError = err.name; }
+            w.terminate();
+            w.postMessage('to a terminated worker: dropped');
+
+            const bad = new Worker({ source: 'function fail() {\n  throw new TypeError("bad worker");\n}\nfail();' }, { name: 'bad.js' });
+            const ev = await new Promise((resolve) => bad.addEventListener('error', (e) => { e.preventDefault(); resolve(e); }));
+
+            const closing = new Worker({ source: 'postMessage("bye"); close();' });
+            const got = [];
+            await new Promise((resolve) => { closing.onmessage = (e) => { got.push(e.data); resolve(); }; });
+            await new Promise((resolve) => setTimeout(resolve, 20));
+
+            return [detached, data.got, data.len, data.self, data.name, isMessageEvent, target, cloneError,
+                ev instanceof ErrorEvent, ev.message, ev.filename, ev.lineno, ev.error.name, got];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[0,42,8,true,"echo",true,true,"DataCloneError",true,"Uncaught TypeError: bad worker","bad.js",2,"TypeError",["bye"]]"#
+    );
+}
+
+/// A module worker loads its imports relative to its own file.
+pub(crate) fn module_worker_imports_relative_modules(e: &str) {
+    let dir = std::env::temp_dir().join(format!("hz-worker-{e}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/double.mjs"), "export const double = (n) => n * 2;\n").unwrap();
+    std::fs::write(
+        dir.join("worker.mjs"),
+        "import { double } from './lib/double.mjs';\nself.onmessage = (e) => postMessage(double(e.data));\n",
+    )
+    .unwrap();
+    let path = dir.join("worker.mjs");
+    let out = json(
+        e,
+        &format!(
+            r#"(async () => {{
+                const w = new Worker({path:?}, {{ type: 'module' }});
+                const got = new Promise((resolve) => w.addEventListener('message', (e) => resolve(e.data), {{ once: true }}));
+                w.postMessage(21);
+                const v = await got;
+                w.terminate();
+                let classic;
+                try {{ new Worker({path:?}); }} catch (err) {{ classic = err.name; }}
+                return [v, classic];
+            }})()"#,
+            path = path.to_str().unwrap()
+        ),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out, r#"[42,"TypeError"]"#);
+}
+
 /// HOSTILE 25: terminate with messages queued both ways. What the agent
 /// sent before it ended is all delivered; what was sent to it and never
 /// received is still in its channel (nothing consumed, nothing lost).
