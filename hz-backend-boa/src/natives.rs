@@ -301,6 +301,10 @@ fn op_call_host(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     op_result(ctx, start)
 }
 
+fn op_web_source(_: &JsValue, _: &[JsValue], _: &mut Context) -> Result {
+    Ok(JsString::from(hz_core::WEB).into())
+}
+
 fn op_terminate(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let id = number(&arg(args, 0));
     Ok(host(ctx).terminate(id as u64).into())
@@ -456,7 +460,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
-    let natives: [(&str, Native); 24] = [
+    let natives: [(&str, Native); 25] = [
         ("channel", op_channel),
         ("send", op_send),
         ("recv", op_recv),
@@ -468,6 +472,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
         ("spawn", op_spawn),
         ("join", op_join),
         ("callHost", op_call_host),
+        ("webSource", op_web_source),
         ("terminate", op_terminate),
         ("timer", op_timer),
         ("cancel", op_cancel),

@@ -327,6 +327,7 @@ pub(crate) fn install<'js>(
             move |ctx: Ctx<'js>, id: f64| op_result(&ctx, host.join(id as u64))
         })?,
     )?;
+    ops.set("webSource", Function::new(ctx.clone(), || hz_core::WEB)?)?;
     ops.set(
         "callHost",
         Function::new(ctx.clone(), {

@@ -359,6 +359,12 @@ fn op_call_host<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Re
     }
 }
 
+fn op_web_source<'s>(scope: &mut v8::PinScope<'s, '_>, _args: Args<'s>, mut rv: Ret<'s>) {
+    if let Some(s) = v8::String::new(scope, hz_core::WEB) {
+        rv.set(s.into());
+    }
+}
+
 fn op_terminate<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
     let id = number(scope, args.get(0));
     rv.set_bool(host(scope).terminate(id as u64));
@@ -578,6 +584,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     native!("spawn", op_spawn);
     native!("join", op_join);
     native!("callHost", op_call_host);
+    native!("webSource", op_web_source);
     native!("terminate", op_terminate);
     native!("timer", op_timer);
     native!("cancel", op_cancel);

@@ -65,3 +65,8 @@ pub use runtime::{Activity, Runtime, RuntimeBuilder};
 /// The JavaScript half of the JS API, shared by every backend: a function
 /// expression `(ops, global) => internals` (see `prelude.js`).
 pub const PRELUDE: &str = include_str!("prelude.js");
+
+/// The Web Worker API (`web.js`): a function expression the prelude
+/// evaluates in an agent on its first use, which backends hand over as
+/// `ops.webSource()`.
+pub const WEB: &str = include_str!("web.js");
