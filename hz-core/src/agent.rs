@@ -360,6 +360,9 @@ pub(crate) struct AgentShared {
     /// `[[CanBlock]]`.
     can_block: bool,
     limits: Limits,
+    /// Its `tracing` span (`hz.agent`, debug level): each turn's span
+    /// (`hz.turn`, trace level) is its child.
+    pub(crate) span: tracing::Span,
     /// The bytes it holds, for the heap limit.
     heap: crate::limits::HeapMeter,
     /// The time it has run, for the time limits.
@@ -381,6 +384,9 @@ impl AgentShared {
     ) -> Arc<Self> {
         let (can_block, limits) = (spec.can_block, spec.limits);
         let close_on_end = std::mem::take(&mut spec.close_on_end);
+        let span =
+            tracing::debug_span!("hz.agent", id, engine = engine.name(), name = spec.name.as_deref().unwrap_or(""));
+        tracing::debug!(parent: &span, "spawned");
         Arc::new(AgentShared {
             id,
             rt,
@@ -390,6 +396,7 @@ impl AgentShared {
             body: Mutex::new(None),
             can_block,
             limits,
+            span,
             heap: Default::default(),
             clock: Mutex::new(Clock::default()),
             wait_slot: hz_atomics::WaitSlot::new(),
@@ -603,6 +610,15 @@ impl AgentShared {
 
     /// Records the final result and tells every joiner.
     fn report(self: &Arc<Self>, result: AgentResult) {
+        let how = match &result {
+            Ok(_) => "completed",
+            Err(Failure::Thrown(_)) => "failed",
+            Err(Failure::Terminated) => "terminated",
+            Err(Failure::Engine(_)) => "engine error",
+            Err(Failure::Limit(..)) => "limit",
+        };
+        // Before the joiners hear of it: a joiner may look for this event.
+        tracing::debug!(parent: &self.span, end = how, "ended");
         if !self.result.set(result) {
             return;
         }

@@ -36,6 +36,22 @@ impl Runtime {
         Channel::new(capacity)
     }
 
+    /// Shuts the runtime down: refuses new agents ([`Error::ShutDown`]),
+    /// terminates every live agent (interrupting running JS, waking its
+    /// waits, giving back what it had received) and returns once all have
+    /// ended. Idempotent. Dropping the last `Runtime` handle does the same,
+    /// then stops the threads.
+    ///
+    /// ```
+    /// # use hz_core::{AgentSpec, Error, JoinError, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// rt.shutdown();
+    /// assert!(matches!(rt.spawn_script("late.js", "1"), Err(Error::ShutDown)));
+    /// ```
+    pub fn shutdown(&self) {
+        self.inner.terminate_all();
+    }
+
     /// Blocks until every agent has finished.
     pub fn wait_idle(&self) {
         self.inner.wait_idle();

@@ -14,7 +14,7 @@ use std::sync::atomic::fence;
 use std::thread::JoinHandle;
 
 use crate::Error;
-use crate::agent::{AgentId, AgentShared, AgentSpec, Failure};
+use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Task};
 use crate::engine::{Agent, AgentBox, DynEngine, Engine};
 use crate::mailbox::Life;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, lock};
@@ -106,6 +106,7 @@ impl RuntimeBuilder {
             idle: Mutex::new(Vec::new()),
             num_idle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             timers: Timers::default(),
             futex: hz_atomics::Futex::new(),
             live: Mutex::new(HashMap::new()),
@@ -209,6 +210,8 @@ pub(crate) struct RuntimeInner {
     idle: Mutex<Vec<usize>>,
     num_idle: AtomicUsize,
     shutdown: AtomicBool,
+    /// [`Runtime::shutdown`] was called: no new agents.
+    closing: AtomicBool,
     pub(crate) timers: Timers,
     /// The runtime's one futex: Atomics waits and notifies of every agent.
     pub(crate) futex: std::sync::Arc<hz_atomics::Futex>,
@@ -326,7 +329,7 @@ impl RuntimeInner {
     }
 
     pub(crate) fn spawn_agent(self: &Arc<Self>, engine: &str, spec: AgentSpec) -> Result<Arc<AgentShared>, Error> {
-        if self.shutdown.load(Ordering::Acquire) {
+        if self.shutdown.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
             return Err(Error::ShutDown);
         }
         let engine = self.engine(engine)?;
@@ -647,9 +650,20 @@ impl RuntimeInner {
             // worker and every other agent go on. The engine instance is
             // leaked, not dropped: freeing an engine left inconsistent by a
             // panic can abort the process.
+            let span = tracing::trace_span!(
+                parent: &agent.span,
+                "hz.turn",
+                task = match &task {
+                    Task::Start(_) => "start",
+                    Task::Complete { .. } => "complete",
+                },
+                worker = CURRENT.with(Cell::get).1
+            );
+            let turn = span.enter();
             agent.begin_turn();
             let ran = catch_unwind(AssertUnwindSafe(|| body.run_task(task)));
             let cpu_spent = agent.end_turn();
+            drop(turn);
             if let Err(panic) = ran {
                 agent.finish(Some(Err(Failure::Engine(panic_message("running a task", &panic)))));
                 std::mem::forget(body);
@@ -719,13 +733,29 @@ impl RuntimeInner {
         }
     }
 
-    fn shutdown(&self) {
-        let agents: Vec<_> = lock(&self.live).values().filter_map(std::sync::Weak::upgrade).collect();
-        for a in &agents {
-            a.request_terminate();
+    /// Refuses new agents, terminates every live one and waits until all
+    /// have ended (the threads keep running: see [`Runtime::shutdown`]).
+    pub(crate) fn terminate_all(&self) {
+        self.closing.store(true, Ordering::Release);
+        // A spawn that passed its check just before `closing` was set lands
+        // after the snapshot: the next pass terminates it.
+        loop {
+            let agents: Vec<_> = lock(&self.live).values().filter_map(std::sync::Weak::upgrade).collect();
+            if agents.is_empty() {
+                break;
+            }
+            for a in &agents {
+                a.request_terminate();
+            }
+            drop(agents);
+            if self.wait_idle_timeout(std::time::Duration::from_millis(50)) {
+                break;
+            }
         }
-        drop(agents);
-        self.wait_idle();
+    }
+
+    fn shutdown(&self) {
+        self.terminate_all();
         self.shutdown.store(true, Ordering::Release);
         self.timers.shutdown();
         for w in self.workers.iter() {

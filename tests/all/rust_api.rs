@@ -145,3 +145,104 @@ fn close_on_end_ends_a_rust_receive_when_the_agent_fails() {
     }
     assert!(matches!(results.send(&Value::from(2.0)), Err(hz::Error::Closed)));
 }
+
+#[test]
+fn shutdown_terminates_and_joins_every_agent() {
+    use std::time::{Duration, Instant};
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let spin = rt.spawn_default(AgentSpec::function("() => { for (;;) {} }")).unwrap();
+    let waits = rt
+        .spawn_default(AgentSpec::function("() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)"))
+        .unwrap();
+    let ch = rt.channel(0);
+    let recv = rt.spawn_default(AgentSpec::function("(ch) => ch.recv()").args(vec![ch.to_value()]).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    rt.shutdown();
+    assert!(t.elapsed() < Duration::from_secs(5), "shutdown took {:?}", t.elapsed());
+    for h in [&spin, &waits, &recv] {
+        assert!(h.is_finished());
+        assert_eq!(h.join(), Err(JoinError::Terminated));
+    }
+    assert!(matches!(rt.spawn_default(AgentSpec::function("() => 1")), Err(hz::Error::ShutDown)));
+    rt.shutdown();
+    // Channels still work from Rust.
+    assert!(ch.try_send(&Value::from(1.0)).is_ok());
+}
+
+/// Each agent has a `tracing` span (`hz.agent`, with its id, engine and
+/// name) with a `spawned` and an `ended` event, and each turn a child span
+/// (`hz.turn`), on whichever thread it runs.
+#[test]
+fn agents_and_turns_have_tracing_spans() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// (id, parent, name and fields) of each span; each event's fields.
+    #[derive(Default, Clone)]
+    struct Seen {
+        spans: Vec<(u64, Option<u64>, String)>,
+        events: Vec<(Option<u64>, String)>,
+    }
+    struct Collect(Arc<Mutex<Seen>>, AtomicU64);
+    struct Fields<'a>(&'a mut String);
+    impl tracing::field::Visit for Fields<'_> {
+        fn record_debug(&mut self, f: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+            use std::fmt::Write;
+            let _ = write!(self.0, " {}={:?}", f.name(), v);
+        }
+    }
+    impl Subscriber for Collect {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            m.target().starts_with("hz_core")
+        }
+        fn new_span(&self, a: &Attributes<'_>) -> Id {
+            let id = self.1.fetch_add(1, Ordering::Relaxed) + 1;
+            let mut s = a.metadata().name().to_owned();
+            a.record(&mut Fields(&mut s));
+            lock(&self.0).spans.push((id, a.parent().map(Id::into_u64), s));
+            Id::from_u64(id)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, e: &Event<'_>) {
+            let mut s = String::new();
+            e.record(&mut Fields(&mut s));
+            lock(&self.0).events.push((e.parent().map(Id::into_u64), s));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    // Every test of this binary reports here from now on: never poison it.
+    fn lock(m: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    if tracing::subscriber::set_global_default(Collect(seen.clone(), AtomicU64::new(0))).is_err() {
+        panic!("another subscriber is installed");
+    }
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let mut spec = AgentSpec::function("async () => { await new Promise((r) => setTimeout(r, 1)); return 1; }");
+    spec.name = Some("traced.js".into());
+    let h = rt.spawn::<QuickJsEngine>(spec).unwrap();
+    assert_eq!(h.join().unwrap(), Value::from(1.0));
+    // Copied out: no assertion runs while the subscriber's lock is held.
+    let (spans, all_events) = {
+        let g = lock(&seen);
+        (g.spans.clone(), g.events.clone())
+    };
+    let agent = spans
+        .iter()
+        .find(|(_, _, s)| {
+            s.starts_with("hz.agent") && s.contains("name=\"traced.js\"") && s.contains("engine=\"quickjs\"")
+        })
+        .unwrap_or_else(|| panic!("no agent span among {}", spans.len()))
+        .0;
+    let turns = spans.iter().filter(|(_, p, s)| *p == Some(agent) && s.starts_with("hz.turn")).count();
+    assert!(turns >= 2, "a start turn and a timer turn: {turns}");
+    let events: Vec<&str> = all_events.iter().filter(|(p, _)| *p == Some(agent)).map(|(_, s)| s.as_str()).collect();
+    assert_eq!(events, [" message=spawned", " message=ended end=\"completed\""], "{events:?}");
+}
