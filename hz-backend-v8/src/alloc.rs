@@ -68,10 +68,10 @@ pub(crate) struct Metered {
 
 impl Metered {
     /// Records V8's heap in use; true if it and the buffers together are
-    /// past the limit.
-    pub(crate) fn set_engine_heap(&self, bytes: usize, limit: usize) -> bool {
+    /// past the agent's limit.
+    pub(crate) fn set_engine_heap(&self, bytes: usize) -> bool {
         self.engine.store(bytes, Ordering::Relaxed);
-        bytes.saturating_add(self.host.heap_used()) > limit
+        self.host.limits().heap_bytes.is_some_and(|limit| bytes.saturating_add(self.host.heap_used()) > limit)
     }
 }
 

@@ -348,8 +348,8 @@ fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &
     drain_jobs(scope, host, terminate);
     // The heap limit counts V8's heap and the buffers together: checked
     // as each turn ends, and the buffers get what the heap leaves.
-    if let (Some(meter), Some(limit)) = (meter, host.limits().heap_bytes)
-        && meter.set_engine_heap(scope.get_heap_statistics().used_heap_size(), limit)
+    if let Some(meter) = meter
+        && meter.set_engine_heap(scope.get_heap_statistics().used_heap_size())
     {
         host.exceeded(hz_core::Limit::Heap);
     }

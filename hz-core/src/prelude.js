@@ -744,6 +744,10 @@
   // and `error` events, `terminate()`; in the worker `self.postMessage`,
   // `self.onmessage`, `close()`. The code is web.js, compiled on first use
   // (ops.webSource), so an agent that never uses it pays nothing for it.
+  // A global as the host defines its own: writable, configurable, not enumerable.
+  function defineGlobal(k, value) {
+    defineProperty(global, k, { value, writable: true, configurable: true, enumerable: false });
+  }
   const WORKER_TAG = '\u0000hz:worker';
   let isWorker = false;
   let web;
@@ -751,7 +755,7 @@
     if (web === undefined) {
       web = globalEval(ops.webSource())({
         ops, global, channel, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-        defineProperty, WORKER_TAG,
+        defineProperty, defineGlobal, WORKER_TAG,
       });
     }
     return web;
@@ -766,11 +770,11 @@
     defineProperty(global, k, {
       get() {
         const value = webApi()[k];
-        defineProperty(global, k, { value, writable: true, configurable: true, enumerable: false });
+        defineGlobal(k, value);
         return value;
       },
       set(value) {
-        defineProperty(global, k, { value, writable: true, configurable: true, enumerable: false });
+        defineGlobal(k, value);
       },
       configurable: true,
       enumerable: false,
@@ -797,9 +801,7 @@
   };
   const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone, performance };
   if (typeof global.queueMicrotask !== 'function') install.queueMicrotask = queueMicrotask;
-  for (const k of Object.keys(install)) {
-    defineProperty(global, k, { value: install[k], writable: true, configurable: true, enumerable: false });
-  }
+  for (const k of Object.keys(install)) defineGlobal(k, install[k]);
 
   // Reports the agent's result; a result that cannot be cloned fails the agent.
   function settle(ok, v) {

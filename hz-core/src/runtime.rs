@@ -329,7 +329,8 @@ impl RuntimeInner {
     }
 
     pub(crate) fn spawn_agent(self: &Arc<Self>, engine: &str, spec: AgentSpec) -> Result<Arc<AgentShared>, Error> {
-        if self.shutdown.load(Ordering::Acquire) || self.closing.load(Ordering::Acquire) {
+        // Set before `shutdown`, by every way the runtime ends.
+        if self.closing.load(Ordering::Acquire) {
             return Err(Error::ShutDown);
         }
         let engine = self.engine(engine)?;

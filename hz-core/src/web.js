@@ -9,7 +9,7 @@
 // (closeOnEnd): when it ends, however it ends, the parent drains what it
 // posted and then hears of its end (an `error` event if it failed).
 ({ ops, global, channel, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-   defineProperty, WORKER_TAG }) => {
+   defineProperty, defineGlobal, WORKER_TAG }) => {
   const listenerMap = new WeakMap();
   class Event {
     constructor(type, init) {
@@ -177,25 +177,23 @@
 
   // Inside a worker: its scope's postMessage, close, events.
   function becomeWorker(to, from, name) {
-    const api = { dispatchTo, post, pump };
     const scope = new EventTarget();
     let receiving = false;
     const receive = () => {
       if (receiving) return;
       receiving = true;
-      api.pump(to, scope, global);
+      pump(to, scope, global);
     };
-    const define = (k, value) => defineProperty(global, k, { value, writable: true, configurable: true, enumerable: false });
-    define('self', global);
-    define('name', name);
-    define('postMessage', (message, transfer) => api.post(from, message, transfer));
-    define('close', () => { try { to.close(); } catch { /* closed already */ } });
-    define('addEventListener', (type, listener, options) => {
+    defineGlobal('self', global);
+    defineGlobal('name', name);
+    defineGlobal('postMessage', (message, transfer) => post(from, message, transfer));
+    defineGlobal('close', () => { try { to.close(); } catch { /* closed already */ } });
+    defineGlobal('addEventListener', (type, listener, options) => {
       scope.addEventListener(type, listener, options);
       if (String(type) === 'message') receive();
     });
-    define('removeEventListener', (type, listener) => scope.removeEventListener(type, listener));
-    define('dispatchEvent', (event) => api.dispatchTo(scope, global, event));
+    defineGlobal('removeEventListener', (type, listener) => scope.removeEventListener(type, listener));
+    defineGlobal('dispatchEvent', (event) => dispatchTo(scope, global, event));
     for (const type of ['message', 'messageerror']) {
       defineProperty(global, 'on' + type, {
         get: () => scope['on' + type] === undefined ? null : scope['on' + type],
