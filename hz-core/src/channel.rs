@@ -218,7 +218,9 @@ impl<T> Chan<T> {
             id: NEXT_CHANNEL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             cap,
             state: Mutex::new(State {
-                buf: VecDeque::with_capacity(cap.min(1024)),
+                // Grown as it fills: a large or unbounded channel (a
+                // MessagePort's) costs nothing until used.
+                buf: VecDeque::with_capacity(cap.min(16)),
                 closed: false,
                 recvq: VecDeque::new(),
                 sendq: VecDeque::new(),

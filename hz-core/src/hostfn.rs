@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
-use hz_clone::{Payload, Value};
+use hz_clone::{HostObject, Payload, Value};
 
-use crate::agent::{AgentShared, Completion};
+use crate::agent::{AgentShared, Completion, PayloadChan};
 use std::sync::Weak;
 
 use crate::sync::Arc;
@@ -211,6 +211,12 @@ impl Runtime {
 
 /// Calls the host function `name` for `agent` (see [`crate::Host::call_host`]).
 pub(crate) fn call(agent: &Arc<AgentShared>, name: &str, args: &Payload, start_op: impl FnOnce() -> u64) -> OpStart {
+    if name == BROADCAST {
+        return OpStart::Done(match Value::from_payload(args) {
+            Ok(Value::Array(args)) => agent.rt.broadcast.call(args),
+            _ => Completion::error("TypeError", "BroadcastChannel: bad arguments"),
+        });
+    }
     let Some(f) = agent.rt.host_fns.get(name) else {
         return OpStart::Done(Completion::error("TypeError", &format!("hz.host: no host function named {name:?}")));
     };
@@ -233,6 +239,71 @@ pub(crate) fn call(agent: &Arc<AgentShared>, name: &str, args: &Payload, start_o
             // (unless the function answered before it panicked).
             let _ = catch_unwind(AssertUnwindSafe(|| f(args, reply)));
             OpStart::Pending(op)
+        }
+    }
+}
+
+/// The name web.js calls hz's own BroadcastChannel host function by (an
+/// embedder cannot register it: no JS string literal a user writes by
+/// accident starts with NUL).
+const BROADCAST: &str = "\u{0}hz:broadcast";
+
+/// The runtime's BroadcastChannels: for each name, the channels of the
+/// BroadcastChannel objects of that name (in every agent), held weakly so
+/// that one whose agent ended drops out. A message is cloned once and
+/// given to every open one but the sender's; each is unbounded, and its
+/// agent's BroadcastChannel object receives from it.
+#[derive(Default)]
+pub(crate) struct Broadcast {
+    names: std::sync::Mutex<HashMap<String, Vec<Weak<PayloadChan>>>>,
+}
+
+impl Broadcast {
+    /// `["subscribe", name]` -> a new channel; `["post", name, own channel,
+    /// message]` -> undefined.
+    fn call(&self, args: Vec<Value>) -> Completion {
+        let mut args = args.into_iter();
+        let (op, name) = (args.next(), args.next());
+        let (Some(Value::String(op)), Some(Value::String(name))) = (op, name) else {
+            return Completion::error("TypeError", "BroadcastChannel: bad arguments");
+        };
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        match op.as_str() {
+            "subscribe" => {
+                let chan = PayloadChan::new(u32::MAX as usize);
+                let subscribers = names.entry(name).or_default();
+                subscribers.retain(|w| w.upgrade().is_some_and(|c| !c.is_closed()));
+                subscribers.push(std::sync::Arc::downgrade(&chan));
+                value_completion(Value::Host(HostObject::new(chan)))
+            }
+            "post" => {
+                let own = args.next().and_then(|v| match v {
+                    Value::Host(h) => h.downcast::<PayloadChan>(),
+                    _ => None,
+                });
+                let message = args.next().unwrap_or(Value::Undefined);
+                let wire = match Value::Array(vec![message]).to_payload() {
+                    Ok(p) => p,
+                    Err(e) => return Completion::error("DataCloneError", &e.to_string()),
+                };
+                let Some(subscribers) = names.get_mut(&name) else { return Completion::ok(None) };
+                subscribers.retain(|w| {
+                    let Some(chan) = w.upgrade() else { return false };
+                    if chan.is_closed() {
+                        return false;
+                    }
+                    if !own.as_ref().is_some_and(|o| std::sync::Arc::ptr_eq(o, &chan)) {
+                        // Unbounded: it never waits; closed since: dropped.
+                        let _ = chan.try_send(wire.clone());
+                    }
+                    true
+                });
+                if subscribers.is_empty() {
+                    names.remove(&name);
+                }
+                Completion::ok(None)
+            }
+            _ => Completion::error("TypeError", "BroadcastChannel: bad arguments"),
         }
     }
 }

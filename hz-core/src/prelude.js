@@ -754,7 +754,7 @@
   function webApi() {
     if (web === undefined) {
       web = globalEval(ops.webSource())({
-        ops, global, channel, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
+        ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
         defineProperty, defineGlobal, WORKER_TAG,
       });
     }
@@ -764,14 +764,15 @@
     isWorker = true;
     webApi().becomeWorker(to, from, name);
   }
-  // The Web classes, as globals built on first use.
-  for (const k of ['Worker', 'Event', 'MessageEvent', 'ErrorEvent', 'EventTarget']) {
+  // The Web classes, as globals built on first use. The getter stays (it
+  // does not redefine itself as a data property): Boa 0.22's inline cache
+  // of a global read does not see an accessor become a data property, and
+  // would call the class as the getter at a site that read it before.
+  for (const k of ['Worker', 'Event', 'MessageEvent', 'ErrorEvent', 'EventTarget', 'MessageChannel', 'MessagePort', 'BroadcastChannel']) {
     if (k in global) continue;
     defineProperty(global, k, {
       get() {
-        const value = webApi()[k];
-        defineGlobal(k, value);
-        return value;
+        return webApi()[k];
       },
       set(value) {
         defineGlobal(k, value);

@@ -122,6 +122,7 @@ impl RuntimeBuilder {
             thread_count: AtomicUsize::new(n),
             max_threads: self.max_threads.max(n),
             host_fns: Default::default(),
+            broadcast: Default::default(),
         });
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
@@ -235,6 +236,8 @@ pub(crate) struct RuntimeInner {
     max_threads: usize,
     /// Host functions the embedder registered.
     pub(crate) host_fns: crate::hostfn::HostFns,
+    /// BroadcastChannel subscribers, by name.
+    pub(crate) broadcast: crate::hostfn::Broadcast,
 }
 
 /// Counts an agent blocked with no timeout while alive (see [`Activity`]).

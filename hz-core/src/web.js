@@ -8,8 +8,10 @@
 // A worker is an hz agent with two channels (one each way) that it owns
 // (closeOnEnd): when it ends, however it ends, the parent drains what it
 // posted and then hears of its end (an `error` event if it failed).
-({ ops, global, channel, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
+({ ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
    defineProperty, defineGlobal, WORKER_TAG }) => {
+  const DOMException = global.DOMException;
+  const cloneError = (message) => new DOMException(message, 'DataCloneError');
   const listenerMap = new WeakMap();
   class Event {
     constructor(type, init) {
@@ -89,25 +91,113 @@
     }
     return calls.length > 0 && !event.defaultPrevented;
   }
-  // `postMessage(message, transfer | { transfer })` on channel `ch`: the
-  // clone (and its errors) happen now; a message to an agent that has
-  // ended is dropped, as HTML drops one to a closed port.
-  function post(ch, message, transfer) {
-    const list = transfer == null ? undefined : isArray(transfer) ? transfer : transfer.transfer;
+  // ---- Messages on the wire. What a Worker, a worker's scope or a
+  // MessagePort posts travels as `[data]`, or as `[data, ports]` when its
+  // transfer list holds MessagePorts: each port goes as its channels
+  // (`[out, in, relays]`), and where it occurs in `data` a mark stands in
+  // its place, which the receiver swaps for the new MessagePort.
+  const PORT_MARK = '\u0000hz:port';
+  // `postMessage(message, transfer | { transfer })` on channel `ch` (from
+  // MessagePort `self`, if from a port): the clone (and its errors) happen
+  // now; a message to an agent that has ended or a port that was closed
+  // is dropped, as HTML drops one to a closed port.
+  function post(ch, message, transfer, self) {
+    let list = transfer == null ? undefined : isArray(transfer) ? transfer : transfer.transfer;
+    let wire, moved;
+    if (list != null && typeof list === 'object' && [...list].some((t) => portState.has(t))) {
+      const rest = [], ports = [];
+      for (const t of list) {
+        if (!portState.has(t)) {
+          rest.push(t);
+          continue;
+        }
+        if (t === self) throw cloneError('a MessagePort cannot be transferred through itself');
+        if (ports.includes(t)) throw cloneError('a MessagePort is listed twice in the transfer list');
+        if (portState.get(t).moved) throw cloneError('a MessagePort that was already transferred');
+        ports.push(t);
+      }
+      const at = new Map(ports.map((p, i) => [p, i]));
+      const data = mark(message, at, new Map());
+      moved = ports;
+      wire = [data, ports.map(takePort)];
+      list = rest;
+    } else {
+      wire = [message];
+    }
     if (ops.info(ch)[2]) {
-      structuredClone(message, { transfer: list });
+      if (moved !== undefined) moved.forEach(dropPort);
+      structuredClone(wire, { transfer: list });
       return;
     }
     try {
-      ops.send(ch, message, list);
+      ops.send(ch, wire, list);
     } catch (e) {
+      if (moved !== undefined) moved.forEach(restorePort);
       if (!ops.info(ch)[2]) throw e;
     }
   }
+  // A copy of `v` with each port of `at` replaced by its mark: plain
+  // objects, arrays, Maps and Sets are copied (cycles kept), every other
+  // value is left to the clone.
+  function mark(v, at, seen) {
+    if (v === null || typeof v !== 'object') return v;
+    const i = at.get(v);
+    if (i !== undefined) return { [PORT_MARK]: i };
+    let out = seen.get(v);
+    if (out !== undefined) return out;
+    if (isArray(v)) {
+      seen.set(v, out = []);
+      for (const k of Object.keys(v)) out[k] = mark(v[k], at, seen);
+    } else if (v instanceof Map) {
+      seen.set(v, out = new Map());
+      for (const [k, x] of v) out.set(mark(k, at, seen), mark(x, at, seen));
+    } else if (v instanceof Set) {
+      seen.set(v, out = new Set());
+      for (const x of v) out.add(mark(x, at, seen));
+    } else if (Object.prototype.toString.call(v) === '[object Object]' && !portState.has(v)) {
+      seen.set(v, out = {});
+      for (const k of Object.keys(v)) out[k] = mark(v[k], at, seen);
+    } else {
+      return v;
+    }
+    return out;
+  }
+  // Swaps the marks in `v` (a fresh clone) for `ports`, in place.
+  function unmark(v, ports, seen) {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return v;
+    if (Object.prototype.hasOwnProperty.call(v, PORT_MARK) && ports[v[PORT_MARK]] !== undefined) return ports[v[PORT_MARK]];
+    seen.add(v);
+    if (v instanceof Map) {
+      const entries = [...v].map(([k, x]) => [unmark(k, ports, seen), unmark(x, ports, seen)]);
+      v.clear();
+      for (const [k, x] of entries) v.set(k, x);
+    } else if (v instanceof Set) {
+      const items = [...v].map((x) => unmark(x, ports, seen));
+      v.clear();
+      for (const x of items) v.add(x);
+    } else if (isArray(v) || Object.prototype.toString.call(v) === '[object Object]') {
+      for (const k of Object.keys(v)) v[k] = unmark(v[k], ports, seen);
+    }
+    return v;
+  }
+  // Dispatches one wire message to `holder` (a messageerror event if it
+  // is not one).
+  function deliver(holder, target, wire) {
+    if (!isArray(wire) || wire.length < 1) {
+      dispatchTo(holder, target, new MessageEvent('messageerror', { data: wire }));
+      return;
+    }
+    let data = wire[0], ports = [];
+    if (wire.length > 1) {
+      ports = wire[1].map(([out, inn, relays]) => newPort(out, inn, relays));
+      data = unmark(data, ports, new Set());
+    }
+    dispatchTo(holder, target, new MessageEvent('message', { data, ports }));
+  }
   // Delivers what arrives on `ch` as message events to `holder` until the
   // channel is closed and drained; a message that cannot be read is a
-  // messageerror event.
-  async function pump(ch, holder, target) {
+  // messageerror event. (`live()`, if given, is checked before each.)
+  async function pump(ch, holder, target, live) {
     for (;;) {
       let r;
       try {
@@ -116,10 +206,132 @@
         dispatchTo(holder, target, new MessageEvent('messageerror', { data: e }));
         continue;
       }
-      if (r.done) return;
-      dispatchTo(holder, target, new MessageEvent('message', { data: r.value }));
+      if (r.done || (live !== undefined && !live())) return;
+      deliver(holder, target, r.value);
     }
   }
+
+  // ---- MessageChannel and MessagePort. A port is two channels, one each
+  // way (unbounded, as HTML's port message queues), shared with its
+  // entangled peer. Started (start(), or setting onmessage), a port
+  // receives through a select on its channel and a stop channel, so that
+  // transferring it stops its receiving without losing a message: one
+  // already taken goes on through a relay channel that the new owner
+  // drains first (a port's `relays`, drained in order before `in`).
+  const UNBOUNDED = 0xffffffff;
+  const portState = new WeakMap();
+  const forwardOf = new WeakMap(); // stop channel -> its pump's relay
+  const PORT_KEY = Symbol('MessagePort');
+  function newPort(out, inn, relays) {
+    const port = new MessagePort(PORT_KEY);
+    portState.set(port, { out, in: inn, relays: isArray(relays) ? relays : [], stop: null, moved: false, closed: false, restart: false, handlers: {} });
+    return port;
+  }
+  function startPort(port) {
+    const s = portState.get(port);
+    if (s.stop !== null || s.moved || s.closed) return;
+    const stop = s.stop = channel(0);
+    (async () => {
+      for (;;) {
+        const source = s.relays.length > 0 ? s.relays[0] : s.in;
+        let r;
+        try {
+          r = await select([{ recv: source }, { recv: stop }]);
+        } catch (e) {
+          if (s.stop !== stop) return;
+          dispatchTo(port, port, new MessageEvent('messageerror', { data: e }));
+          continue;
+        }
+        if (s.stop !== stop) {
+          // Moved (or closed) while this receive was under way: what it
+          // took goes on to the new owner, first.
+          const relay = forwardOf.get(stop);
+          if (relay !== undefined) {
+            if (r.index === 0 && !r.done) relay.trySend(r.value);
+            relay.close();
+          }
+          return;
+        }
+        if (r.index === 1) return;
+        if (r.done) {
+          if (source !== s.in) {
+            s.relays.shift();
+            continue;
+          }
+          return;
+        }
+        deliver(port, port, r.value);
+      }
+    })();
+  }
+  // Detaches `port` for a transfer: its channels travel on.
+  function takePort(port) {
+    const s = portState.get(port);
+    s.moved = true;
+    s.restart = s.stop !== null;
+    if (s.restart) {
+      const relay = channel(UNBOUNDED);
+      forwardOf.set(s.stop, relay);
+      s.relays.unshift(relay);
+      s.stop.close();
+      s.stop = null;
+    }
+    return [s.out, s.in, s.relays];
+  }
+  // Undoes takePort when the message could not be sent.
+  function restorePort(port) {
+    const s = portState.get(port);
+    s.moved = false;
+    if (s.restart) startPort(port);
+  }
+  function dropPort(port) {
+    const s = portState.get(port);
+    for (const ch of [s.out, s.in]) {
+      try { ch.close(); } catch { /* closed already */ }
+    }
+  }
+  class MessagePort extends EventTarget {
+    constructor(key) {
+      if (key !== PORT_KEY) throw new TypeError('MessagePort: illegal constructor');
+      super();
+    }
+    postMessage(message, transfer) {
+      const s = portState.get(this);
+      if (s === undefined) throw new TypeError('MessagePort.postMessage: not a MessagePort');
+      if (s.moved || s.closed) {
+        structuredClone(message, { transfer: transfer == null || isArray(transfer) ? transfer : transfer.transfer });
+        return;
+      }
+      post(s.out, message, transfer, this);
+    }
+    start() {
+      if (!portState.has(this)) throw new TypeError('MessagePort.start: not a MessagePort');
+      startPort(this);
+    }
+    close() {
+      const s = portState.get(this);
+      if (s === undefined) throw new TypeError('MessagePort.close: not a MessagePort');
+      if (s.moved || s.closed) return;
+      s.closed = true;
+      if (s.stop !== null) {
+        s.stop.close();
+        s.stop = null;
+      }
+      dropPort(this);
+    }
+  }
+  class MessageChannel {
+    #port1;
+    #port2;
+    constructor() {
+      const a = channel(UNBOUNDED), b = channel(UNBOUNDED);
+      this.#port1 = newPort(a, b, []);
+      this.#port2 = newPort(b, a, []);
+    }
+    get port1() { return this.#port1; }
+    get port2() { return this.#port2; }
+  }
+
   // Where an error was thrown, from its stack: [file, line, column].
   function locate(e, fallback) {
     const stack = e !== null && typeof e === 'object' && typeof e.stack === 'string' ? e.stack : '';
@@ -175,6 +387,67 @@
     }
   }
 
+  // ---- BroadcastChannel: every BroadcastChannel object of one name, in
+  // every agent of the runtime, hears what any other posts (not itself).
+  // The runtime keeps the subscribers (hz's own host function): a message
+  // is cloned once, at the post, and goes to each subscriber's unbounded
+  // channel, which its object receives from from the start. As in Node, an
+  // open BroadcastChannel keeps its agent alive: close() it when done.
+  const BROADCAST = '\u0000hz:broadcast';
+  const broadcastState = new WeakMap();
+  function broadcast(args) {
+    const r = ops.callHost(BROADCAST, args);
+    if (r[0] === 2) throw r[1];
+    return r[1];
+  }
+  function bcState(bc, what) {
+    const s = broadcastState.get(bc);
+    if (s === undefined) throw new TypeError('BroadcastChannel.' + what + ': not a BroadcastChannel');
+    return s;
+  }
+  class BroadcastChannel extends EventTarget {
+    constructor(name) {
+      if (arguments.length === 0) throw new TypeError("BroadcastChannel: the 'name' argument is required");
+      super();
+      const s = { name: String(name), ch: null, closed: false, handlers: {} };
+      s.ch = broadcast(['subscribe', s.name]);
+      broadcastState.set(this, s);
+      pump(s.ch, this, this, () => !s.closed);
+    }
+    get name() {
+      return bcState(this, 'name').name;
+    }
+    postMessage(message) {
+      const s = bcState(this, 'postMessage');
+      if (s.closed) throw new DOMException('BroadcastChannel.postMessage: the channel is closed', 'InvalidStateError');
+      broadcast(['post', s.name, s.ch, message]);
+    }
+    close() {
+      const s = bcState(this, 'close');
+      if (s.closed) return;
+      s.closed = true;
+      try { s.ch.close(); } catch { /* closed already */ }
+    }
+  }
+  for (const [cls, state] of [[MessagePort, portState], [BroadcastChannel, broadcastState]]) {
+    for (const type of ['message', 'messageerror']) {
+      defineProperty(cls.prototype, 'on' + type, {
+        get() {
+          const h = state.get(this)?.handlers['on' + type];
+          return h === undefined ? null : h;
+        },
+        set(f) {
+          const s = state.get(this);
+          if (s === undefined) throw new TypeError(cls.name + ': not a ' + cls.name);
+          s.handlers['on' + type] = typeof f === 'function' ? f : null;
+          if (cls === MessagePort && type === 'message' && typeof f === 'function') startPort(this);
+        },
+        configurable: true,
+        enumerable: true,
+      });
+    }
+  }
+
   // Inside a worker: its scope's postMessage, close, events.
   function becomeWorker(to, from, name) {
     const scope = new EventTarget();
@@ -207,5 +480,5 @@
     }
   }
 
-  return { Event, MessageEvent, ErrorEvent, EventTarget, Worker, becomeWorker };
+  return { Event, MessageEvent, ErrorEvent, EventTarget, Worker, MessageChannel, MessagePort, BroadcastChannel, becomeWorker };
 }

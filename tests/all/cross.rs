@@ -250,3 +250,64 @@ fn host_functions_answer_every_engine_alike() {
         assert_eq!(out, expected, "on {engine}");
     }
 }
+
+/// A MessagePort made on one engine, transferred to a worker of each other
+/// engine, carries messages between them; a BroadcastChannel reaches a
+/// listener on every engine.
+#[test]
+fn ports_and_broadcasts_cross_engines() {
+    let rt = hz::Runtime::builder().threads(2).build().unwrap();
+    let engines: Vec<String> = rt.engines().iter().map(|e| e.to_string()).collect();
+    if engines.len() < 2 {
+        return;
+    }
+    let src = format!(
+        r#"(async () => {{
+        const engines = {engines:?};
+        const listen = `
+            const bc = new BroadcastChannel('all');
+            bc.onmessage = (e) => {{ postMessage(['broadcast', hz.engine, e.data]); bc.close(); }};
+            self.onmessage = (e) => {{
+                const p = e.ports[0];
+                p.onmessage = (m) => {{ p.postMessage([hz.engine, m.data]); p.close(); close(); }};
+            }};
+            postMessage('ready');`;
+        const workers = engines.map((engine) => new Worker({{ source: listen }}, {{ engine }}));
+        const heard = [];
+        let ready = 0, allReady, allHeard;
+        const readyP = new Promise((r) => {{ allReady = r; }});
+        const heardP = new Promise((r) => {{ allHeard = r; }});
+        for (const w of workers) w.onmessage = (e) => {{
+            if (e.data === 'ready') {{ if (++ready === workers.length) allReady(); return; }}
+            heard.push(e.data);
+            if (heard.length === workers.length) allHeard();
+        }};
+        await readyP;
+        const bc = new BroadcastChannel('all');
+        bc.postMessage({{ from: hz.engine, list: [1, 2n, new Map([[1, 'one']])] }});
+        const answers = [];
+        for (const w of workers) {{
+            const {{ port1, port2 }} = new MessageChannel();
+            const answer = new Promise((r) => {{ port1.onmessage = (e) => {{ r(e.data); port1.close(); }}; }});
+            w.postMessage(null, [port2]);
+            port1.postMessage(new Uint8Array([1, 2, 3]));
+            answers.push(await answer);
+        }}
+        await heardP;
+        bc.close();
+        return [answers.map(([e, bytes]) => e + ':' + bytes.join(',')),
+                heard.map(([, e, d]) => e + ':' + d.from + ':' + (d.list[1] === 2n) + ':' + d.list[2].get(1)).sort()];
+    }})()"#
+    );
+    let ports: Vec<String> = engines.iter().map(|e| format!("\"{e}:1,2,3\"")).collect();
+    let mut broadcasts: Vec<String> = Vec::new();
+    for main in &engines {
+        broadcasts.clear();
+        let mut b: Vec<String> = engines.iter().map(|e| format!("\"{e}:{main}:true:one\"")).collect();
+        b.sort();
+        broadcasts.extend(b);
+        let h = rt.spawn_on(main, hz::AgentSpec::script("ports.js", src.as_str())).unwrap();
+        let out = h.join().unwrap().to_json().unwrap().to_string();
+        assert_eq!(out, format!("[[{}],[{}]]", ports.join(","), broadcasts.join(",")), "main on {main}");
+    }
+}

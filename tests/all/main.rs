@@ -231,6 +231,14 @@ macro_rules! backend_suite {
                 suite::module_worker_imports_relative_modules(E)
             }
             #[test]
+            fn message_port_transferred_to_a_third_agent_then_used() {
+                suite::message_port_transferred_to_a_third_agent_then_used(E)
+            }
+            #[test]
+            fn broadcast_channel_reaches_every_listener() {
+                suite::broadcast_channel_reaches_every_listener(E)
+            }
+            #[test]
             fn close_on_end_tells_the_peers_of_an_ended_agent() {
                 suite::close_on_end_tells_the_peers_of_an_ended_agent(E)
             }

@@ -1705,6 +1705,119 @@ pub(crate) fn module_worker_imports_relative_modules(e: &str) {
     assert_eq!(out, r#"[42,"TypeError"]"#);
 }
 
+/// A MessageChannel's ports, each transferred to another worker, talk
+/// to each other; a port already receiving here, transferred with
+/// messages on their way to it, hands every one to its new owner, in
+/// order; a port in its own or a repeated transfer list is a DataCloneError.
+pub(crate) fn message_port_transferred_to_a_third_agent_then_used(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const reply = (w) => new Promise((resolve) => { w.onmessage = (e) => resolve(e.data); });
+            const a = new Worker({ source: `
+                self.onmessage = (e) => {
+                    const p = e.data.port;
+                    p.onmessage = (m) => { postMessage([m.data, p === e.ports[0], m.target === p]); p.close(); close(); };
+                    p.postMessage('hello from A');
+                };` });
+            const b = new Worker({ source: `
+                self.onmessage = (e) => {
+                    const p = e.ports[0];
+                    p.onmessage = (m) => { p.postMessage(m.data + ', echoed by B'); p.close(); close(); };
+                };` });
+            const { port1, port2 } = new MessageChannel();
+            const fromA = reply(a);
+            a.postMessage({ port: port1, note: 'yours' }, [port1]);
+            b.postMessage(null, [port2]);
+            const aGot = await fromA;
+
+            // A started port, transferred with messages already on their way.
+            const c = new Worker({ source: `
+                self.onmessage = (e) => {
+                    const got = [];
+                    e.ports[0].onmessage = (m) => {
+                        got.push(m.data);
+                        if (got.length === 5) { postMessage(got); e.ports[0].close(); close(); }
+                    };
+                };` });
+            const mc = new MessageChannel();
+            let heardHere = 0;
+            mc.port1.onmessage = () => { heardHere++; };
+            for (let i = 1; i <= 5; i++) mc.port2.postMessage(i);
+            const fromC = reply(c);
+            c.postMessage('take it', [mc.port1]);
+            const cGot = await fromC;
+
+            const errors = [];
+            const other = new MessageChannel();
+            for (const [what, f] of [
+                ['itself', () => other.port1.postMessage(1, [other.port1])],
+                ['twice', () => b.postMessage(1, [other.port2, other.port2])],
+                ['moved', () => c.postMessage(1, [mc.port1])],
+            ]) {
+                try { f(); errors.push(what + ': no error'); } catch (err) { errors.push(what + ': ' + err.name); }
+            }
+            other.port1.close();
+            return [aGot, cGot, heardHere, errors];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[["hello from A, echoed by B",true,true],[1,2,3,4,5],0,["itself: DataCloneError","twice: DataCloneError","moved: DataCloneError"]]"#
+    );
+}
+
+/// A BroadcastChannel message reaches every other object of its name, in
+/// workers and in the sender's own agent, but not the sender; after
+/// close() nothing arrives and posting is an InvalidStateError.
+pub(crate) fn broadcast_channel_reaches_every_listener(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const listener = `
+                const bc = new BroadcastChannel('news');
+                bc.onmessage = (e) => { postMessage([name, e.data]); bc.close(); close(); };
+                postMessage('ready');`;
+            const got = [];
+            let done;
+            const all = new Promise((resolve) => { done = resolve; });
+            let ready = 0, readyAll;
+            const allReady = new Promise((resolve) => { readyAll = resolve; });
+            for (const name of ['w1', 'w2']) {
+                const w = new Worker({ source: listener }, { name });
+                w.onmessage = (e) => {
+                    if (e.data === 'ready') { if (++ready === 2) readyAll(); return; }
+                    got.push(e.data);
+                    if (got.length === 2) done();
+                };
+            }
+            await allReady;
+            const bc = new BroadcastChannel('news');
+            const here = new BroadcastChannel('news');
+            const elsewhere = new BroadcastChannel('sports');
+            let self = 0, other = [], wrongName = 0;
+            bc.onmessage = () => { self++; };
+            here.addEventListener('message', (e) => other.push(e.data));
+            elsewhere.onmessage = () => { wrongName++; };
+            let cloneError;
+            try { bc.postMessage(() => 1); } catch (err) { cloneError = err.name; }
+            bc.postMessage({ n: 1 });
+            await all;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            here.close();
+            bc.postMessage('after close of the listener');
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            bc.close();
+            elsewhere.close();
+            let closedError;
+            try { bc.postMessage(1); } catch (err) { closedError = err.name; }
+            got.sort((x, y) => (x[0] < y[0] ? -1 : 1));
+            return [got, self, other, wrongName, cloneError, closedError, bc.name];
+        })()"#,
+    );
+    assert_eq!(out, r#"[[["w1",{"n":1}],["w2",{"n":1}]],0,[{"n":1}],0,"DataCloneError","InvalidStateError","news"]"#);
+}
+
 /// HOSTILE 25: terminate with messages queued both ways. What the agent
 /// sent before it ended is all delivered; what was sent to it and never
 /// received is still in its channel (nothing consumed, nothing lost).
