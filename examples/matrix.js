@@ -1,6 +1,11 @@
-// Multiply two N x N matrices on one agent and split across one agent per
-// worker thread, and report the speedup. Each agent gets its band of rows of
-// A and all of B, transposed (cloned), and returns its band of C.
+// Multiply two N x N matrices on one agent and on one agent per worker
+// thread, and report the speedup. A, B (transposed) and C live in
+// SharedArrayBuffers every agent sees (nothing is copied); the rows of C are
+// cut into chunks, put on a channel, and each agent takes the next chunk
+// when it is done with one, as Go workers drain a job channel. Taking work
+// as it frees up keeps both threads busy to the end even when one runs
+// slower for a while (a shared VM's vCPUs do), where fixed bands would wait
+// for the slower one.
 //
 // The size is the first argument; without one, a warm-up run on one agent
 // sizes the matrices so that one agent computes for about a second, so
@@ -15,7 +20,7 @@
 //
 //   cargo run --release -- run examples/matrix.js --threads 2 [N]
 const TARGET_MS = 1000;
-const ROUNDS = 7;
+const ROUNDS = 11;
 let N = Number(hz.args[0]) || 120;
 
 function random(seed) {
@@ -23,55 +28,58 @@ function random(seed) {
   return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
 }
 
+// A new N x N matrix in shared memory, of `seed`'s numbers (or zeros).
 function matrix(seed) {
   // N is read when called: the warm-up may resize.
-  const r = random(seed);
-  const m = new Float64Array(N * N);
-  for (let i = 0; i < m.length; i++) m[i] = r();
+  const m = new Float64Array(new SharedArrayBuffer(N * N * 8));
+  if (seed !== undefined) {
+    const r = random(seed);
+    for (let i = 0; i < m.length; i++) m[i] = r();
+  }
   return m;
 }
 
-// Rows [from, to) of A times B, given B transposed so that each element of
-// C is a dot product of two contiguous rows: one dependent chain of
-// multiply-adds with no stores, which two hyperthreads of one core run side
-// by side (the row-update form is bound by load/store ports they share).
-// Runs inside an agent (no captured scope).
-function multiplyRows(a, bt, n, from, to) {
-  const c = new Float64Array((to - from) * n);
-  for (let i = from; i < to; i++) {
-    const row = (i - from) * n;
-    for (let j = 0; j < n; j++) {
-      const col = j * n;
-      let s = 0;
-      for (let k = 0; k < n; k++) s += a[row + k] * bt[col + k];
-      c[row + j] = s;
+// An agent's work: takes chunks of rows of C from `jobs` until it is closed
+// and computes them. Given B transposed, each element of C is the dot product
+// of two contiguous rows: one dependent chain of multiply-adds with no
+// stores. Runs inside an agent (no captured scope).
+async function worker(jobs, a, bt, c, n, rows) {
+  let done = 0;
+  for await (const from of jobs) {
+    const to = Math.min(n, from + rows);
+    for (let i = from; i < to; i++) {
+      const row = i * n;
+      for (let j = 0; j < n; j++) {
+        const col = j * n;
+        let s = 0;
+        for (let k = 0; k < n; k++) s += a[row + k] * bt[col + k];
+        c[row + j] = s;
+      }
     }
+    done += to - from;
   }
-  return c;
+  return done;
 }
 
 function transpose(m) {
-  const t = new Float64Array(N * N);
+  const t = matrix();
   for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) t[j * N + i] = m[i * N + j];
   return t;
 }
 
+// Chunks of about 2% of the rows: small enough that the last one leaves
+// little to wait for, large enough that taking one costs nothing beside it.
 async function multiply(a, b, agents) {
-  const band = Math.ceil(N / agents);
+  const rows = Math.max(1, Math.ceil(N / 48));
   const bt = transpose(b);
+  const c = matrix();
+  const jobs = hz.channel(Math.ceil(N / rows));
+  for (let from = 0; from < N; from += rows) jobs.trySend(from);
+  jobs.close();
   const handles = [];
-  for (let p = 0; p < agents; p++) {
-    const from = p * band, to = Math.min(N, from + band);
-    if (from >= to) break;
-    handles.push(hz.spawn(multiplyRows, a.subarray(from * N, to * N), bt, N, from, to));
-  }
-  const bands = await Promise.all(handles.map((h) => h.join()));
-  const c = new Float64Array(N * N);
-  let offset = 0;
-  for (const band of bands) {
-    c.set(band, offset);
-    offset += band.length;
-  }
+  for (let p = 0; p < agents; p++) handles.push(hz.spawn(worker, jobs, a, bt, c, N, rows));
+  const done = await Promise.all(handles.map((h) => h.join()));
+  if (done.reduce((x, y) => x + y, 0) !== N) throw new Error('rows lost');
   return c;
 }
 
