@@ -18,7 +18,14 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod runtime;
+
+// The README's Rust examples compile and run as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// The runtime and its builder, with the compiled-in engines registered.
 pub use runtime::{Runtime, RuntimeBuilder};
@@ -32,7 +39,7 @@ pub use hz_core::{
 /// For backend authors: the engine traits and the host API.
 pub use hz_core::{Agent, AgentBox, Engine, Host};
 /// Host functions ([`hz_core::Runtime::register_fn`], [`hz_core::Runtime::register_async_fn`]).
-pub use hz_core::{HostFnError, Reply};
+pub use hz_core::{Caller, HostData, HostFnError, Reply};
 
 /// The QuickJS backend.
 #[cfg(feature = "quickjs")]

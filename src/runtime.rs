@@ -3,7 +3,29 @@ use std::ops::Deref;
 use hz_core::Engine;
 
 /// A runtime with every engine this build has (see the crate features).
-/// Derefs to [`hz_core::Runtime`] for spawning, channels and waiting.
+/// Derefs to [`hz_core::Runtime`] for spawning, channels, host functions,
+/// waiting and shutdown.
+///
+/// ```
+/// # #[cfg(feature = "quickjs")] {
+/// use hz::{AgentSpec, Runtime, Value};
+///
+/// let rt = Runtime::builder().threads(2).build().unwrap();
+/// // A Rust channel an agent sends on, and the agent's own result.
+/// let out = rt.channel(4);
+/// let agent = rt
+///     .spawn_default(
+///         AgentSpec::function("async (out) => { await out.send('hi'); out.close(); return 42; }")
+///             .args(vec![out.to_value()])
+///             .unwrap(),
+///     )
+///     .unwrap();
+/// assert_eq!(out.recv().unwrap(), Some(Value::from("hi")));
+/// assert_eq!(out.recv().unwrap(), None); // closed
+/// assert_eq!(agent.join().unwrap(), Value::from(42.0));
+/// rt.shutdown();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Runtime {
     inner: hz_core::Runtime,
@@ -11,16 +33,36 @@ pub struct Runtime {
 
 impl Runtime {
     /// Starts building a runtime.
+    ///
+    /// ```
+    /// let rt = hz::Runtime::builder().threads(2).max_threads(64).build().unwrap();
+    /// assert_eq!(rt.threads(), 2);
+    /// ```
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder { inner: hz_core::RuntimeBuilder::new() }
     }
 
-    /// A runtime with default settings.
+    /// A runtime with default settings: one worker thread per core, every
+    /// engine of the build.
+    ///
+    /// ```
+    /// let rt = hz::Runtime::new().unwrap();
+    /// assert!(!rt.engines().is_empty());
+    /// ```
     pub fn new() -> Result<Runtime, hz_core::Error> {
         Self::builder().build()
     }
 
     /// Spawns on the default engine (the first of the build's engines).
+    ///
+    /// ```
+    /// # #[cfg(feature = "quickjs")] {
+    /// use hz::{AgentSpec, Value};
+    /// let rt = hz::Runtime::new().unwrap();
+    /// let agent = rt.spawn_default(AgentSpec::script("main.js", "6 * 7")).unwrap();
+    /// assert_eq!(agent.join().unwrap(), Value::from(42.0));
+    /// # }
+    /// ```
     pub fn spawn_default(&self, spec: hz_core::AgentSpec) -> Result<hz_core::AgentHandle, hz_core::Error> {
         let engine = self.inner.engines()[0];
         self.inner.spawn_on(engine, spec)
@@ -54,6 +96,15 @@ impl RuntimeBuilder {
     }
 
     /// Registers an engine (for example one configured differently).
+    ///
+    /// ```
+    /// # #[cfg(feature = "quickjs")] {
+    /// use hz::{AgentSpec, QuickJsEngine, Value};
+    /// let rt = hz::Runtime::builder().engine(QuickJsEngine::new()).build().unwrap();
+    /// let agent = rt.spawn::<QuickJsEngine>(AgentSpec::script("a.js", "'quickjs'")).unwrap();
+    /// assert_eq!(agent.join().unwrap(), Value::from("quickjs"));
+    /// # }
+    /// ```
     pub fn engine<E: Engine>(mut self, engine: E) -> Self {
         self.inner = self.inner.engine(engine);
         self

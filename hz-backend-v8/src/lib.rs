@@ -61,7 +61,7 @@ pub struct V8Engine {
     pub max_heap: Option<usize>,
     /// The most V8 agents of this engine alive at once; past it a new
     /// agent fails to start (its join rejects) and the others go on. The
-    /// process-wide cap from `vm.max_map_count` (see [`isolate_cap`])
+    /// process-wide cap from `vm.max_map_count` (see `isolate_cap`)
     /// applies either way.
     pub max_agents: Option<usize>,
     /// Live agents of this engine (clones share it).

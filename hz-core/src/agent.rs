@@ -87,6 +87,10 @@ pub struct AgentSpec {
     /// waiting for a peer that is gone; a sender gets a closed-channel
     /// error. JS: `hz.spawn({ fn, closeOnEnd: [ch] })`.
     pub close_on_end: Vec<crate::Channel>,
+    /// The embedder's data for this agent, which host functions read from
+    /// their [`Caller`](crate::Caller) (see [`AgentSpec::data`]). An agent
+    /// spawned from JS shares its parent's unless its spec sets its own.
+    pub data: Option<crate::HostData>,
 }
 
 impl AgentSpec {
@@ -104,7 +108,26 @@ impl AgentSpec {
             can_block: true,
             limits: Limits::default(),
             close_on_end: Vec::new(),
+            data: None,
         }
+    }
+
+    /// Gives the agent (and, unless they set their own, the agents it
+    /// spawns) `value` as its host data: a host function reads it with
+    /// [`Caller::data`](crate::Caller::data), as a wasmtime host function
+    /// reads its store's data. A function host keeps its tenant there, a
+    /// game engine the entity a script drives.
+    ///
+    /// ```
+    /// use hz_core::{AgentSpec, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// struct Tenant(&'static str);
+    /// let spec = AgentSpec::script("job.js", "hz.host('tenant')()").data(Tenant("acme"));
+    /// assert!(spec.data.is_some());
+    /// ```
+    pub fn data<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.data = Some(crate::HostData::new(value));
+        self
     }
 
     /// A spec running `scripts` (name, text) in order (see [`Source::Scripts`]).
@@ -370,6 +393,8 @@ pub(crate) struct AgentShared {
     /// Ends a blocking `Atomics.wait` on terminate.
     wait_slot: hz_atomics::WaitSlot,
     interrupt: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// The embedder's data (see [`AgentSpec::data`]).
+    pub(crate) data: Option<crate::HostData>,
     host: Mutex<HostState>,
     result: ResultCell<AgentResult>,
 }
@@ -384,6 +409,7 @@ impl AgentShared {
     ) -> Arc<Self> {
         let (can_block, limits) = (spec.can_block, spec.limits);
         let close_on_end = std::mem::take(&mut spec.close_on_end);
+        let data = spec.data.take();
         let span =
             tracing::debug_span!("hz.agent", id, engine = engine.name(), name = spec.name.as_deref().unwrap_or(""));
         tracing::debug!(parent: &span, "spawned");
@@ -401,6 +427,7 @@ impl AgentShared {
             clock: Mutex::new(Clock::default()),
             wait_slot: hz_atomics::WaitSlot::new(),
             interrupt: Mutex::new(None),
+            data,
             host: Mutex::new(HostState { close_on_end, ..HostState::default() }),
             result: ResultCell::new(),
         })
@@ -1014,6 +1041,9 @@ impl Host {
         let mut spec = spec;
         spec.can_block &= self.agent.can_block;
         spec.limits = spec.limits.within(&self.agent.limits);
+        if spec.data.is_none() {
+            spec.data = self.agent.data.clone();
+        }
         let child = self.agent.rt.spawn_agent(engine, spec)?;
         let id = child.id;
         lock(&self.agent.host).children.insert(id, child);

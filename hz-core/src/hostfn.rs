@@ -7,6 +7,7 @@
 //! calling agent's worker thread, inside its turn: a slow one should be
 //! async and answer from a thread of its own through its [`Reply`].
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
@@ -78,8 +79,71 @@ impl From<crate::Error> for HostFnError {
     }
 }
 
-type SyncFn = dyn Fn(Vec<Value>) -> Result<Value, HostFnError> + Send + Sync;
-type AsyncFn = dyn Fn(Vec<Value>, Reply) + Send + Sync;
+type SyncFn = dyn Fn(&Caller<'_>, Vec<Value>) -> Result<Value, HostFnError> + Send + Sync;
+type AsyncFn = dyn Fn(&Caller<'_>, Vec<Value>, Reply) + Send + Sync;
+
+/// The embedder's data of an agent (see [`crate::AgentSpec::data`]): any
+/// `Send + Sync` value, shared (an `Arc`) with the agents it spawns.
+#[derive(Clone)]
+pub struct HostData(std::sync::Arc<dyn Any + Send + Sync>);
+
+impl HostData {
+    /// Wraps `value`.
+    pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+        HostData(std::sync::Arc::new(value))
+    }
+
+    /// The value, if it is a `T`.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+
+    /// The value as a shared `Arc<T>` (to keep past the call, e.g. on the
+    /// thread that answers an async call), if it is a `T`.
+    pub fn get_arc<T: Any + Send + Sync>(&self) -> Option<std::sync::Arc<T>> {
+        self.0.clone().downcast::<T>().ok()
+    }
+}
+
+impl std::fmt::Debug for HostData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostData(..)")
+    }
+}
+
+/// The agent calling a host function: its id, engine and host data.
+pub struct Caller<'a> {
+    agent: &'a AgentShared,
+}
+
+impl Caller<'_> {
+    /// The calling agent's id.
+    pub fn id(&self) -> crate::AgentId {
+        self.agent.id
+    }
+
+    /// The calling agent's engine (`"quickjs"`, `"v8"`, `"boa"`...).
+    pub fn engine(&self) -> &'static str {
+        self.agent.engine.name()
+    }
+
+    /// The calling agent's host data (see [`crate::AgentSpec::data`]), if
+    /// it has some and it is a `T`.
+    pub fn data<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.agent.data.as_ref()?.get::<T>()
+    }
+
+    /// The calling agent's host data, whatever its type.
+    pub fn host_data(&self) -> Option<&HostData> {
+        self.agent.data.as_ref()
+    }
+}
+
+impl std::fmt::Debug for Caller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller").field("id", &self.id()).field("engine", &self.engine()).finish()
+    }
+}
 
 enum HostFn {
     Sync(Box<SyncFn>),
@@ -184,6 +248,27 @@ impl Runtime {
     where
         F: Fn(Vec<Value>) -> Result<Value, HostFnError> + Send + Sync + 'static,
     {
+        self.inner.host_fns.insert(name.into(), HostFn::Sync(Box::new(move |_: &Caller<'_>, args| f(args))));
+    }
+
+    /// As [`Runtime::register_fn`], with the calling agent ([`Caller`]):
+    /// its id, engine and host data.
+    ///
+    /// ```
+    /// use hz_clone::Value;
+    /// use hz_core::{AgentSpec, Caller, HostFnError, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// struct Tenant(String);
+    /// rt.register_fn_with("tenant", |caller: &Caller, _args: Vec<Value>| {
+    ///     let tenant = caller.data::<Tenant>().ok_or(HostFnError::new("no tenant"))?;
+    ///     Ok(Value::from(tenant.0.as_str()))
+    /// });
+    /// let spec = AgentSpec::script("job.js", "hz.host('tenant')()").data(Tenant("acme".into()));
+    /// ```
+    pub fn register_fn_with<F>(&self, name: impl Into<String>, f: F)
+    where
+        F: Fn(&Caller<'_>, Vec<Value>) -> Result<Value, HostFnError> + Send + Sync + 'static,
+    {
         self.inner.host_fns.insert(name.into(), HostFn::Sync(Box::new(f)));
     }
 
@@ -204,6 +289,28 @@ impl Runtime {
     pub fn register_async_fn<F>(&self, name: impl Into<String>, f: F)
     where
         F: Fn(Vec<Value>, Reply) + Send + Sync + 'static,
+    {
+        self.inner
+            .host_fns
+            .insert(name.into(), HostFn::Async(Box::new(move |_: &Caller<'_>, args, reply| f(args, reply))));
+    }
+
+    /// As [`Runtime::register_async_fn`], with the calling agent
+    /// ([`Caller`]); take what the answer needs from it before leaving
+    /// the call (e.g. [`HostData::get_arc`]).
+    ///
+    /// ```
+    /// use hz_clone::Value;
+    /// use hz_core::{Caller, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// rt.register_async_fn_with("whoami", |caller: &Caller, _args: Vec<Value>, reply| {
+    ///     let id = caller.id() as f64;
+    ///     std::thread::spawn(move || reply.resolve(Value::from(id)));
+    /// });
+    /// ```
+    pub fn register_async_fn_with<F>(&self, name: impl Into<String>, f: F)
+    where
+        F: Fn(&Caller<'_>, Vec<Value>, Reply) + Send + Sync + 'static,
     {
         self.inner.host_fns.insert(name.into(), HostFn::Async(Box::new(f)));
     }
@@ -226,8 +333,9 @@ pub(crate) fn call(agent: &Arc<AgentShared>, name: &str, args: &Payload, start_o
         Err(e) => return OpStart::Done(Completion::error("TypeError", &format!("hz.host: bad arguments: {e}"))),
     };
     let panicked = || Completion::error("Error", &format!("host function {name:?} panicked"));
+    let caller = Caller { agent };
     match &*f {
-        HostFn::Sync(f) => OpStart::Done(match catch_unwind(AssertUnwindSafe(|| f(args))) {
+        HostFn::Sync(f) => OpStart::Done(match catch_unwind(AssertUnwindSafe(|| f(&caller, args))) {
             Ok(Ok(v)) => value_completion(v),
             Ok(Err(e)) => Completion::error(&e.name, &e.message),
             Err(_) => panicked(),
@@ -237,7 +345,7 @@ pub(crate) fn call(agent: &Arc<AgentShared>, name: &str, args: &Payload, start_o
             let reply = Reply { agent: Arc::downgrade(agent), op, name: name.to_owned(), answered: false };
             // A panic drops the reply on the way out: the call rejects
             // (unless the function answered before it panicked).
-            let _ = catch_unwind(AssertUnwindSafe(|| f(args, reply)));
+            let _ = catch_unwind(AssertUnwindSafe(|| f(&caller, args, reply)));
             OpStart::Pending(op)
         }
     }

@@ -54,7 +54,7 @@ pub use engine::{Agent, AgentBox, Engine};
 pub use error::{Error, JoinError, JsError};
 /// Host functions.
 #[cfg(not(hz_loom))]
-pub use hostfn::{HostFnError, Reply};
+pub use hostfn::{Caller, HostData, HostFnError, Reply};
 /// Per-agent limits.
 #[cfg(not(hz_loom))]
 pub use limits::{Limit, Limits};

@@ -311,3 +311,37 @@ fn ports_and_broadcasts_cross_engines() {
         assert_eq!(out, format!("[[{}],[{}]]", ports.join(","), broadcasts.join(",")), "main on {main}");
     }
 }
+
+/// Host data per agent: a host function reads its caller's, an agent
+/// spawned from JS shares its parent's, an agent without any reads none;
+/// the caller's id and engine are the agent's.
+#[test]
+fn host_functions_read_their_callers_data() {
+    use hz::{Caller, HostFnError, Value};
+    struct Tenant(String);
+    let rt = hz::Runtime::builder().threads(2).build().unwrap();
+    rt.register_fn_with("tenant", |caller: &Caller, _| {
+        Ok(Value::from(caller.data::<Tenant>().map_or("none".to_string(), |t| t.0.clone())))
+    });
+    rt.register_fn_with("engine", |caller: &Caller, _| Ok(Value::from(caller.engine())));
+    rt.register_async_fn_with("tenantLater", |caller: &Caller, _, reply| {
+        let data = caller.host_data().and_then(|d| d.get_arc::<Tenant>());
+        std::thread::spawn(move || match data {
+            Some(t) => reply.resolve(Value::from(format!("later {}", t.0))),
+            None => reply.reject(HostFnError::new("no tenant")),
+        });
+    });
+    let src = r#"(async () => {
+        const child = hz.spawn(() => hz.host('tenant')());
+        return [hz.host('tenant')(), await hz.host('tenantLater')(), hz.host('engine')() === hz.engine, await child.join()];
+    })()"#;
+    for engine in rt.engines() {
+        let with =
+            rt.spawn_on(engine, hz::AgentSpec::script("t.js", src).data(Tenant(format!("acme-{engine}")))).unwrap();
+        let out = with.join().unwrap().to_json().unwrap().to_string();
+        assert_eq!(out, format!(r#"["acme-{engine}","later acme-{engine}",true,"acme-{engine}"]"#), "on {engine}");
+        let without = rt.spawn_on(engine, hz::AgentSpec::script("t.js", src)).unwrap();
+        let err = without.join().unwrap_err().to_string();
+        assert!(err.contains("no tenant"), "on {engine}: {err}");
+    }
+}
