@@ -26,9 +26,11 @@ impl Loader {
         if let Some(m) = self.loaded.borrow().get(path) {
             return Ok(m.clone());
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| JsNativeError::typ().with_message(format!("cannot load module {}: {e}", path.display())))?;
-        let source = boa_engine::Source::from_bytes(&text).with_path(path);
+        let cached = natives::host(ctx)
+            .modules()
+            .get(&path.to_string_lossy())
+            .map_err(|m| JsNativeError::typ().with_message(m))?;
+        let source = boa_engine::Source::from_bytes(cached.source()).with_path(path);
         let module = Module::parse(source, None, ctx).map_err(|e| natives::locate(ctx, e, &path.to_string_lossy()))?;
         self.loaded.borrow_mut().insert(path.to_path_buf(), module.clone());
         Ok(module)

@@ -40,7 +40,7 @@ fn state(ctx: &Context) -> &State {
     ctx.get_data::<State>().expect("hz agent state is installed at creation")
 }
 
-fn host(ctx: &Context) -> Host {
+pub(crate) fn host(ctx: &Context) -> Host {
     state(ctx).host.clone()
 }
 

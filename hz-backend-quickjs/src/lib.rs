@@ -125,7 +125,7 @@ impl QuickJsAgent {
         // uncatchable error, so `try { while (true) {} } catch {}` still ends.
         rt.set_interrupt_handler(Some(Box::new(move || flag.load(Ordering::Relaxed))));
         rt.set_host_promise_rejection_tracker(Some(Box::new(natives::track_rejection)));
-        rt.set_loader(modules::FileResolver, modules::FileLoader);
+        rt.set_loader(modules::FileResolver, modules::FileLoader(host.modules().clone()));
         let ctx = Context::full(&rt).map_err(engine_error)?;
         let meter_host = Box::new(host.clone());
         let meter = alloc::Meter::of(&meter_host);

@@ -30,8 +30,8 @@ impl Resolver for FileResolver {
     }
 }
 
-/// Reads a module file from disk.
-pub(crate) struct FileLoader;
+/// Loads a module file through the runtime's shared cache.
+pub(crate) struct FileLoader(pub(crate) std::sync::Arc<hz_core::modules::ModuleCache>);
 
 impl Loader for FileLoader {
     fn load<'js>(
@@ -40,8 +40,7 @@ impl Loader for FileLoader {
         name: &str,
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<Module<'js, Declared>> {
-        let source =
-            std::fs::read(name).map_err(|e| Exception::throw_type(ctx, &format!("cannot load module {name}: {e}")))?;
-        Module::declare(ctx.clone(), name, source)
+        let module = self.0.get(name).map_err(|m| Exception::throw_type(ctx, &m))?;
+        Module::declare(ctx.clone(), name, module.source())
     }
 }

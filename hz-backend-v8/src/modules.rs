@@ -1,4 +1,6 @@
-//! ES modules on V8: module files compiled and cached per agent, static
+//! ES modules on V8: module files read once per runtime (hz-core's
+//! shared cache, which also keeps a V8 code cache of each so that later
+//! agents skip the parse), module records cached per agent, static
 //! imports resolved against the importing file and dynamic `import()`, with
 //! the engine-neutral rules of [`hz_core::modules`].
 
@@ -34,17 +36,39 @@ fn load<'s>(scope: &mut v8::PinScope<'s, '_>, path: &str) -> Option<v8::Local<'s
     if let Some(m) = cached(scope, path) {
         return Some(m);
     }
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            throw_error(scope, "TypeError", &format!("cannot load module {path}: {e}"));
+    use v8::script_compiler::{self, CachedData, CompileOptions, NoCacheReason};
+    let engine = <crate::V8Engine as hz_core::Engine>::NAME;
+    let cached = match crate::natives::host(scope).modules().get(path) {
+        Ok(m) => m,
+        Err(m) => {
+            throw_error(scope, "TypeError", &m);
             return None;
         }
     };
-    let code = v8::String::new(scope, &text)?;
+    let code = v8::String::new(scope, cached.source())?;
     let origin = crate::origin(scope, path, true)?;
-    let mut source = v8::script_compiler::Source::new(code, Some(&origin));
-    let module = v8::script_compiler::compile_module(scope, &mut source)?;
+    // The code cache another agent made of this file, if any: V8 checks it
+    // against the source, its version and flags, and parses if it does not fit.
+    let module = match cached.compiled::<Vec<u8>>(engine) {
+        Some(bytes) => {
+            let mut source =
+                script_compiler::Source::new_with_cached_data(code, Some(&origin), CachedData::new(&bytes));
+            script_compiler::compile_module2(
+                scope,
+                &mut source,
+                CompileOptions::ConsumeCodeCache,
+                NoCacheReason::NoReason,
+            )?
+        }
+        None => {
+            let mut source = script_compiler::Source::new(code, Some(&origin));
+            let module = script_compiler::compile_module(scope, &mut source)?;
+            if let Some(data) = module.get_unbound_module_script(scope).create_code_cache() {
+                cached.set_compiled(engine, data.to_vec());
+            }
+            module
+        }
+    };
     let global = v8::Global::new(scope, module);
     if scope.get_slot::<Modules>().is_none() {
         scope.set_slot(Modules::default());

@@ -706,6 +706,12 @@ impl Host {
         self.agent.id
     }
 
+    /// The runtime's module files, read once and shared by every agent
+    /// (see [`crate::modules::ModuleCache`]).
+    pub fn modules(&self) -> &std::sync::Arc<crate::modules::ModuleCache> {
+        &self.agent.rt.modules
+    }
+
     /// How many worker threads the runtime has (`hz.threads`).
     pub fn threads(&self) -> usize {
         self.agent.rt.threads()

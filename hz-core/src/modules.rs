@@ -6,7 +6,84 @@
 //! Bare names (`"lodash"`) have no package resolution and are refused with
 //! a message that says so.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The module files of one runtime, read once and shared by every agent of
+/// every engine, with what each engine made of them to compile faster next
+/// time (V8: a code cache). As in Node and Deno, a file is read when first
+/// imported and the runtime keeps that text for its life: a file edited
+/// while the runtime runs is not read again. One that cannot be read is
+/// not remembered (each import tries again and throws).
+#[derive(Default)]
+pub struct ModuleCache {
+    files: Mutex<HashMap<String, Arc<CachedModule>>>,
+}
+
+impl std::fmt::Debug for ModuleCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.files.lock().map_or(0, |m| m.len());
+        f.debug_struct("ModuleCache").field("files", &n).finish()
+    }
+}
+
+impl ModuleCache {
+    /// The module at `path` (absolute, as the resolvers here make it): its
+    /// text is read on the first call for that path.
+    pub fn get(&self, path: &str) -> Result<Arc<CachedModule>, String> {
+        if let Some(m) = self.files.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(m.clone());
+        }
+        // Read outside the lock; two agents racing read twice, one wins.
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot load module {path}: {e}"))?;
+        let module = Arc::new(CachedModule { source: text.into(), compiled: Mutex::new(HashMap::new()) });
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(files.entry(path.to_owned()).or_insert(module).clone())
+    }
+
+    /// How many files it holds.
+    pub fn len(&self) -> usize {
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One module file of a [`ModuleCache`].
+pub struct CachedModule {
+    source: Arc<str>,
+    compiled: Mutex<HashMap<&'static str, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for CachedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedModule").field("bytes", &self.source.len()).finish_non_exhaustive()
+    }
+}
+
+impl CachedModule {
+    /// The file's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// What engine `engine` stored for this file, if it is a `T`.
+    pub fn compiled<T: Any + Send + Sync>(&self, engine: &'static str) -> Option<Arc<T>> {
+        let map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(engine).cloned()?.downcast::<T>().ok()
+    }
+
+    /// Stores `value` for engine `engine` (the first store wins).
+    pub fn set_compiled<T: Any + Send + Sync>(&self, engine: &'static str, value: T) {
+        let mut map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(engine).or_insert_with(|| Arc::new(value));
+    }
+}
 
 /// `path` made absolute against the working directory, `.` and `..` folded.
 pub fn absolute(path: &str) -> PathBuf {
@@ -72,5 +149,27 @@ mod tests {
         let bare = resolve_import("/a/main.js", "lodash").unwrap_err();
         assert!(bare.contains("\"./\""), "{bare}");
         assert!(resolve_spawn(Some("<spawn>"), "./surely-not-here.js").unwrap_err().contains("cannot find module"));
+    }
+
+    #[test]
+    fn the_cache_reads_a_file_once() {
+        let dir = std::env::temp_dir().join(format!("hz-module-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.js");
+        std::fs::write(&file, "export const a = 1;").unwrap();
+        let path = file.to_string_lossy().into_owned();
+        let cache = ModuleCache::default();
+        let first = cache.get(&path).unwrap();
+        std::fs::write(&file, "export const a = 2;").unwrap();
+        let second = cache.get(&path).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(second.source(), "export const a = 1;");
+        first.set_compiled("test", vec![1u8]);
+        first.set_compiled("test", vec![2u8]);
+        assert_eq!(*second.compiled::<Vec<u8>>("test").unwrap(), vec![1u8]);
+        assert!(second.compiled::<String>("test").is_none());
+        assert!(cache.get(&dir.join("missing.js").to_string_lossy()).unwrap_err().contains("cannot load module"));
+        assert_eq!(cache.len(), 1);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

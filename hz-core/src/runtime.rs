@@ -123,6 +123,7 @@ impl RuntimeBuilder {
             max_threads: self.max_threads.max(n),
             host_fns: Default::default(),
             broadcast: Default::default(),
+            modules: Default::default(),
         });
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
@@ -238,6 +239,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) host_fns: crate::hostfn::HostFns,
     /// BroadcastChannel subscribers, by name.
     pub(crate) broadcast: crate::hostfn::Broadcast,
+    /// Module files, shared by every agent.
+    pub(crate) modules: std::sync::Arc<crate::modules::ModuleCache>,
 }
 
 /// Counts an agent blocked with no timeout while alive (see [`Activity`]).

@@ -7,8 +7,9 @@ use hz::{AgentSpec, JoinError, Runtime};
 
 const USAGE: &str = "usage: hz run FILE.js [--threads N] [--engine NAME] [--module] [ARGS...] [-- ARGS...]
 
-  FILE runs as a classic script, or as an ES module with --module or
-  when its name ends in .mjs. ARGS, the other words after FILE (and
+  FILE runs as a classic script, or as an ES module with --module, when
+  its name ends in .mjs, or when a line starts with an import or export
+  statement (as Node detects module syntax). ARGS, the other words after FILE (and
   all words after --), are the program's strings in hz.args.";
 
 struct Options {
@@ -77,8 +78,8 @@ fn main() -> ExitCode {
         }
     };
     let engine = opts.engine.unwrap_or_else(|| rt.engines()[0].to_owned());
-    let spec =
-        if opts.module { AgentSpec::module(opts.file.clone()) } else { AgentSpec::program(opts.file.clone(), code) };
+    let module = opts.module || has_module_syntax(&code);
+    let spec = if module { AgentSpec::module(opts.file.clone()) } else { AgentSpec::program(opts.file.clone(), code) };
     let spec = match spec.args(opts.args.iter().map(|a| hz::Value::String(a.clone())).collect()) {
         Ok(s) => s,
         Err(e) => {
@@ -147,4 +148,39 @@ fn deadlock(rt: &Runtime, earlier: &mut hz::Activity) -> Option<ExitCode> {
         return Some(ExitCode::FAILURE);
     }
     None
+}
+
+/// Whether `code` has a line that starts with an `import` or `export`
+/// statement (or `import.meta`): module syntax, a SyntaxError in a classic
+/// script, so running such a file as a module cannot break a script that
+/// works (short of such a line inside a comment or a template literal).
+/// `import(...)`, which scripts may use, does not count.
+fn has_module_syntax(code: &str) -> bool {
+    code.lines().any(|line| {
+        let l = line.trim_start();
+        let after = |kw: &str| l.strip_prefix(kw).and_then(|rest| rest.chars().next());
+        match after("import") {
+            Some(c) if c.is_whitespace() || matches!(c, '{' | '*' | '"' | '\'' | '.') => return true,
+            _ => {}
+        }
+        matches!(after("export"), Some(c) if c.is_whitespace() || matches!(c, '{' | '*'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_module_syntax;
+
+    #[test]
+    fn module_syntax_is_detected_at_the_start_of_a_line() {
+        assert!(has_module_syntax("import { a } from './a.js';"));
+        assert!(has_module_syntax("// x\n  import x from 'y';"));
+        assert!(has_module_syntax("import './side-effect.js';"));
+        assert!(has_module_syntax("export default 1;"));
+        assert!(has_module_syntax("console.log(import.meta.url);\nimport.meta;"));
+        assert!(!has_module_syntax("const m = await import('./a.js');"));
+        assert!(!has_module_syntax("import('./a.js').then(console.log);"));
+        assert!(!has_module_syntax("const importer = 1; exports.x = 2;"));
+        assert!(!has_module_syntax("console.log('import x from y');"));
+    }
 }

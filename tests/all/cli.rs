@@ -110,6 +110,15 @@ fn modules_resolve_against_the_main_file_not_the_cwd() {
     let out = hz(&["run", entry.to_str().unwrap()]);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "entry 10\n");
+    // So does a .js file with module syntax (as Node detects it), with
+    // top-level await.
+    let js = write(
+        "entry-detected.js",
+        "// a module\nimport { twice } from './twice.mjs';\nconsole.log('detected', twice(await Promise.resolve(6)));\n",
+    );
+    let out = hz(&["run", js.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "detected 12\n");
 }
 
 #[test]

@@ -345,3 +345,34 @@ fn host_functions_read_their_callers_data() {
         assert!(err.contains("no tenant"), "on {engine}: {err}");
     }
 }
+
+/// Module files are read once per runtime and shared by every agent of
+/// every engine: a file changed after its first import still gives every
+/// later agent the text the runtime read (as Node's and Deno's module maps
+/// do); a second V8 agent compiles it from the first one's code cache.
+#[test]
+fn module_files_are_read_once_per_runtime() {
+    let dir = std::env::temp_dir().join(format!("hz-module-cache-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/value.mjs"), "export const value = 'first';\n").unwrap();
+    std::fs::write(dir.join("main.mjs"), "export { value } from './lib/value.mjs';\n").unwrap();
+    let main = dir.join("main.mjs");
+    let src = format!("import({:?}).then((m) => m.value)", main.to_str().unwrap());
+    let rt = hz::Runtime::builder().threads(2).build().unwrap();
+    let import = |engine: &str| {
+        let h = rt.spawn_on(engine, hz::AgentSpec::script("import.js", src.as_str())).unwrap();
+        h.join().unwrap().to_json().unwrap().to_string()
+    };
+    let engines = rt.engines();
+    assert_eq!(import(engines[0]), r#""first""#);
+    std::fs::write(dir.join("lib/value.mjs"), "export const value = 'second';\n").unwrap();
+    for engine in &engines {
+        assert_eq!(import(engine), r#""first""#, "on {engine}");
+        assert_eq!(import(engine), r#""first""#, "again on {engine}");
+    }
+    // A new runtime reads the file anew.
+    let fresh = hz::Runtime::builder().threads(1).build().unwrap();
+    let h = fresh.spawn_on(engines[0], hz::AgentSpec::script("import.js", src.as_str())).unwrap();
+    assert_eq!(h.join().unwrap().to_json().unwrap().to_string(), r#""second""#);
+    std::fs::remove_dir_all(&dir).ok();
+}
