@@ -15,23 +15,60 @@ impl Runtime {
         crate::RuntimeBuilder::new()
     }
 
-    /// Spawns an agent on engine `E`.
+    /// Spawns an agent on engine `E`. (These examples run on hz-core's
+    /// test engine, whose script `N` runs N+1 turns and returns the worker
+    /// index of each; the `hz` crate's engines run JavaScript.)
+    ///
+    /// ```
+    /// use hz_core::{AgentSpec, Runtime, testing::MigratableTestEngine};
+    /// let rt = Runtime::builder().threads(2).engine(MigratableTestEngine::default()).build().unwrap();
+    /// let agent = rt.spawn::<MigratableTestEngine>(AgentSpec::script("three-turns", "2")).unwrap();
+    /// let turns = agent.join().unwrap();
+    /// assert!(matches!(turns, hz_clone::Value::Array(ref t) if t.len() == 3));
+    /// ```
     pub fn spawn<E: Engine>(&self, spec: AgentSpec) -> Result<AgentHandle, Error> {
         self.spawn_on(E::NAME, spec)
     }
 
-    /// Spawns an agent on the engine named `engine`.
+    /// Spawns an agent on the engine named `engine` (an unknown name is
+    /// [`Error::UnknownEngine`]).
+    ///
+    /// ```
+    /// use hz_core::{AgentSpec, Error, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// let agent = rt.spawn_on("test", AgentSpec::script("one-turn", "0")).unwrap();
+    /// assert!(agent.join().is_ok());
+    /// assert!(matches!(rt.spawn_on("nope", AgentSpec::script("x", "0")), Err(Error::UnknownEngine(_))));
+    /// ```
     pub fn spawn_on(&self, engine: &str, spec: AgentSpec) -> Result<AgentHandle, Error> {
         self.inner.spawn_agent(engine, spec).map(|agent| AgentHandle { agent })
     }
 
     /// Spawns a script on the default (first registered) engine.
+    ///
+    /// ```
+    /// # use hz_core::Runtime;
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// let agent = rt.spawn_script("main.js", "1").unwrap();
+    /// assert!(agent.join().is_ok());
+    /// ```
     pub fn spawn_script(&self, name: &str, code: &str) -> Result<AgentHandle, Error> {
         let engine = self.inner.default_engine().name();
         self.spawn_on(engine, AgentSpec::script(name, code))
     }
 
-    /// A new channel with capacity `capacity` (0 = rendezvous).
+    /// A new channel with capacity `capacity` (0 = rendezvous), for Rust
+    /// threads and agents alike (pass it with [`Channel::to_value`]).
+    ///
+    /// ```
+    /// use hz_clone::Value;
+    /// use hz_core::Runtime;
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// let ch = rt.channel(1);
+    /// let tx = ch.clone();
+    /// std::thread::spawn(move || tx.send(&Value::from("hi")).unwrap());
+    /// assert_eq!(ch.recv().unwrap(), Some(Value::from("hi")));
+    /// ```
     pub fn channel(&self, capacity: usize) -> Channel {
         Channel::new(capacity)
     }
@@ -53,6 +90,16 @@ impl Runtime {
     }
 
     /// Blocks until every agent has finished.
+    ///
+    /// ```
+    /// # use hz_core::Runtime;
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// for _ in 0..4 {
+    ///     rt.spawn_script("job", "3").unwrap();
+    /// }
+    /// rt.wait_idle();
+    /// assert_eq!(rt.activity().running, 0);
+    /// ```
     pub fn wait_idle(&self) {
         self.inner.wait_idle();
     }
@@ -102,8 +149,18 @@ impl AgentHandle {
         self.agent.id
     }
 
-    /// Waits for the agent to end and returns its result. Blocks the
-    /// calling thread: call it from a Rust thread, not from inside an agent.
+    /// Waits for the agent to end and returns its result (or how it
+    /// failed: [`JoinError`]). Blocks the calling thread: call it from a
+    /// Rust thread, not from inside an agent.
+    ///
+    /// ```
+    /// # use hz_core::Runtime;
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// let agent = rt.spawn_script("job", "0").unwrap();
+    /// let result = agent.join().unwrap();
+    /// assert!(agent.is_finished());
+    /// # let _ = result;
+    /// ```
     pub fn join(&self) -> Result<Value, JoinError> {
         let p = self.join_payload()?;
         Value::from_payload(&p).map_err(|e| JoinError::Engine(format!("undecodable result: {e}")))
@@ -141,6 +198,17 @@ impl AgentHandle {
 
     /// Terminates the agent: running JS is interrupted (uncatchably), its
     /// waits are cancelled and queued tasks dropped. False if it had ended.
+    ///
+    /// ```
+    /// use hz_core::{JoinError, Runtime};
+    /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
+    /// // The test engine's `relay` waits on its first channel forever.
+    /// let (from, to) = (rt.channel(0), rt.channel(0));
+    /// let spec = hz_core::AgentSpec::script("relay", "relay").args(vec![from.to_value(), to.to_value()]).unwrap();
+    /// let agent = rt.spawn_on("test", spec).unwrap();
+    /// assert!(agent.terminate());
+    /// assert!(matches!(agent.join(), Err(JoinError::Terminated)));
+    /// ```
     pub fn terminate(&self) -> bool {
         self.agent.request_terminate()
     }
@@ -194,7 +262,15 @@ impl Channel {
         self.send_payload(value.to_payload()?)
     }
 
-    /// Sends any serde value.
+    /// Sends any serde value (as the [`Value`] serde makes of it).
+    ///
+    /// ```
+    /// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    /// struct Order { id: u32, items: Vec<String> }
+    /// let ch = hz_core::Channel::new(1);
+    /// ch.send_serde(&Order { id: 7, items: vec!["tea".into()] }).unwrap();
+    /// assert_eq!(ch.recv_serde::<Order>().unwrap(), Some(Order { id: 7, items: vec!["tea".into()] }));
+    /// ```
     pub fn send_serde<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
         let v =
             hz_clone::to_value(value).map_err(|e| Error::Clone(hz_clone::CloneError::Uncloneable(e.to_string())))?;
@@ -251,6 +327,18 @@ impl Channel {
 
     /// Closes the channel. Receivers drain what is buffered, then see the
     /// end; senders get [`Error::Closed`]. Closing twice is an error.
+    ///
+    /// ```
+    /// use hz_clone::Value;
+    /// use hz_core::{Channel, Error};
+    /// let ch = Channel::new(2);
+    /// ch.send(&Value::from(1.0)).unwrap();
+    /// ch.close().unwrap();
+    /// assert_eq!(ch.recv().unwrap(), Some(Value::from(1.0))); // drained
+    /// assert_eq!(ch.recv().unwrap(), None); // then the end
+    /// assert!(matches!(ch.send(&Value::from(2.0)), Err(Error::Closed)));
+    /// assert_eq!(ch.try_recv().unwrap(), Some(None));
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         self.chan.close().map_err(|_| Error::Closed)
     }
