@@ -46,6 +46,7 @@
   const PromiseResolve = Promise.resolve.bind(Promise);
   const PromiseReject = Promise.reject.bind(Promise);
   const isArray = Array.isArray;
+  const WeakSet = global.WeakSet;
   const globalEval = global.eval;
   const defineProperty = Object.defineProperty;
   const fnToString = Function.prototype.toString;
@@ -755,7 +756,7 @@
     if (web === undefined) {
       web = globalEval(ops.webSource())({
         ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-        defineProperty, defineGlobal, WORKER_TAG,
+        defineProperty, defineGlobal, WORKER_TAG, WeakSet,
       });
     }
     return web;

@@ -9,7 +9,7 @@
 // (closeOnEnd): when it ends, however it ends, the parent drains what it
 // posted and then hears of its end (an `error` event if it failed).
 ({ ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-   defineProperty, defineGlobal, WORKER_TAG }) => {
+   defineProperty, defineGlobal, WORKER_TAG, WeakSet }) => {
   const DOMException = global.DOMException;
   const cloneError = (message) => new DOMException(message, 'DataCloneError');
   const listenerMap = new WeakMap();
@@ -43,7 +43,15 @@
       this.error = i.error;
     }
   }
-  class EventTarget {
+  // An EventTarget (so a Worker, a MessagePort, a BroadcastChannel) is
+  // built as a WeakSet, with the WeakSet prototype cut out of its chain: it
+  // looks a plain object, but the clone of every engine rejects it, as HTML
+  // rejects platform objects: a port outside the transfer list, or a Worker,
+  // in a message is a DataCloneError, not a silently empty object.
+  class EventTarget extends WeakSet {
+    constructor() {
+      super();
+    }
     addEventListener(type, listener, options) {
       if (listener == null) return;
       type = String(type);
@@ -65,6 +73,7 @@
       return dispatchTo(this, this, event);
     }
   }
+  Object.setPrototypeOf(EventTarget.prototype, Object.prototype);
   // Runs `on<type>` then the listeners of `holder` for `event`, with
   // `target` as the event's target. A listener that throws is reported
   // (as an uncaught error of this agent) after the others ran.
@@ -154,7 +163,7 @@
     } else if (v instanceof Set) {
       seen.set(v, out = new Set());
       for (const x of v) out.add(mark(x, at, seen));
-    } else if (Object.prototype.toString.call(v) === '[object Object]' && !portState.has(v)) {
+    } else if (Object.prototype.toString.call(v) === '[object Object]' && !(v instanceof EventTarget)) {
       seen.set(v, out = {});
       for (const k of Object.keys(v)) out[k] = mark(v[k], at, seen);
     } else {

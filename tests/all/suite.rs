@@ -1754,6 +1754,8 @@ pub(crate) fn message_port_transferred_to_a_third_agent_then_used(e: &str) {
                 ['itself', () => other.port1.postMessage(1, [other.port1])],
                 ['twice', () => b.postMessage(1, [other.port2, other.port2])],
                 ['moved', () => c.postMessage(1, [mc.port1])],
+                ['not in the transfer list', () => b.postMessage({ p: other.port2 })],
+                ['a worker', () => structuredClone({ w: b })],
             ]) {
                 try { f(); errors.push(what + ': no error'); } catch (err) { errors.push(what + ': ' + err.name); }
             }
@@ -1763,7 +1765,7 @@ pub(crate) fn message_port_transferred_to_a_third_agent_then_used(e: &str) {
     );
     assert_eq!(
         out,
-        r#"[["hello from A, echoed by B",true,true],[1,2,3,4,5],0,["itself: DataCloneError","twice: DataCloneError","moved: DataCloneError"]]"#
+        r#"[["hello from A, echoed by B",true,true],[1,2,3,4,5],0,["itself: DataCloneError","twice: DataCloneError","moved: DataCloneError","not in the transfer list: DataCloneError","a worker: DataCloneError"]]"#
     );
 }
 
