@@ -94,11 +94,9 @@ impl Runtime {
     /// ```
     /// # use hz_core::Runtime;
     /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();
-    /// for _ in 0..4 {
-    ///     rt.spawn_script("job", "3").unwrap();
-    /// }
+    /// let jobs: Vec<_> = (0..4).map(|_| rt.spawn_script("job", "3").unwrap()).collect();
     /// rt.wait_idle();
-    /// assert_eq!(rt.activity().running, 0);
+    /// assert!(jobs.iter().all(|j| j.is_finished()));
     /// ```
     pub fn wait_idle(&self) {
         self.inner.wait_idle();
