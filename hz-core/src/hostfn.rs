@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::RwLock;
 
-use hz_clone::{HostObject, Payload, Value};
+use hz_clone::{Payload, Value};
 
 use crate::agent::{AgentShared, Completion, PayloadChan};
 use std::sync::Weak;
@@ -378,17 +378,14 @@ impl Broadcast {
         let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
         match op.as_str() {
             "subscribe" => {
-                let chan = PayloadChan::new(u32::MAX as usize);
+                let channel = crate::Channel::new(u32::MAX as usize);
                 let subscribers = names.entry(name).or_default();
-                subscribers.retain(|w| w.upgrade().is_some_and(|c| !c.is_closed()));
-                subscribers.push(std::sync::Arc::downgrade(&chan));
-                value_completion(Value::Host(HostObject::new(chan)))
+                subscribers.retain(|w| open(w).is_some());
+                subscribers.push(std::sync::Arc::downgrade(channel.raw()));
+                value_completion(channel.to_value())
             }
             "post" => {
-                let own = args.next().and_then(|v| match v {
-                    Value::Host(h) => h.downcast::<PayloadChan>(),
-                    _ => None,
-                });
+                let own = args.next().as_ref().and_then(crate::Channel::from_value);
                 let message = args.next().unwrap_or(Value::Undefined);
                 let wire = match Value::Array(vec![message]).to_payload() {
                     Ok(p) => p,
@@ -396,11 +393,8 @@ impl Broadcast {
                 };
                 let Some(subscribers) = names.get_mut(&name) else { return Completion::ok(None) };
                 subscribers.retain(|w| {
-                    let Some(chan) = w.upgrade() else { return false };
-                    if chan.is_closed() {
-                        return false;
-                    }
-                    if !own.as_ref().is_some_and(|o| std::sync::Arc::ptr_eq(o, &chan)) {
+                    let Some(chan) = open(w) else { return false };
+                    if !own.as_ref().is_some_and(|o| std::sync::Arc::ptr_eq(o.raw(), &chan)) {
                         // Unbounded: it never waits; closed since: dropped.
                         let _ = chan.try_send(wire.clone());
                     }
@@ -414,4 +408,9 @@ impl Broadcast {
             _ => Completion::error("TypeError", "BroadcastChannel: bad arguments"),
         }
     }
+}
+
+/// A subscriber's channel, while its BroadcastChannel is alive and open.
+fn open(w: &Weak<PayloadChan>) -> Option<std::sync::Arc<PayloadChan>> {
+    w.upgrade().filter(|c| !c.is_closed())
 }

@@ -106,12 +106,14 @@
   // (`[out, in, relays]`), and where it occurs in `data` a mark stands in
   // its place, which the receiver swaps for the new MessagePort.
   const PORT_MARK = '\u0000hz:port';
+  // The transfer list of `postMessage(message, transfer | { transfer })`.
+  const transferList = (transfer) => (transfer == null || isArray(transfer) ? transfer : transfer.transfer);
   // `postMessage(message, transfer | { transfer })` on channel `ch` (from
   // MessagePort `self`, if from a port): the clone (and its errors) happen
   // now; a message to an agent that has ended or a port that was closed
   // is dropped, as HTML drops one to a closed port.
   function post(ch, message, transfer, self) {
-    let list = transfer == null ? undefined : isArray(transfer) ? transfer : transfer.transfer;
+    let list = transferList(transfer);
     let wire, moved;
     if (list != null && typeof list === 'object' && [...list].some((t) => portState.has(t))) {
       const rest = [], ports = [];
@@ -308,7 +310,7 @@
       const s = portState.get(this);
       if (s === undefined) throw new TypeError('MessagePort.postMessage: not a MessagePort');
       if (s.moved || s.closed) {
-        structuredClone(message, { transfer: transfer == null || isArray(transfer) ? transfer : transfer.transfer });
+        structuredClone(message, { transfer: transferList(transfer) });
         return;
       }
       post(s.out, message, transfer, this);
