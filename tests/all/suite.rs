@@ -1608,7 +1608,13 @@ pub(crate) fn close_on_end_tells_the_peers_of_an_ended_agent(e: &str) {
             const completed = [await drain(a), await ha.join()];
 
             const b = hz.channel(0);
-            const hb = hz.spawn({ fn: async (ch) => { for (let i = 0; ; i++) await ch.send(i); }, args: [b], closeOnEnd: [b] });
+            // Two sends, then a receive nobody answers: it is alive and
+            // blocked when terminated, and at most one value (a send
+            // under way) can still reach the drain, however the threads
+            // interleave. (An endless send loop raced the terminate: a
+            // receiver draining on another thread could take several
+            // values before the interrupt landed.)
+            const hb = hz.spawn({ fn: async (ch) => { await ch.send(0); await ch.send(1); await hz.channel(0).recv(); }, args: [b], closeOnEnd: [b] });
             const first = (await b.recv()).value;
             hb.terminate();
             const rest = await drain(b);
