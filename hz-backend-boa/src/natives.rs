@@ -301,8 +301,10 @@ fn op_call_host(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     op_result(ctx, start)
 }
 
-fn op_web_source(_: &JsValue, _: &[JsValue], _: &mut Context) -> Result {
-    Ok(JsString::from(hz_core::WEB).into())
+fn op_source(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
+    let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
+    let source = hz_core::unit(&name).ok_or_else(|| type_error(format!("no prelude unit {name}")))?;
+    Ok(JsString::from(source).into())
 }
 
 fn op_terminate(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
@@ -472,7 +474,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
         ("spawn", op_spawn),
         ("join", op_join),
         ("callHost", op_call_host),
-        ("webSource", op_web_source),
+        ("source", op_source),
         ("terminate", op_terminate),
         ("timer", op_timer),
         ("cancel", op_cancel),

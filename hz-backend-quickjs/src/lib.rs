@@ -40,8 +40,11 @@ impl Default for QuickJsEngine {
 
 #[derive(Debug)]
 pub(crate) struct Prepared {
-    bytecode: Vec<u8>,
-    class_ids: clone::ClassIds,
+    pub(crate) bytecode: Vec<u8>,
+    /// The prelude's units ([`hz_core::UNITS`]), compiled the same way:
+    /// an agent loads one on its first use (`ops.load`).
+    pub(crate) units: natives::Units,
+    pub(crate) class_ids: clone::ClassIds,
 }
 
 /// Whether large ArrayBuffers can leave a runtime without a copy (the
@@ -59,18 +62,26 @@ fn prepare() -> Result<Prepared, String> {
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
         alloc::install_shared_memory(&ctx, alloc::Meter::NONE);
-        let source = format!("export default {}", hz_core::PRELUDE);
-        let module = Module::declare(ctx.clone(), "hz:prelude", source).catch(&ctx).map_err(|e| e.to_string())?;
-        // Without the source text (kept per function for toString, which
-        // no one calls on the prelude's functions) each agent holds 52 KiB
-        // less (the bytecode: 73 -> 22 KB). Line tables stay: stack traces
-        // through the prelude keep their lines.
-        let bytecode =
-            module.write(WriteOptions { strip_source: true, ..WriteOptions::default() }).map_err(|e| e.to_string())?;
+        // Each as an ES module whose default export is the function
+        // expression. Without the source text (kept per function for
+        // toString, which no one calls on the prelude's functions) each
+        // agent holds 52 KiB less (the bytecode: 73 -> 22 KB). Line tables
+        // stay: stack traces through the prelude keep their lines.
+        let compile = |name: &str, source: &str| {
+            let module = Module::declare(ctx.clone(), format!("hz:{name}"), format!("export default {source}"))
+                .catch(&ctx)
+                .map_err(|e| e.to_string())?;
+            module.write(WriteOptions { strip_source: true, ..WriteOptions::default() }).map_err(|e| e.to_string())
+        };
+        let bytecode = compile("prelude", hz_core::PRELUDE)?;
+        let units = hz_core::UNITS
+            .iter()
+            .map(|&(name, source)| Ok((name, compile(name, source)?.into_boxed_slice())))
+            .collect::<Result<Vec<_>, String>>()?;
         let class_ids = clone::ClassIds::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;
         let zero_copy = alloc::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;
         let _ = ZERO_COPY.set(zero_copy);
-        Ok(Prepared { bytecode, class_ids })
+        Ok(Prepared { bytecode, units: units.into(), class_ids })
     })
 }
 
@@ -131,11 +142,7 @@ impl QuickJsAgent {
         let meter = alloc::Meter::of(&meter_host);
         ctx.with(|ctx| alloc::install_shared_memory(&ctx, meter));
         let prepared = engine.prepared.get_or_init(prepare).as_ref().map_err(engine_error)?;
-        ctx.with(|ctx| {
-            natives::install(&ctx, host.clone(), &prepared.bytecode, prepared.class_ids, meter)
-                .catch(&ctx)
-                .map_err(engine_error)
-        })?;
+        ctx.with(|ctx| natives::install(&ctx, host.clone(), prepared, meter).catch(&ctx).map_err(engine_error))?;
         Ok(QuickJsAgent { ctx, rt, _meter: meter_host, host, terminate })
     }
 

@@ -11,7 +11,7 @@ use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Module, Object, Value};
 
-use crate::clone::{ClassIds, CloneErr, Helpers, from_payload, to_payload};
+use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
 
 /// A channel as a JS object: the native class whose prototype the prelude
 /// fills with `send`, `recv`... The clone code recognises it as a host value.
@@ -179,11 +179,26 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
 
 /// Builds `ops`, evaluates the prelude with it and stores the internals.
 /// `prelude` is the bytecode of `hz_core::PRELUDE` wrapped as a module.
+/// The prelude's units compiled to bytecode, by name (see `Prepared`).
+pub(crate) type Units = Arc<[(&'static str, Box<[u8]>)]>;
+
+/// Evaluates a module this build wrote (`Module::write`) whose default
+/// export is a function expression, and returns that value.
+///
+/// # Safety
+/// `bytecode` was written by `Module::write` of this same QuickJS build, in
+/// this process (QuickJsEngine's cache); it is never input.
+unsafe fn evaluate<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: the caller's contract.
+    let module = unsafe { Module::load(ctx.clone(), bytecode) }?;
+    let (module, _) = module.eval()?;
+    module.namespace()?.get("default")
+}
+
 pub(crate) fn install<'js>(
     ctx: &Ctx<'js>,
     host: Host,
-    prelude: &[u8],
-    class_ids: ClassIds,
+    prepared: &crate::Prepared,
     meter: crate::alloc::Meter,
 ) -> rquickjs::Result<()> {
     let ops = Object::new(ctx.clone())?;
@@ -327,7 +342,25 @@ pub(crate) fn install<'js>(
             move |ctx: Ctx<'js>, id: f64| op_result(&ctx, host.join(id as u64))
         })?,
     )?;
-    ops.set("webSource", Function::new(ctx.clone(), || hz_core::WEB)?)?;
+    ops.set(
+        "source",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String| {
+            hz_core::unit(&name).ok_or_else(|| Exception::throw_type(&ctx, &format!("no prelude unit {name}")))
+        })?,
+    )?;
+    ops.set(
+        "load",
+        Function::new(ctx.clone(), {
+            let units = prepared.units.clone();
+            move |ctx: Ctx<'js>, name: String| -> rquickjs::Result<Value<'js>> {
+                let Some((_, bytecode)) = units.iter().find(|u| u.0 == name) else {
+                    return Err(Exception::throw_type(&ctx, &format!("no prelude unit {name}")));
+                };
+                // SAFETY: compiled by `prepare` (Module::write) in this process.
+                unsafe { evaluate(&ctx, bytecode) }
+            }
+        })?,
+    )?;
     ops.set(
         "callHost",
         Function::new(ctx.clone(), {
@@ -505,13 +538,11 @@ pub(crate) fn install<'js>(
         })?,
     )?;
 
-    // SAFETY: `prelude` was written by `Module::write` of this same QuickJS
-    // build, in this process (QuickJsEngine's cache); it is never input.
-    let module = unsafe { Module::load(ctx.clone(), prelude) }?;
-    let (module, _) = module.eval()?;
-    let prelude: Function<'js> = module.namespace()?.get("default")?;
+    // SAFETY: compiled by `prepare` (Module::write) in this process.
+    let prelude = unsafe { evaluate(ctx, &prepared.bytecode) }?;
+    let prelude = Function::from_value(prelude)?;
     let internals: Object<'js> = prelude.call((ops, ctx.globals()))?;
-    let helpers = Helpers::new(internals.get("clone")?, class_ids)?;
+    let helpers = Helpers::new(internals.get("clone")?, prepared.class_ids)?;
     let data = AgentData {
         helpers,
         rejections: RefCell::new(Vec::new()),

@@ -359,8 +359,12 @@ fn op_call_host<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Re
     }
 }
 
-fn op_web_source<'s>(scope: &mut v8::PinScope<'s, '_>, _args: Args<'s>, mut rv: Ret<'s>) {
-    if let Some(s) = v8::String::new(scope, hz_core::WEB) {
+fn op_source<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
+    let name = args.get(0).to_rust_string_lossy(scope);
+    let Some(source) = hz_core::unit(&name) else {
+        return throw_type(scope, &format!("no prelude unit {name}"));
+    };
+    if let Some(s) = v8::String::new(scope, source) {
         rv.set(s.into());
     }
 }
@@ -584,7 +588,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     native!("spawn", op_spawn);
     native!("join", op_join);
     native!("callHost", op_call_host);
-    native!("webSource", op_web_source);
+    native!("source", op_source);
     native!("terminate", op_terminate);
     native!("timer", op_timer);
     native!("cancel", op_cancel);

@@ -64,9 +64,61 @@ pub use runtime::{Activity, Runtime, RuntimeBuilder};
 
 /// The JavaScript half of the JS API, shared by every backend: a function
 /// expression `(ops, global) => internals` (see `prelude.js`).
-pub const PRELUDE: &str = include_str!("prelude.js");
+pub const PRELUDE: &str = include_str!("js/prelude.js");
 
-/// The Web Worker API (`web.js`): a function expression the prelude
-/// evaluates in an agent on its first use, which backends hand over as
-/// `ops.webSource()`.
-pub const WEB: &str = include_str!("web.js");
+/// The parts of the JS API the prelude loads in an agent on their first
+/// use, so that an agent that never uses one does not hold it: each a
+/// function expression, by name. Backends hand a unit's source over as
+/// `ops.source(name)`, or (optionally) the unit compiled ahead and
+/// evaluated, as `ops.load(name)`.
+///
+/// - `web`: the Web Worker API (`Worker`, `MessageChannel`, ...).
+/// - `clone`: the helpers the backends' structured clone calls.
+/// - `atomics`: `Atomics.wait` / `notify` / `waitAsync`.
+/// - `console`: `console.log`'s formatting.
+pub const UNITS: [(&str, &str); 4] = [
+    ("web", include_str!("js/web.js")),
+    ("clone", include_str!("js/clone.js")),
+    ("atomics", include_str!("js/atomics.js")),
+    ("console", include_str!("js/console.js")),
+];
+
+/// The source of the prelude's unit `name` (see [`UNITS`]).
+pub fn unit(name: &str) -> Option<&'static str> {
+    UNITS.iter().find(|u| u.0 == name).map(|u| u.1)
+}
+
+#[cfg(all(test, not(hz_loom)))]
+mod tests {
+    /// The names a unit's first statement destructures `primordials` into.
+    fn destructured(unit: &str) -> Vec<String> {
+        let start = unit.find("const [").expect("a unit destructures primordials") + "const [".len();
+        let end = start + unit[start..].find("] = primordials;").expect("`] = primordials;`");
+        unit[start..end].split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    }
+
+    /// Every unit that takes the prelude's primordials reads them in the
+    /// order the prelude lists them (each entry's comment names it).
+    #[test]
+    fn units_read_the_primordials_in_the_preludes_order() {
+        let start = super::PRELUDE.find("const primordials = [").expect("the prelude lists primordials");
+        let list = &super::PRELUDE[start..];
+        let list = &list[..list.find("\n  ];").expect("the list ends")];
+        let names: Vec<String> = list
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit_once("// ").expect("each entry names itself in a comment").1.trim().to_owned())
+            .collect();
+        assert!(names.len() > 40, "{names:?}");
+        let mut checked = 0;
+        for (name, source) in super::UNITS {
+            if source.contains("] = primordials;") {
+                assert_eq!(destructured(source), names, "unit {name}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 3);
+        assert_eq!(super::unit("clone"), Some(super::UNITS[1].1));
+        assert_eq!(super::unit("nope"), None);
+    }
+}

@@ -16,7 +16,9 @@
 //                                    (code is its path); options: undefined or
 //                                    [heap, stack, turnMs, cpuMs, closeOnEnd channels]
 //   callHost(name, args) -> r        a host function: r as send's (a sync one completes now)
-//   webSource() -> text              web.js (the Worker API), read on first use
+//   source(name) -> text             the source of a unit the prelude loads on first
+//                                    use: 'web', 'clone', 'atomics', 'console' (js/NAME.js)
+//   load(name) -> value              optional: that unit compiled ahead and evaluated
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -50,33 +52,75 @@
   const globalEval = global.eval;
   const defineProperty = Object.defineProperty;
   const fnToString = Function.prototype.toString;
-  const mapForEach = Map.prototype.forEach;
-  const setForEach = global.Set.prototype.forEach;
   const apply = Reflect.apply;
   // `uncurry(f)(self, ...args)` is `f.call(self, ...args)` without building
   // an arguments array (apply's cost dominated Atomics.wait/notify).
   const uncurry = (f) => Function.prototype.call.bind(f);
 
-  // For the backends' clone code: reading and building the values the C
-  // APIs of every engine do not expose alike (Map/Set iteration, views...).
-  const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k).get;
+  // Intrinsics for the units loaded on first use (js/clone.js,
+  // js/atomics.js, js/console.js), captured now, before user code can
+  // replace them. A unit reads them by position: each unit's first
+  // statement destructures this list in this order (a unit test checks).
+  const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
   const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype);
-  const taTag = getter(typedArrayProto, Symbol.toStringTag);
-  const taBuffer = getter(typedArrayProto, 'buffer');
-  const taOffset = getter(typedArrayProto, 'byteOffset');
-  const taLength = getter(typedArrayProto, 'length');
-  const dvBuffer = getter(DataView.prototype, 'buffer');
-  const dvOffset = getter(DataView.prototype, 'byteOffset');
-  const dvLength = getter(DataView.prototype, 'byteLength');
-  const abProto = ArrayBuffer.prototype;
-  const abByteLength = getter(abProto, 'byteLength');
-  const abResizable = getter(abProto, 'resizable');
-  const abMaxByteLength = getter(abProto, 'maxByteLength');
-  const abResize = abProto.resize;
-  const sabProto = SharedArrayBuffer.prototype;
-  const sabGrowable = getter(sabProto, 'growable');
-  const sabMaxByteLength = getter(sabProto, 'maxByteLength');
+  const abProto = ArrayBuffer.prototype, sabProto = SharedArrayBuffer.prototype, reProto = RegExp.prototype;
+  const viewCtors = { __proto__: null, DataView };
+  for (const n of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+    if (typeof global[n] === 'function') viewCtors[n] = global[n];
+  }
+  const engineAtomics = global.Atomics;
   const sabByteLength = getter(sabProto, 'byteLength');
+  const primordials = [
+    Map.prototype.forEach, // mapForEach
+    Map.prototype.set, // mapSet
+    global.Set, // SetCtor
+    global.Set.prototype.forEach, // setForEach
+    global.Set.prototype.add, // setAdd
+    Date, // DateCtor
+    Date.prototype.getTime, // dateGetTime
+    BigInt, // BigIntCtor
+    BigInt.prototype.toString, // bigintToString
+    BigInt.asIntN, // BigIntAsIntN
+    getter(typedArrayProto, Symbol.toStringTag), // taTag
+    getter(typedArrayProto, 'buffer'), // taBuffer
+    getter(typedArrayProto, 'byteOffset'), // taOffset
+    getter(typedArrayProto, 'length'), // taLength
+    typedArrayProto.at, // taAt
+    getter(DataView.prototype, 'buffer'), // dvBuffer
+    getter(DataView.prototype, 'byteOffset'), // dvOffset
+    getter(DataView.prototype, 'byteLength'), // dvLength
+    ArrayBuffer, // ArrayBufferCtor
+    getter(abProto, 'byteLength'), // abByteLength
+    getter(abProto, 'resizable'), // abResizable
+    getter(abProto, 'maxByteLength'), // abMaxByteLength
+    abProto.resize, // abResize
+    getter(abProto, 'detached'), // abDetachedGet
+    getter(abProto, 'immutable'), // abImmutableGet
+    sabByteLength, // sabByteLength
+    getter(sabProto, 'growable'), // sabGrowable
+    getter(sabProto, 'maxByteLength'), // sabMaxByteLength
+    sabProto.grow, // sabGrow
+    Uint8Array, // Uint8ArrayCtor
+    viewCtors, // viewCtors
+    RegExp, // RegExpCtor
+    getter(reProto, 'source'), // reSource
+    ['hasIndices', 'global', 'ignoreCase', 'multiline', 'dotAll', 'unicode', 'unicodeSets', 'sticky'].map((k) => getter(reProto, k)), // reFlagGetters
+    global.WeakRef?.prototype.deref, // weakRefDeref
+    global.FinalizationRegistry?.prototype.unregister, // registryUnregister
+    [Boolean.prototype.valueOf, Number.prototype.valueOf, String.prototype.valueOf, BigInt.prototype.valueOf], // wrapperValueOf
+    Object.getOwnPropertyDescriptor, // getOwnPropertyDescriptor
+    Object.prototype.hasOwnProperty, // hasOwn
+    Object.keys, // objectKeys
+    Object, // ObjectCtor
+    Map, // MapCtor
+    engineAtomics, // engineAtomics
+    engineAtomics.wait, // engineWait
+    engineAtomics.waitAsync, // engineWaitAsync
+    engineAtomics.notify, // engineNotify
+    Math.trunc, // MathTrunc
+    Number.isNaN, // isNaNfn
+  ];
   const sabByteLengthOf = uncurry(sabByteLength);
   const isShared = (b) => {
     try {
@@ -86,46 +130,9 @@
       return false;
     }
   };
-  const abDetachedGet = Object.getOwnPropertyDescriptor(abProto, 'detached')?.get;
-  const abImmutableGet = Object.getOwnPropertyDescriptor(abProto, 'immutable')?.get;
-  const weakRefDeref = global.WeakRef?.prototype.deref;
-  const registryUnregister = global.FinalizationRegistry?.prototype.unregister;
-  // ES2024's `detached` getter where the engine has it; else a detached
-  // buffer is the one a view cannot be made over.
-  const isDetached = (b) => {
-    if (abDetachedGet !== undefined) return apply(abDetachedGet, b, []);
-    try {
-      new Uint8Array(b);
-      return false;
-    } catch {
-      return true;
-    }
-  };
-  const taAt = typedArrayProto.at;
-  const Uint8ArrayCtor = Uint8Array, ArrayBufferCtor = ArrayBuffer, RegExpCtor = RegExp;
-  const reSource = getter(RegExp.prototype, 'source');
-  // Each flag getter reads the internal [[OriginalFlags]]: not overridable
-  // per instance, unlike the generic `flags` getter.
-  const reFlags = [['hasIndices', 'd'], ['global', 'g'], ['ignoreCase', 'i'], ['multiline', 'm'],
-    ['dotAll', 's'], ['unicode', 'u'], ['unicodeSets', 'v'], ['sticky', 'y']]
-    .filter(([k]) => Object.getOwnPropertyDescriptor(RegExp.prototype, k) !== undefined)
-    .map(([k, f]) => [getter(RegExp.prototype, k), f]);
-  const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const ObjectCtor = Object;
-  // Each reads [[BooleanData]] etc. and throws for any other object.
-  const wrapperValueOf = [Boolean.prototype.valueOf, Number.prototype.valueOf, String.prototype.valueOf,
-    BigInt.prototype.valueOf];
-  const hasOwn = Object.prototype.hasOwnProperty;
-  const mapSet = Map.prototype.set;
-  const setAdd = global.Set.prototype.add;
-  const dateGetTime = Date.prototype.getTime;
-  const bigintToString = BigInt.prototype.toString;
-  const BigIntCtor = BigInt, DateCtor = Date, SetCtor = global.Set;
-  const viewCtors = { __proto__: null, DataView };
-  for (const n of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
-    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
-    if (typeof global[n] === 'function') viewCtors[n] = global[n];
-  }
+  // A unit: compiled ahead by the backend (ops.load), else from its source.
+  const loadUnit = (name) => (ops.load !== undefined ? ops.load(name) : globalEval(ops.source(name)));
+
   const errorCtors = { __proto__: null };
   for (const n of ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError']) {
     errorCtors[n] = global[n];
@@ -135,164 +142,16 @@
   class LimitError extends RangeError {}
   defineProperty(LimitError.prototype, 'name', { value: 'LimitError', writable: true, configurable: true });
   errorCtors.LimitError = LimitError;
-  const cloneHelpers = {
-    mapEntries(m) {
-      const a = [];
-      apply(mapForEach, m, [(v, k) => { a.push(k, v); }]);
-      return a;
-    },
-    setValues(s) {
-      const a = [];
-      apply(setForEach, s, [(v) => { a.push(v); }]);
-      return a;
-    },
-    newMap: () => new Map(),
-    mapSet: (m, k, v) => { apply(mapSet, m, [k, v]); },
-    newSet: () => new SetCtor(),
-    setAdd: (s, v) => { apply(setAdd, s, [v]); },
-    dateValue: (d) => apply(dateGetTime, d, []),
-    newDate: (t) => new DateCtor(t),
-    bigintHex: (b) => apply(bigintToString, b, [16]),
-    newBigInt(hex, negative) {
-      const b = BigIntCtor('0x' + hex);
-      return negative ? -b : b;
-    },
-    // [constructor name, buffer, byteOffset, length (bytes for DataView),
-    //  tracks its buffer's length, out of bounds, buffer detached].
-    viewInfo(v) {
-      const tag = apply(taTag, v, []);
-      const dv = tag === undefined;
-      const buffer = apply(dv ? dvBuffer : taBuffer, v, []);
-      const shared = isShared(buffer);
-      if (!shared && isDetached(buffer)) return [dv ? 'DataView' : tag, buffer, 0, 0, false, false, true];
-      const length = () => apply(dv ? dvLength : taLength, v, []);
-      const inBounds = () => {
-        try {
-          if (dv) apply(dvLength, v, []);
-          else apply(taAt, v, [0]); // ValidateTypedArray: throws when out of bounds
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      if (!inBounds()) return [dv ? 'DataView' : tag, buffer, 0, 0, false, true, false];
-      const offset = apply(dv ? dvOffset : taOffset, v, []);
-      const len = length();
-      const size = dv ? 1 : viewCtors[tag].BYTES_PER_ELEMENT;
-      // A growable SharedArrayBuffer cannot shrink back, so it is never
-      // probed: its views travel as fixed-length.
-      const tracks = !shared && tracksLength(buffer, len, length, inBounds, size);
-      return [dv ? 'DataView' : tag, buffer, offset, len, tracks, false, false];
-    },
-    newView(name, buffer, offset, length) {
-      const C = viewCtors[name];
-      if (C === undefined) throw new TypeError(name + ' is not supported by this engine');
-      return length === undefined ? new C(buffer, offset) : new C(buffer, offset, length);
-    },
-    // [growable, maxByteLength, byteLength] of a SharedArrayBuffer
-    sabInfo: (b) => [apply(sabGrowable, b, []), apply(sabMaxByteLength, b, []), apply(sabByteLength, b, [])],
-    // [resizable, maxByteLength, detached]
-    bufferInfo: (b) => [apply(abResizable, b, []), apply(abMaxByteLength, b, []), isDetached(b)],
-    newResizable(copy, max) {
-      const b = new ArrayBufferCtor(apply(abByteLength, copy, []), { maxByteLength: max });
-      new Uint8ArrayCtor(b).set(new Uint8ArrayCtor(copy));
-      return b;
-    },
-    // [source, flags] from the internal slots.
-    regexpInfo(r) {
-      let flags = '';
-      for (const [get, f] of reFlags) if (apply(get, r, [])) flags += f;
-      return [apply(reSource, r, []), flags];
-    },
-    newRegExp: (source, flags) => new RegExpCtor(source, flags),
-    // Whether an object has internal slots that no clone type covers (a
-    // WeakRef or FinalizationRegistry), for engines that cannot tell by class.
-    slotted(o) {
-      try {
-        apply(weakRefDeref, o, []);
-        return true;
-      } catch {}
-      try {
-        apply(registryUnregister, o, [{}]);
-        return true;
-      } catch {}
-      return false;
-    },
-    // Whether an ArrayBuffer is immutable (cannot be detached).
-    immutable: (b) => abImmutableGet !== undefined && apply(abImmutableGet, b, []),
-    primitiveOf(v) {
-      for (const f of wrapperValueOf) {
-        try {
-          return apply(f, v, []);
-        } catch {}
-      }
-      throw new TypeError('not a primitive wrapper object');
-    },
-    newPrimitiveObject: (p) => ObjectCtor(p),
-    // HTML: the name (normalised by the caller), `message` only if an own
-    // data property, the stack if it is a string, and the cause if own.
-    // [name, message, stack, hasCause, cause, props]: props is a plain
-    // object of the other own enumerable data properties (a custom error's
-    // `code`...), leaving out functions and symbols, or undefined.
-    errorInfo(e) {
-      const name = e.name;
-      const m = getOwnPropertyDescriptor(e, 'message');
-      const message = m !== undefined && 'value' in m ? String(m.value) : undefined;
-      const stack = typeof e.stack === 'string' ? e.stack : undefined;
-      const hasCause = apply(hasOwn, e, ['cause']);
-      let props;
-      for (const k of ObjectCtor.keys(e)) {
-        if (k === 'name' || k === 'message' || k === 'stack' || k === 'cause') continue;
-        const d = getOwnPropertyDescriptor(e, k);
-        if (d === undefined || !('value' in d) || typeof d.value === 'function' || typeof d.value === 'symbol') continue;
-        // Defined, not assigned: an own `__proto__` stays a property.
-        defineProperty(props ??= {}, k, { value: d.value, writable: true, enumerable: true, configurable: true });
-      }
-      return [typeof name === 'string' ? name : 'Error', message, stack, hasCause, hasCause ? e.cause : undefined, props];
-    },
-    // A standard error's own class; any other name (a custom error's) on
-    // an Error, as an own property.
-    newError(name, message, stack) {
-      const C = errorCtors[name] || Error;
-      const e = message === undefined ? new C() : new C(message);
-      if (e.name !== name) defineProperty(e, 'name', { value: name, writable: true, configurable: true });
-      if (stack !== undefined) defineProperty(e, 'stack', { value: stack, writable: true, configurable: true });
-      return e;
-    },
-    setErrorProps(e, props) {
-      for (const k of ObjectCtor.keys(props)) {
-        defineProperty(e, k, { value: props[k], writable: true, enumerable: true, configurable: true });
-      }
-    },
-  };
 
-  // Whether a view over a resizable buffer tracks the buffer's length. No
-  // getter tells; resizing by one element and back does, invisibly (no
-  // JavaScript runs in between, and bytes a shrink would zero are restored).
-  function tracksLength(buffer, len, length, inBounds, size) {
-    if (!apply(abResizable, buffer, [])) return false;
-    const bytes = apply(abByteLength, buffer, []);
-    const max = apply(abMaxByteLength, buffer, []);
-    // Grow by one element: a tracking view gains one, a fixed one does not.
-    if (bytes + size <= max) {
-      apply(abResize, buffer, [bytes + size]);
-      const grown = length();
-      apply(abResize, buffer, [bytes]);
-      return grown === len + 1;
-    }
-    // At its maximum: shrink by one element (a fixed view may go out of
-    // bounds, a tracking one loses one), then restore the bytes.
-    if (bytes >= size) {
-      const saved = new Uint8ArrayCtor(buffer, bytes - size, size).slice();
-      apply(abResize, buffer, [bytes - size]);
-      const ok = inBounds();
-      const shrunk = ok ? length() : -1;
-      apply(abResize, buffer, [bytes]);
-      new Uint8ArrayCtor(buffer, bytes - size, size).set(saved);
-      return ok && shrunk === len - 1;
-    }
-    return false;
-  }
+  // The clone helpers the backends call (js/clone.js). The backends take
+  // each helper once, at start; what they take is a stub that loads the
+  // unit on the first call of any helper.
+  let cloneApi;
+  const cloneUnit = () => cloneApi ??= loadUnit('clone')(primordials,
+    { apply, defineProperty, errorCtors, isShared, Error, TypeError, String });
+  const cloneHelpers = new Proxy({}, {
+    get: (_, k) => (a, b, c, d) => cloneUnit()[k](a, b, c, d),
+  });
 
   const pending = new Map(); // op id -> [resolve, reject, shape, extra]
   const timers = new Map();  // op id -> timer record
@@ -534,44 +393,12 @@
     ops.cancel(opId);
   }
 
-  // console: a small inspector.
-  function inspect(v, depth, seen, top) {
-    switch (typeof v) {
-      case 'string': return top ? v : JSON.stringify(v);
-      case 'number': return Object.is(v, -0) ? '-0' : String(v);
-      case 'bigint': return String(v) + 'n';
-      case 'boolean': case 'undefined': return String(v);
-      case 'symbol': return v.toString();
-      case 'function': return '[Function: ' + (v.name || '(anonymous)') + ']';
-    }
-    if (v === null) return 'null';
-    if (seen.includes(v)) return '[Circular]';
-    if (v instanceof Error) return v.stack ? String(v.name) + ': ' + v.message + '\n' + v.stack.replace(/\n$/, '') : String(v);
-    if (v instanceof Date) return v.toISOString();
-    if (v instanceof RegExp) return String(v);
-    if (Object.getPrototypeOf(v) === proto) return 'Channel { capacity: ' + v.capacity + ' }';
-    if (depth > 2) return isArray(v) ? '[Array]' : '[Object]';
-    seen = [...seen, v];
-    const inner = (x) => inspect(x, depth + 1, seen, false);
-    if (isArray(v)) return v.length === 0 ? '[]' : '[ ' + v.map(inner).join(', ') + ' ]';
-    if (v instanceof Map) {
-      const parts = [];
-      apply(mapForEach, v, [(val, key) => parts.push(inner(key) + ' => ' + inner(val))]);
-      return 'Map(' + v.size + ') {' + (parts.length ? ' ' + parts.join(', ') + ' ' : '') + '}';
-    }
-    if (v instanceof global.Set) {
-      const parts = [];
-      apply(setForEach, v, [(val) => parts.push(inner(val))]);
-      return 'Set(' + v.size + ') {' + (parts.length ? ' ' + parts.join(', ') + ' ' : '') + '}';
-    }
-    if (ArrayBuffer.isView(v)) return v.constructor.name + '(' + v.length + ') [ ' + Array.from(v).join(', ') + ' ]';
-    if (v instanceof ArrayBuffer) return 'ArrayBuffer { byteLength: ' + v.byteLength + ' }';
-    const keys = Object.keys(v);
-    const body = keys.map((k) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)) + ': ' + inner(v[k]));
-    return body.length === 0 ? '{}' : '{ ' + body.join(', ') + ' }';
-  }
+  // console (its formatting is js/console.js, loaded on first use).
+  let consoleApi;
+  const consoleUnit = () => consoleApi ??= loadUnit('console')(primordials,
+    { apply, isArray, channelProto: proto, JSON, Object, String, Error });
   function printer(stream) {
-    return (...args) => ops.print(stream, args.map((a) => inspect(a, 0, [], true)).join(' '));
+    return (...args) => ops.print(stream, consoleUnit().format(args));
   }
   const console = {
     log: printer(1), info: printer(1), debug: printer(1),
@@ -579,112 +406,33 @@
   };
 
   // Atomics.wait / notify / waitAsync on the runtime's futex, shared by
-  // every agent and engine. The coercions run here, in ECMA-262's order
-  // (DoWait, Atomics.notify; HOSTILE 36-39); the natives only wait/notify
-  // (and Atomics.wait's native throws the TypeError of an agent whose
-  // [[CanBlock]] is false, after the coercions, as DoWait does).
-  const BigIntAsIntN = BigInt.asIntN, MathTrunc = Math.trunc, isNaNfn = Number.isNaN;
-  const taTagOf = uncurry(taTag), taAtOf = uncurry(taAt), taLengthOf = uncurry(taLength);
-  const taBufferOf = uncurry(taBuffer), taOffsetOf = uncurry(taOffset);
-  function waitable(ta) {
-    const tag = taTagOf(ta);
-    if (tag !== 'Int32Array' && tag !== 'BigInt64Array') throw new TypeError('expected an Int32Array or BigInt64Array');
-    try {
-      taAtOf(ta, 0); // ValidateTypedArray: detached or out of bounds throws
-    } catch {
-      throw new TypeError('the typed array is detached or out of bounds');
-    }
-    return tag === 'BigInt64Array';
-  }
-  // ToIndex: a BigInt or Symbol throws TypeError (ToNumber), a negative or
-  // too large integer RangeError.
-  function toIndex(value, what) {
-    const n = +value;
-    const i = isNaNfn(n) ? 0 : MathTrunc(n);
-    if (!(i >= 0 && i <= 9007199254740991)) throw new RangeError(what + ' out of range');
-    return i;
-  }
-  // ValidateAtomicAccess: the length is read before the index is coerced
-  // (a valueOf that grows or detaches the buffer does not change it).
-  function atomicIndex(ta, index) {
-    const length = taLengthOf(ta);
-    const i = toIndex(index, 'index');
-    if (i >= length) throw new RangeError('index out of range');
-    return i;
-  }
-  // The engine's own wait/notify, for memory that is the engine's own rather
-  // than hz's (a native returns undefined for it: V8's growable
-  // SharedArrayBuffers), called with the already coerced arguments.
-  const engineAtomics = global.Atomics;
-  const engineWait = engineAtomics.wait, engineWaitAsync = engineAtomics.waitAsync, engineNotify = engineAtomics.notify;
-  // DoWait's steps up to the wait, then `native(buffer, byteIndex, big, value, timeout)`.
-  function doWait(native, engine, name, typedArray, index, value, timeout) {
-    const big = waitable(typedArray);
-    const buffer = taBufferOf(typedArray);
-    if (!isShared(buffer)) throw new TypeError(name + ' needs a typed array over shared memory');
-    const i = atomicIndex(typedArray, index);
-    const v = big ? BigIntAsIntN(64, value) : value | 0;
-    const q = +timeout;
-    const t = isNaNfn(q) ? Infinity : q < 0 ? 0 : q;
-    const r = native(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), big, v, t);
-    return r === undefined ? apply(engine, engineAtomics, [typedArray, i, v, t]) : r;
-  }
+  // every agent and engine, and (on an engine that keeps a growable
+  // SharedArrayBuffer's length per JS object: `ops.sabLength`) its
+  // `byteLength` and `grow` over the one shared length: js/atomics.js,
+  // loaded on the first call. These stubs have the standard functions'
+  // names and lengths.
+  let atomicsApi;
+  const atomicsUnit = () => atomicsApi ??= loadUnit('atomics')(primordials,
+    { ops, apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError });
   const atomics = {
     wait(typedArray, index, value, timeout) {
-      return doWait(ops.wait, engineWait, 'Atomics.wait', typedArray, index, value, timeout);
+      return atomicsUnit().wait(typedArray, index, value, timeout);
     },
     waitAsync(typedArray, index, value, timeout) {
-      const r = doWait(ops.waitAsync, engineWaitAsync, 'Atomics.waitAsync', typedArray, index, value, timeout);
-      if (typeof r === 'object') return r; // the engine's own
-      if (typeof r === 'string') return { async: false, value: r };
-      return { async: true, value: new Promise((resolve, reject) => pending.set(r, [resolve, reject, WAIT])) };
+      return atomicsUnit().waitAsync(typedArray, index, value, timeout);
     },
     notify(typedArray, index, count) {
-      const big = waitable(typedArray);
-      const i = atomicIndex(typedArray, index);
-      let c = Infinity;
-      if (count !== undefined) {
-        const n = +count;
-        c = isNaNfn(n) ? 0 : MathTrunc(n);
-        if (c < 0) c = 0;
-      }
-      const buffer = taBufferOf(typedArray);
-      if (!isShared(buffer)) return 0;
-      const n = ops.notify(buffer, taOffsetOf(typedArray) + i * (big ? 8 : 4), c);
-      return n === undefined ? apply(engineNotify, engineAtomics, [typedArray, i, c]) : n;
+      return atomicsUnit().notify(typedArray, index, count);
     },
   };
-  // An engine that keeps a growable SharedArrayBuffer's length per JS object
-  // (QuickJS) gets `byteLength` and `grow` that go through the length in the
-  // shared memory: ECMA-262's one shared length, with grow's compare-and-
-  // exchange loop (growing below the current length is a RangeError even
-  // when another agent did the growing). This object, and the views over it,
-  // catch up when it reads `byteLength` or grows.
   let sharedMethods = null;
   if (ops.sabLength !== undefined) {
-    const sabGrowOf = uncurry(sabProto.grow), sabGrowableOf = uncurry(sabGrowable);
-    const sabMaxOf = uncurry(sabMaxByteLength);
-    const sync = (sab, local) => {
-      const shared = ops.sabLength(sab, local);
-      if (shared > local) sabGrowOf(sab, shared);
-      return shared;
-    };
     const methods = {
       get byteLength() {
-        const local = sabByteLengthOf(this); // TypeError unless a SharedArrayBuffer
-        return sabGrowableOf(this) ? sync(this, local) : local;
+        return atomicsUnit().sabByteLength(this);
       },
       grow(newLength) {
-        if (!isShared(this) || !sabGrowableOf(this)) {
-          throw new TypeError('SharedArrayBuffer.prototype.grow: not a growable SharedArrayBuffer');
-        }
-        const n = toIndex(newLength, 'length');
-        if (n > sabMaxOf(this)) throw new RangeError('SharedArrayBuffer.prototype.grow: length above maxByteLength');
-        const local = sabByteLengthOf(this);
-        if (!ops.sabGrow(this, local, n)) {
-          throw new RangeError('SharedArrayBuffer.prototype.grow: a SharedArrayBuffer cannot shrink');
-        }
-        sync(this, local);
+        atomicsUnit().sabGrow(this, newLength);
       },
     };
     sharedMethods = { byteLength: getter(methods, 'byteLength'), grow: methods.grow };
@@ -744,7 +492,7 @@
   // `postMessage`, `onmessage` / addEventListener('message'), `messageerror`
   // and `error` events, `terminate()`; in the worker `self.postMessage`,
   // `self.onmessage`, `close()`. The code is web.js, compiled on first use
-  // (ops.webSource), so an agent that never uses it pays nothing for it.
+  // (the unit 'web'), so an agent that never uses it pays nothing for it.
   // A global as the host defines its own: writable, configurable, not enumerable.
   function defineGlobal(k, value) {
     defineProperty(global, k, { value, writable: true, configurable: true, enumerable: false });
@@ -754,7 +502,7 @@
   let web;
   function webApi() {
     if (web === undefined) {
-      web = globalEval(ops.webSource())({
+      web = loadUnit('web')({
         ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
         defineProperty, defineGlobal, WORKER_TAG, WeakSet,
       });
