@@ -249,10 +249,12 @@ fn op_select(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
 const PRELUDE_NAME: &str = "hz:prelude";
 
 /// The file of the innermost script or module on the stack that has one
-/// (not the prelude), for `hz.spawn({ module })`.
+/// (not the prelude or one of its units, `hz:...`), for `hz.spawn({ module })`.
 pub(crate) fn calling_file(ctx: &Context) -> Option<String> {
     ctx.stack_trace().find_map(|frame| match frame.position().path {
-        boa_engine::vm::SourcePath::Path(p) if p.as_os_str() != PRELUDE_NAME => Some(p.to_string_lossy().into_owned()),
+        boa_engine::vm::SourcePath::Path(p) if !p.to_string_lossy().starts_with("hz:") => {
+            Some(p.to_string_lossy().into_owned())
+        }
         _ => None,
     })
 }
@@ -305,6 +307,16 @@ fn op_source(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
     let source = hz_core::unit(&name).ok_or_else(|| type_error(format!("no prelude unit {name}")))?;
     Ok(JsString::from(source).into())
+}
+
+/// A prelude unit evaluated as a script of its own (`hz:NAME` in stack
+/// traces). Boa runs code from `eval` with its bindings looked up by name,
+/// which made Atomics.notify through the unit ten times slower.
+fn op_load(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
+    let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
+    let source = hz_core::unit(&name).ok_or_else(|| type_error(format!("no prelude unit {name}")))?;
+    let path = format!("hz:{name}");
+    ctx.eval(boa_engine::Source::from_bytes(source).with_path(std::path::Path::new(&path)))
 }
 
 fn op_terminate(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
@@ -462,7 +474,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
-    let natives: [(&str, Native); 25] = [
+    let natives: [(&str, Native); 26] = [
         ("channel", op_channel),
         ("send", op_send),
         ("recv", op_recv),
@@ -475,6 +487,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
         ("join", op_join),
         ("callHost", op_call_host),
         ("source", op_source),
+        ("load", op_load),
         ("terminate", op_terminate),
         ("timer", op_timer),
         ("cancel", op_cancel),

@@ -150,7 +150,7 @@
   const cloneUnit = () => cloneApi ??= loadUnit('clone')(primordials,
     { apply, defineProperty, errorCtors, isShared, Error, TypeError, String });
   const cloneHelpers = new Proxy({}, {
-    get: (_, k) => (a, b, c, d) => cloneUnit()[k](a, b, c, d),
+    get: (_, k) => (a, b, c, d) => (cloneApi ?? cloneUnit())[k](a, b, c, d),
   });
 
   const pending = new Map(); // op id -> [resolve, reject, shape, extra]
@@ -398,7 +398,7 @@
   const consoleUnit = () => consoleApi ??= loadUnit('console')(primordials,
     { apply, isArray, channelProto: proto, JSON, Object, String, Error });
   function printer(stream) {
-    return (...args) => ops.print(stream, consoleUnit().format(args));
+    return (...args) => ops.print(stream, (consoleApi ?? consoleUnit()).format(args));
   }
   const console = {
     log: printer(1), info: printer(1), debug: printer(1),
@@ -416,23 +416,23 @@
     { ops, apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError });
   const atomics = {
     wait(typedArray, index, value, timeout) {
-      return atomicsUnit().wait(typedArray, index, value, timeout);
+      return (atomicsApi ?? atomicsUnit()).wait(typedArray, index, value, timeout);
     },
     waitAsync(typedArray, index, value, timeout) {
-      return atomicsUnit().waitAsync(typedArray, index, value, timeout);
+      return (atomicsApi ?? atomicsUnit()).waitAsync(typedArray, index, value, timeout);
     },
     notify(typedArray, index, count) {
-      return atomicsUnit().notify(typedArray, index, count);
+      return (atomicsApi ?? atomicsUnit()).notify(typedArray, index, count);
     },
   };
   let sharedMethods = null;
   if (ops.sabLength !== undefined) {
     const methods = {
       get byteLength() {
-        return atomicsUnit().sabByteLength(this);
+        return (atomicsApi ?? atomicsUnit()).sabByteLength(this);
       },
       grow(newLength) {
-        atomicsUnit().sabGrow(this, newLength);
+        (atomicsApi ?? atomicsUnit()).sabGrow(this, newLength);
       },
     };
     sharedMethods = { byteLength: getter(methods, 'byteLength'), grow: methods.grow };
