@@ -79,6 +79,11 @@ impl Runtime {
     /// ended. Idempotent. Dropping the last `Runtime` handle does the same,
     /// then stops the threads.
     ///
+    /// Called from inside a host function (on one of the runtime's own
+    /// threads) it cannot wait for the agent whose turn is calling it: it
+    /// refuses new agents, terminates every agent, that one included (once
+    /// the host function returns), and returns without waiting.
+    ///
     /// ```
     /// # use hz_core::{AgentSpec, Error, JoinError, Runtime};
     /// # let rt = Runtime::builder().engine(hz_core::testing::TestEngine::<true>).build().unwrap();

@@ -742,8 +742,11 @@ impl RuntimeInner {
 
     /// Refuses new agents, terminates every live one and waits until all
     /// have ended (the threads keep running: see [`Runtime::shutdown`]).
+    /// On one of the runtime's own threads (a host function) it does not
+    /// wait: the agent whose turn called it cannot end before it returns.
     pub(crate) fn terminate_all(&self) {
         self.closing.store(true, Ordering::Release);
+        let inside = CURRENT.with(Cell::get).0 == self.id;
         // A spawn that passed its check just before `closing` was set lands
         // after the snapshot: the next pass terminates it.
         loop {
@@ -755,7 +758,7 @@ impl RuntimeInner {
                 a.request_terminate();
             }
             drop(agents);
-            if self.wait_idle_timeout(std::time::Duration::from_millis(50)) {
+            if inside || self.wait_idle_timeout(std::time::Duration::from_millis(50)) {
                 break;
             }
         }

@@ -251,6 +251,40 @@ fn host_functions_answer_every_engine_alike() {
     }
 }
 
+/// `Runtime::shutdown` called from a host function (on one of the runtime's
+/// own threads) does not wait for the agent calling it, which would never
+/// end: every agent, the caller and a busy sibling included, is
+/// terminated, and the runtime refuses new agents.
+#[test]
+fn shutdown_from_a_host_function_terminates_without_waiting_on_its_caller() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    for engine in Runtime::builder().build().unwrap().engines() {
+        let rt = Runtime::builder().threads(2).build().unwrap();
+        // The host function takes its runtime handle out on its call, so
+        // the runtime does not keep itself alive through its own registry.
+        let slot = Arc::new(Mutex::new(Some(rt.clone())));
+        let inner = slot.clone();
+        rt.register_fn("stop", move |_| {
+            if let Some(rt) = inner.lock().unwrap().take() {
+                rt.shutdown();
+            }
+            Ok(Value::from("stopped"))
+        });
+        let src = r#"
+            hz.spawn(() => { for (;;) {} });
+            const said = hz.host('stop')();
+            if (said !== 'stopped') throw new Error(said);
+            for (;;) {}"#;
+        let caller = rt.spawn_on(engine, AgentSpec::script("stop.js", src)).unwrap();
+        let joined = caller.join_timeout(Duration::from_secs(20)).expect("the calling agent ended");
+        assert!(joined.is_err(), "on {engine}: {joined:?}");
+        assert!(rt.wait_idle_timeout(Duration::from_secs(20)), "on {engine}: the sibling ended too");
+        assert!(matches!(rt.spawn_script("late.js", "1"), Err(hz::Error::ShutDown)), "on {engine}");
+        assert!(slot.lock().unwrap().is_none());
+    }
+}
+
 /// A MessagePort made on one engine, transferred to a worker of each other
 /// engine, carries messages between them; a BroadcastChannel reaches a
 /// listener on every engine.
