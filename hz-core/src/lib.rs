@@ -90,34 +90,45 @@ pub fn unit(name: &str) -> Option<&'static str> {
 
 #[cfg(all(test, not(hz_loom)))]
 mod tests {
-    /// The names a unit's first statement destructures `primordials` into.
-    fn destructured(unit: &str) -> Vec<String> {
-        let start = unit.find("const [").expect("a unit destructures primordials") + "const [".len();
-        let end = start + unit[start..].find("] = primordials;").expect("`] = primordials;`");
-        unit[start..end].split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    /// The names between `open` and `close` in `text` (after `from`), split
+    /// at commas, spaces and quotes.
+    fn words<'a>(text: &'a str, from: &str, open: &str, close: &str) -> Vec<&'a str> {
+        let text = &text[text.find(from).expect(from)..];
+        let start = text.find(open).expect(open) + open.len();
+        let end = start + text[start..].find(close).expect(close);
+        text[start..end]
+            .split(|c: char| c == ',' || c == '\'' || c == '+' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect()
     }
 
-    /// Every unit that takes the prelude's primordials reads them in the
-    /// order the prelude lists them (each entry's comment names it).
+    /// The prelude's primordials: the names their comments give, in the
+    /// list's order, are the names `namedPrimordials` gives them; each unit
+    /// takes only names that exist.
     #[test]
-    fn units_read_the_primordials_in_the_preludes_order() {
-        let start = super::PRELUDE.find("const primordials = [").expect("the prelude lists primordials");
-        let list = &super::PRELUDE[start..];
+    fn the_primordials_are_named_in_their_order_and_units_take_known_names() {
+        let list = &super::PRELUDE[super::PRELUDE.find("const primordials = [").expect("the list")..];
         let list = &list[..list.find("\n  ];").expect("the list ends")];
-        let names: Vec<String> = list
+        let commented: Vec<&str> = list
             .lines()
             .skip(1)
-            .map(|l| l.rsplit_once("// ").expect("each entry names itself in a comment").1.trim().to_owned())
+            .map(|l| l.rsplit_once("// ").expect("each entry names itself in a comment").1.trim())
             .collect();
-        assert!(names.len() > 40, "{names:?}");
-        let mut checked = 0;
+        let named = words(super::PRELUDE, "const namedPrimordials", "const names = (", ").split");
+        assert!(commented.len() > 40, "{commented:?}");
+        assert_eq!(commented, named);
+        let mut units = 0;
         for (name, source) in super::UNITS {
-            if source.contains("] = primordials;") {
-                assert_eq!(destructured(source), names, "unit {name}");
-                checked += 1;
+            if source.contains("} = primordials;") {
+                let taken = words(source, "} = deps;", "const {", "} = primordials;");
+                assert!(!taken.is_empty(), "unit {name}");
+                for w in taken {
+                    assert!(named.contains(&w), "unit {name} takes {w}, which the prelude does not name");
+                }
+                units += 1;
             }
         }
-        assert_eq!(checked, 3);
+        assert_eq!(units, 3);
         assert_eq!(super::unit("clone"), Some(super::UNITS[1].1));
         assert_eq!(super::unit("nope"), None);
     }

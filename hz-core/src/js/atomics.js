@@ -11,15 +11,11 @@
 (function (primordials, deps) {
   'use strict';
   const { ops, apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError } = deps;
-  // The prelude's `primordials`, in its order (checked by a unit test).
-  const [
-    mapForEach, mapSet, SetCtor, setForEach, setAdd, DateCtor, dateGetTime, BigIntCtor, bigintToString,
-    BigIntAsIntN, taTag, taBuffer, taOffset, taLength, taAt, dvBuffer, dvOffset, dvLength, ArrayBufferCtor,
-    abByteLength, abResizable, abMaxByteLength, abResize, abDetachedGet, abImmutableGet, sabByteLength,
-    sabGrowable, sabMaxByteLength, sabGrow, Uint8ArrayCtor, viewCtors, RegExpCtor, reSource, reFlagGetters,
-    weakRefDeref, registryUnregister, wrapperValueOf, getOwnPropertyDescriptor, hasOwn, objectKeys, ObjectCtor,
-    MapCtor, engineAtomics, engineWait, engineWaitAsync, engineNotify, MathTrunc, isNaNfn,
-  ] = primordials;
+  // The prelude's intrinsics this unit uses (see `primordials` there).
+  const {
+    BigIntAsIntN, taTag, taBuffer, taOffset, taLength, taAt, sabByteLength, sabGrowable, sabMaxByteLength,
+    sabGrow, engineAtomics, engineWait, engineWaitAsync, engineNotify, MathTrunc, isNaNfn,
+  } = primordials;
 
   const taTagOf = uncurry(taTag), taAtOf = uncurry(taAt), taLengthOf = uncurry(taLength);
   const taBufferOf = uncurry(taBuffer), taOffsetOf = uncurry(taOffset);

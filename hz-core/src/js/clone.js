@@ -6,15 +6,14 @@
 (function (primordials, deps) {
   'use strict';
   const { apply, defineProperty, errorCtors, isShared, Error, TypeError, String } = deps;
-  // The prelude's `primordials`, in its order (checked by a unit test).
-  const [
+  // The prelude's intrinsics this unit uses (see `primordials` there).
+  const {
     mapForEach, mapSet, SetCtor, setForEach, setAdd, DateCtor, dateGetTime, BigIntCtor, bigintToString,
-    BigIntAsIntN, taTag, taBuffer, taOffset, taLength, taAt, dvBuffer, dvOffset, dvLength, ArrayBufferCtor,
-    abByteLength, abResizable, abMaxByteLength, abResize, abDetachedGet, abImmutableGet, sabByteLength,
-    sabGrowable, sabMaxByteLength, sabGrow, Uint8ArrayCtor, viewCtors, RegExpCtor, reSource, reFlagGetters,
-    weakRefDeref, registryUnregister, wrapperValueOf, getOwnPropertyDescriptor, hasOwn, objectKeys, ObjectCtor,
-    MapCtor, engineAtomics, engineWait, engineWaitAsync, engineNotify, MathTrunc, isNaNfn,
-  ] = primordials;
+    taTag, taBuffer, taOffset, taLength, taAt, dvBuffer, dvOffset, dvLength, ArrayBufferCtor, abByteLength,
+    abResizable, abMaxByteLength, abResize, abDetachedGet, abImmutableGet, sabByteLength, sabGrowable,
+    sabMaxByteLength, Uint8ArrayCtor, viewCtors, RegExpCtor, reSource, reFlagGetters, weakRefDeref,
+    registryUnregister, wrapperValueOf, getOwnPropertyDescriptor, hasOwn, objectKeys, ObjectCtor, MapCtor,
+  } = primordials;
 
   // Each flag getter reads the internal [[OriginalFlags]]: not overridable
   // per instance, unlike the generic `flags` getter.

@@ -4,15 +4,10 @@
 (function (primordials, deps) {
   'use strict';
   const { apply, isArray, channelProto, JSON, Object, String, Error } = deps;
-  // The prelude's `primordials`, in its order (checked by a unit test).
-  const [
-    mapForEach, mapSet, SetCtor, setForEach, setAdd, DateCtor, dateGetTime, BigIntCtor, bigintToString,
-    BigIntAsIntN, taTag, taBuffer, taOffset, taLength, taAt, dvBuffer, dvOffset, dvLength, ArrayBufferCtor,
-    abByteLength, abResizable, abMaxByteLength, abResize, abDetachedGet, abImmutableGet, sabByteLength,
-    sabGrowable, sabMaxByteLength, sabGrow, Uint8ArrayCtor, viewCtors, RegExpCtor, reSource, reFlagGetters,
-    weakRefDeref, registryUnregister, wrapperValueOf, getOwnPropertyDescriptor, hasOwn, objectKeys, ObjectCtor,
-    MapCtor, engineAtomics, engineWait, engineWaitAsync, engineNotify, MathTrunc, isNaNfn,
-  ] = primordials;
+  // The prelude's intrinsics this unit uses (see `primordials` there).
+  const {
+    mapForEach, setForEach, SetCtor, DateCtor, RegExpCtor, MapCtor, ArrayBufferCtor, objectKeys,
+  } = primordials;
 
   function inspect(v, depth, seen, top) {
     switch (typeof v) {

@@ -59,8 +59,9 @@
 
   // Intrinsics for the units loaded on first use (js/clone.js,
   // js/atomics.js, js/console.js), captured now, before user code can
-  // replace them. A unit reads them by position: each unit's first
-  // statement destructures this list in this order (a unit test checks).
+  // replace them: an array (the cheapest to hold in every agent), named on
+  // a unit's first load (namedPrimordials) in the same order (each entry
+  // names itself in a comment; a unit test checks both agree).
   const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
   const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype);
   const abProto = ArrayBuffer.prototype, sabProto = SharedArrayBuffer.prototype, reProto = RegExp.prototype;
@@ -121,6 +122,24 @@
     Math.trunc, // MathTrunc
     Number.isNaN, // isNaNfn
   ];
+  // The primordials as one object, by name: what a unit receives. Made on
+  // the first unit load, from their names in the list's order.
+  let primordialsByName;
+  const namedPrimordials = () => {
+    if (primordialsByName === undefined) {
+      const names = (
+        'mapForEach mapSet SetCtor setForEach setAdd DateCtor dateGetTime BigIntCtor bigintToString ' +
+        'BigIntAsIntN taTag taBuffer taOffset taLength taAt dvBuffer dvOffset dvLength ArrayBufferCtor ' +
+        'abByteLength abResizable abMaxByteLength abResize abDetachedGet abImmutableGet sabByteLength ' +
+        'sabGrowable sabMaxByteLength sabGrow Uint8ArrayCtor viewCtors RegExpCtor reSource reFlagGetters ' +
+        'weakRefDeref registryUnregister wrapperValueOf getOwnPropertyDescriptor hasOwn objectKeys ObjectCtor ' +
+        'MapCtor engineAtomics engineWait engineWaitAsync engineNotify MathTrunc isNaNfn'
+      ).split(' ');
+      primordialsByName = { __proto__: null };
+      for (let i = 0; i < names.length; i++) primordialsByName[names[i]] = primordials[i];
+    }
+    return primordialsByName;
+  };
   const sabByteLengthOf = uncurry(sabByteLength);
   const isShared = (b) => {
     try {
@@ -147,7 +166,7 @@
   // each helper once, at start; what they take is a stub that loads the
   // unit on the first call of any helper.
   let cloneApi;
-  const cloneUnit = () => cloneApi ??= loadUnit('clone')(primordials,
+  const cloneUnit = () => cloneApi ??= loadUnit('clone')(namedPrimordials(),
     { apply, defineProperty, errorCtors, isShared, Error, TypeError, String });
   const cloneHelpers = new Proxy({}, {
     get: (_, k) => (a, b, c, d) => (cloneApi ?? cloneUnit())[k](a, b, c, d),
@@ -395,7 +414,7 @@
 
   // console (its formatting is js/console.js, loaded on first use).
   let consoleApi;
-  const consoleUnit = () => consoleApi ??= loadUnit('console')(primordials,
+  const consoleUnit = () => consoleApi ??= loadUnit('console')(namedPrimordials(),
     { apply, isArray, channelProto: proto, JSON, Object, String, Error });
   function printer(stream) {
     return (...args) => ops.print(stream, (consoleApi ?? consoleUnit()).format(args));
@@ -412,7 +431,7 @@
   // loaded on the first call. These stubs have the standard functions'
   // names and lengths.
   let atomicsApi;
-  const atomicsUnit = () => atomicsApi ??= loadUnit('atomics')(primordials,
+  const atomicsUnit = () => atomicsApi ??= loadUnit('atomics')(namedPrimordials(),
     { ops, apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError });
   const atomics = {
     wait(typedArray, index, value, timeout) {
