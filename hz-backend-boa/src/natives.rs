@@ -303,15 +303,10 @@ fn op_call_host(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     op_result(ctx, start)
 }
 
-fn op_source(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
-    let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
-    let source = hz_core::unit(&name).ok_or_else(|| type_error(format!("no prelude unit {name}")))?;
-    Ok(JsString::from(source).into())
-}
-
 /// A prelude unit evaluated as a script of its own (`hz:NAME` in stack
-/// traces). Boa runs code from `eval` with its bindings looked up by name,
-/// which made Atomics.notify through the unit ten times slower.
+/// traces), not through `eval`: Boa runs code from `eval` with its
+/// bindings looked up by name, which made Atomics.notify through the unit
+/// ten times slower.
 fn op_load(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
     let source = hz_core::unit(&name).ok_or_else(|| type_error(format!("no prelude unit {name}")))?;
@@ -474,7 +469,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
-    let natives: [(&str, Native); 26] = [
+    let natives: [(&str, Native); 25] = [
         ("channel", op_channel),
         ("send", op_send),
         ("recv", op_recv),
@@ -486,7 +481,6 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
         ("spawn", op_spawn),
         ("join", op_join),
         ("callHost", op_call_host),
-        ("source", op_source),
         ("load", op_load),
         ("terminate", op_terminate),
         ("timer", op_timer),

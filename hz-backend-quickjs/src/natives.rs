@@ -177,8 +177,6 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
     Ok(a.into_value())
 }
 
-/// Builds `ops`, evaluates the prelude with it and stores the internals.
-/// `prelude` is the bytecode of `hz_core::PRELUDE` wrapped as a module.
 /// The prelude's units compiled to bytecode, by name (see `Prepared`).
 pub(crate) type Units = Arc<[(&'static str, Box<[u8]>)]>;
 
@@ -195,6 +193,8 @@ unsafe fn evaluate<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Val
     module.namespace()?.get("default")
 }
 
+/// Builds `ops`, evaluates the prelude (`prepared.bytecode`) with it and
+/// stores the internals.
 pub(crate) fn install<'js>(
     ctx: &Ctx<'js>,
     host: Host,
@@ -340,12 +340,6 @@ pub(crate) fn install<'js>(
         Function::new(ctx.clone(), {
             let host = host.clone();
             move |ctx: Ctx<'js>, id: f64| op_result(&ctx, host.join(id as u64))
-        })?,
-    )?;
-    ops.set(
-        "source",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String| {
-            hz_core::unit(&name).ok_or_else(|| Exception::throw_type(&ctx, &format!("no prelude unit {name}")))
         })?,
     )?;
     ops.set(

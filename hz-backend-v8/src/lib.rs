@@ -500,7 +500,7 @@ pub(crate) fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, module: b
 }
 
 /// Compiles and runs `code` as a classic script named `name`.
-fn eval<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str, name: &str) -> Option<v8::Local<'s, v8::Value>> {
+pub(crate) fn eval<'s>(scope: &mut v8::PinScope<'s, '_>, code: &str, name: &str) -> Option<v8::Local<'s, v8::Value>> {
     let source = v8::String::new(scope, code)?;
     let origin = origin(scope, name, false)?;
     let script = v8::Script::compile(scope, source, Some(&origin))?;

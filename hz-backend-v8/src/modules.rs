@@ -157,12 +157,13 @@ pub(crate) fn dynamic_import<'s>(
 }
 
 /// The file of the innermost script or module on the JS stack that is not
-/// hz's prelude: the caller `hz.spawn({ module })` resolves against.
+/// hz's prelude or one of its units (`hz:...`): the caller
+/// `hz.spawn({ module })` resolves against.
 pub(crate) fn calling_file(scope: &mut v8::PinScope<'_, '_>) -> Option<String> {
     let trace = v8::StackTrace::current_stack_trace(scope, 16)?;
     (0..trace.get_frame_count())
         .filter_map(|i| trace.get_frame(scope, i))
         .filter_map(|f| f.get_script_name(scope))
         .map(|n| n.to_rust_string_lossy(scope))
-        .find(|n| n != "hz:prelude")
+        .find(|n| !n.starts_with("hz:"))
 }

@@ -359,13 +359,14 @@ fn op_call_host<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Re
     }
 }
 
-fn op_source<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
+/// A prelude unit run as a script of its own (`hz:NAME` in stack traces).
+fn op_load<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
     let name = args.get(0).to_rust_string_lossy(scope);
     let Some(source) = hz_core::unit(&name) else {
         return throw_type(scope, &format!("no prelude unit {name}"));
     };
-    if let Some(s) = v8::String::new(scope, source) {
-        rv.set(s.into());
+    if let Some(v) = crate::eval(scope, source, &format!("hz:{name}")) {
+        rv.set(v);
     }
 }
 
@@ -588,7 +589,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     native!("spawn", op_spawn);
     native!("join", op_join);
     native!("callHost", op_call_host);
-    native!("source", op_source);
+    native!("load", op_load);
     native!("terminate", op_terminate);
     native!("timer", op_timer);
     native!("cancel", op_cancel);

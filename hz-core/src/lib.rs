@@ -68,9 +68,9 @@ pub const PRELUDE: &str = include_str!("js/prelude.js");
 
 /// The parts of the JS API the prelude loads in an agent on their first
 /// use, so that an agent that never uses one does not hold it: each a
-/// function expression, by name. Backends hand a unit's source over as
-/// `ops.source(name)`, or (optionally) the unit compiled ahead and
-/// evaluated, as `ops.load(name)`.
+/// function expression, by name. Backends evaluate a unit as a script of
+/// its own, named `hz:NAME` in stack traces, when the prelude calls
+/// `ops.load(name)` (QuickJS from bytecode compiled once per engine).
 ///
 /// - `web`: the Web Worker API (`Worker`, `MessageChannel`, ...).
 /// - `clone`: the helpers the backends' structured clone calls.

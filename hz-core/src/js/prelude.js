@@ -16,9 +16,9 @@
 //                                    (code is its path); options: undefined or
 //                                    [heap, stack, turnMs, cpuMs, closeOnEnd channels]
 //   callHost(name, args) -> r        a host function: r as send's (a sync one completes now)
-//   source(name) -> text             the source of a unit the prelude loads on first
-//                                    use: 'web', 'clone', 'atomics', 'console' (js/NAME.js)
-//   load(name) -> value              optional: that unit compiled ahead and evaluated
+//   load(name) -> value              a unit the prelude loads on first use, evaluated
+//                                    (its function expression): 'web', 'clone',
+//                                    'atomics', 'console' (js/NAME.js, hz_core::UNITS)
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -49,7 +49,6 @@
   const PromiseReject = Promise.reject.bind(Promise);
   const isArray = Array.isArray;
   const WeakSet = global.WeakSet;
-  const globalEval = global.eval;
   const defineProperty = Object.defineProperty;
   const fnToString = Function.prototype.toString;
   const apply = Reflect.apply;
@@ -149,8 +148,6 @@
       return false;
     }
   };
-  // A unit: compiled ahead by the backend (ops.load), else from its source.
-  const loadUnit = (name) => (ops.load !== undefined ? ops.load(name) : globalEval(ops.source(name)));
 
   const errorCtors = { __proto__: null };
   for (const n of ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError']) {
@@ -166,7 +163,7 @@
   // each helper once, at start; what they take is a stub that loads the
   // unit on the first call of any helper.
   let cloneApi;
-  const cloneUnit = () => cloneApi ??= loadUnit('clone')(namedPrimordials(),
+  const cloneUnit = () => cloneApi ??= ops.load('clone')(namedPrimordials(),
     { apply, defineProperty, errorCtors, isShared, Error, TypeError, String });
   const cloneHelpers = new Proxy({}, {
     get: (_, k) => (a, b, c, d) => (cloneApi ?? cloneUnit())[k](a, b, c, d),
@@ -414,7 +411,7 @@
 
   // console (its formatting is js/console.js, loaded on first use).
   let consoleApi;
-  const consoleUnit = () => consoleApi ??= loadUnit('console')(namedPrimordials(),
+  const consoleUnit = () => consoleApi ??= ops.load('console')(namedPrimordials(),
     { apply, isArray, channelProto: proto, JSON, Object, String, Error });
   function printer(stream) {
     return (...args) => ops.print(stream, (consoleApi ?? consoleUnit()).format(args));
@@ -431,7 +428,7 @@
   // loaded on the first call. These stubs have the standard functions'
   // names and lengths.
   let atomicsApi;
-  const atomicsUnit = () => atomicsApi ??= loadUnit('atomics')(namedPrimordials(),
+  const atomicsUnit = () => atomicsApi ??= ops.load('atomics')(namedPrimordials(),
     { ops, apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError });
   const atomics = {
     wait(typedArray, index, value, timeout) {
@@ -521,7 +518,7 @@
   let web;
   function webApi() {
     if (web === undefined) {
-      web = loadUnit('web')({
+      web = ops.load('web')({
         ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
         defineProperty, defineGlobal, WORKER_TAG, WeakSet,
       });
