@@ -15,7 +15,6 @@ use std::sync::{Arc, OnceLock};
 
 use hz_clone::Payload;
 use hz_core::{AgentBox, Engine, Error, Host, Source, Task};
-use rquickjs::module::WriteOptions;
 use rquickjs::{CatchResultExt, Context, Ctx, Module, Runtime, Value};
 
 pub(crate) use clone::{from_payload, to_payload};
@@ -55,24 +54,14 @@ pub(crate) fn zero_copy() -> bool {
     ZERO_COPY.get().copied().unwrap_or(false)
 }
 
-/// Compiles the prelude, as an ES module whose default export is the
-/// prelude function, to QuickJS bytecode, and probes the class ids.
+/// Compiles the prelude and its units to QuickJS bytecode, and probes the
+/// class ids.
 fn prepare() -> Result<Prepared, String> {
     let rt = Runtime::new_with_alloc(alloc::HzAllocator::unlimited()).map_err(|e| e.to_string())?;
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
         alloc::install_shared_memory(&ctx, alloc::Meter::NONE);
-        // Each as an ES module whose default export is the function
-        // expression. Without the source text (kept per function for
-        // toString, which no one calls on the prelude's functions) each
-        // agent holds 52 KiB less (the bytecode: 73 -> 22 KB). Line tables
-        // stay: stack traces through the prelude keep their lines.
-        let compile = |name: &str, source: &str| {
-            let module = Module::declare(ctx.clone(), format!("hz:{name}"), format!("export default {source}"))
-                .catch(&ctx)
-                .map_err(|e| e.to_string())?;
-            module.write(WriteOptions { strip_source: true, ..WriteOptions::default() }).map_err(|e| e.to_string())
-        };
+        let compile = |name: &str, source: &str| natives::compile_script(&ctx, &format!("hz:{name}"), source);
         let bytecode = compile("prelude", hz_core::PRELUDE)?;
         let units = hz_core::UNITS
             .iter()

@@ -6,10 +6,22 @@ use rquickjs::{Ctx, Exception, Module};
 
 /// The module path `hz.spawn({ module })` names, resolved against the
 /// calling script's file (or the working directory), and checked to exist.
+///
+/// The caller is the innermost frame of code that is not hz's own: the
+/// natives' frames have no name, and the prelude and its units (which call
+/// `ops.spawn` for `hz.spawn` and `new Worker`) run as scripts named
+/// `hz:NAME`.
 pub(crate) fn resolve_from_agent(ctx: &Ctx<'_>, specifier: &str) -> Result<String, String> {
-    let caller = ctx.script_or_module_name(1).and_then(|a| a.to_string().ok());
+    let caller = (0..CALLER_DEPTH)
+        .filter_map(|level| ctx.script_or_module_name(level))
+        .filter_map(|name| name.to_string().ok())
+        .find(|name| !name.starts_with("hz:"));
     hz_core::modules::resolve_spawn(caller.as_deref(), specifier)
 }
+
+/// How many frames [`resolve_from_agent`] looks through for its caller
+/// (hz's own frames between a user's call and the native are a few).
+const CALLER_DEPTH: isize = 16;
 
 /// Resolves relative and absolute specifiers against the importing module.
 pub(crate) struct FileResolver;

@@ -9,7 +9,7 @@ use hz_clone::Payload;
 use hz_core::{AgentSpec, Completion, Host, OpStart, PayloadChan, Source, Status, wait_timeout};
 use rquickjs::class::{JsClass, Readable, Trace, Tracer};
 use rquickjs::function::{Opt, Rest};
-use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Module, Object, Value};
+use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value, qjs};
 
 use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
 
@@ -180,17 +180,76 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
 /// The prelude's units compiled to bytecode, by name (see `Prepared`).
 pub(crate) type Units = Arc<[(&'static str, Box<[u8]>)]>;
 
-/// Evaluates a module this build wrote (`Module::write`) whose default
-/// export is a function expression, and returns that value.
+/// Compiles `source`, a function expression, as a strict script named
+/// `name`, to bytecode without its source text (kept per function for
+/// toString, which no one calls on the prelude's functions: without it each
+/// agent holds 52 KiB less). Line tables stay: stack traces through the
+/// prelude keep their lines.
+///
+/// A script, not a module: QuickJS keeps every module an agent loads (its
+/// record, namespace and top-level code) until the runtime ends, while a
+/// script's top-level code, and each of the prelude's functions that no
+/// closure still uses, is freed once evaluated.
+pub(crate) fn compile_script(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Vec<u8>, String> {
+    let name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
+    // JS_Eval reads the input up to a terminating NUL.
+    let mut input = Vec::with_capacity(source.len() + 1);
+    input.extend_from_slice(source.as_bytes());
+    input.push(0);
+    let raw = ctx.as_raw().as_ptr();
+    let flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+    // SAFETY: `raw` is the live context of `ctx`; `input` is NUL-terminated
+    // and `source.len()` long before the NUL; `name` is a C string.
+    let function = unsafe { qjs::JS_Eval(raw, input.as_ptr().cast(), source.len() as _, name.as_ptr(), flags as i32) };
+    if is_exception(function) {
+        return Err(format!("{:?}", ctx.catch()));
+    }
+    let mut len = std::mem::MaybeUninit::<usize>::uninit();
+    let written = (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32;
+    // SAFETY: `function` is the compiled script (a value of this context),
+    // freed once written; JS_WriteObject sets `len` when it returns a buffer.
+    let bytecode = unsafe {
+        let buf = qjs::JS_WriteObject(raw, len.as_mut_ptr().cast(), function, written);
+        qjs::JS_FreeValue(raw, function);
+        if buf.is_null() {
+            return Err(format!("{:?}", ctx.catch()));
+        }
+        let bytecode = std::slice::from_raw_parts(buf, len.assume_init()).to_vec();
+        qjs::js_free(raw, buf.cast());
+        bytecode
+    };
+    Ok(bytecode)
+}
+
+/// Whether a raw value is QuickJS's exception marker.
+fn is_exception(v: qjs::JSValue) -> bool {
+    // SAFETY: only reads the value's tag.
+    unsafe { qjs::JS_IsException(v) }
+}
+
+/// Evaluates bytecode compiled by [`compile_script`], and returns its
+/// completion value (the function expression).
 ///
 /// # Safety
-/// `bytecode` was written by `Module::write` of this same QuickJS build, in
-/// this process (QuickJsEngine's cache); it is never input.
+/// `bytecode` was written by `compile_script` of this same QuickJS build,
+/// in this process (QuickJsEngine's cache); it is never input.
 unsafe fn evaluate<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Value<'js>> {
-    // SAFETY: the caller's contract.
-    let module = unsafe { Module::load(ctx.clone(), bytecode) }?;
-    let (module, _) = module.eval()?;
-    module.namespace()?.get("default")
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: the caller's contract (trusted bytecode of this build);
+    // JS_EvalFunction takes the function it is given.
+    let value = unsafe {
+        let function =
+            qjs::JS_ReadObject(raw, bytecode.as_ptr(), bytecode.len() as _, qjs::JS_READ_OBJ_BYTECODE as i32);
+        if is_exception(function) {
+            return Err(ctx.throw(ctx.catch()));
+        }
+        qjs::JS_EvalFunction(raw, function)
+    };
+    if is_exception(value) {
+        return Err(ctx.throw(ctx.catch()));
+    }
+    // SAFETY: a value of this context, whose reference we own.
+    Ok(unsafe { Value::from_raw(ctx.clone(), value) })
 }
 
 /// Builds `ops`, evaluates the prelude (`prepared.bytecode`) with it and
@@ -350,7 +409,7 @@ pub(crate) fn install<'js>(
                 let Some((_, bytecode)) = units.iter().find(|u| u.0 == name) else {
                     return Err(Exception::throw_type(&ctx, &format!("no prelude unit {name}")));
                 };
-                // SAFETY: compiled by `prepare` (Module::write) in this process.
+                // SAFETY: compiled by `prepare` (compile_script) in this process.
                 unsafe { evaluate(&ctx, bytecode) }
             }
         })?,
@@ -532,7 +591,7 @@ pub(crate) fn install<'js>(
         })?,
     )?;
 
-    // SAFETY: compiled by `prepare` (Module::write) in this process.
+    // SAFETY: compiled by `prepare` (compile_script) in this process.
     let prelude = unsafe { evaluate(ctx, &prepared.bytecode) }?;
     let prelude = Function::from_value(prelude)?;
     let internals: Object<'js> = prelude.call((ops, ctx.globals()))?;

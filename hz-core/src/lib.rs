@@ -76,11 +76,13 @@ pub const PRELUDE: &str = include_str!("js/prelude.js");
 /// - `clone`: the helpers the backends' structured clone calls.
 /// - `atomics`: `Atomics.wait` / `notify` / `waitAsync`.
 /// - `console`: `console.log`'s formatting.
-pub const UNITS: [(&str, &str); 4] = [
+/// - `agents`: `hz.spawn` and `hz.select`, and agent handles.
+pub const UNITS: [(&str, &str); 5] = [
     ("web", include_str!("js/web.js")),
     ("clone", include_str!("js/clone.js")),
     ("atomics", include_str!("js/atomics.js")),
     ("console", include_str!("js/console.js")),
+    ("agents", include_str!("js/agents.js")),
 ];
 
 /// The source of the prelude's unit `name` (see [`UNITS`]).

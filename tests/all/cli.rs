@@ -119,6 +119,25 @@ fn modules_resolve_against_the_main_file_not_the_cwd() {
     let out = hz(&["run", js.to_str().unwrap()]);
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "detected 12\n");
+    // A module Worker's relative URL, and a spawn from a module the main
+    // file imported, resolve against the calling file too (not the cwd,
+    // nor hz's own code between the call and the engine).
+    write("worker.mjs", "import { twice } from './twice.mjs';\nonmessage = (e) => postMessage(twice(e.data));\n");
+    write("spawner.mjs", "export const run = (n) => hz.spawn({ module: './helper.mjs' }, n).join();\n");
+    let main = write(
+        "main-worker.mjs",
+        "import { run } from './spawner.mjs';\n\
+         const w = new Worker('./worker.mjs', { type: 'module' });\n\
+         w.onmessage = async (e) => { console.log('worker', e.data, 'spawn', await run(1)); w.terminate(); };\n\
+         w.postMessage(21);\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hz"))
+        .args(["run", main.to_str().unwrap()])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "worker 42 spawn 4\n");
 }
 
 #[test]

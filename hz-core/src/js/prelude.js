@@ -18,7 +18,7 @@
 //   callHost(name, args) -> r        a host function: r as send's (a sync one completes now)
 //   load(name) -> value              a unit the prelude loads on first use, evaluated
 //                                    (its function expression): 'web', 'clone',
-//                                    'atomics', 'console' (js/NAME.js, hz_core::UNITS)
+//                                    'atomics', 'console', 'agents' (js/NAME.js, hz_core::UNITS)
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -267,83 +267,17 @@
   }
   defineProperty(proto, Symbol.toStringTag, { value: 'Channel', configurable: true });
 
-  class AgentHandle {
-    #id;
-    #joined;
-    constructor(id) {
-      this.#id = id;
-    }
-    get id() {
-      return this.#id;
-    }
-    // One join per handle: the core forgets a joined child.
-    join() {
-      return this.#joined ??= op(JOIN, undefined, ops.join, this.#id);
-    }
-    terminate() {
-      return ops.terminate(this.#id);
-    }
-  }
-
-  // `limits: { heapBytes, stackBytes, turnMs, cpuMs }` -> the array
-  // ops.spawn takes (-1: no limit of that kind).
-  function spawnLimits(l) {
-    if (l === null || typeof l !== 'object') throw new TypeError('hz.spawn: limits must be an object');
-    const num = (k) => {
-      const v = l[k];
-      if (v === undefined) return -1;
-      const n = Number(v);
-      if (!(n >= 0)) throw new RangeError('hz.spawn: limits.' + k + ' must be a non-negative number');
-      return n;
-    };
-    return [num('heapBytes'), num('stackBytes'), num('turnMs'), num('cpuMs')];
-  }
-
-  // `closeOnEnd: [channel, ...]` -> the channels, checked.
-  function spawnCloses(list) {
-    if (!isArray(list)) throw new TypeError('hz.spawn: closeOnEnd must be an array of channels');
-    for (const c of list) {
-      if (c === null || typeof c !== 'object' || Object.getPrototypeOf(c) !== proto) {
-        throw new TypeError('hz.spawn: closeOnEnd must be an array of channels');
-      }
-    }
-    return [...list];
-  }
-
+  // hz.spawn and hz.select: js/agents.js, loaded on first use.
+  let agentsApi;
+  const agentsUnit = () => agentsApi ??= ops.load('agents')({
+    ops, op, channelProto: proto, apply, fnToString, isArray, Object, Number, String, TypeError, RangeError,
+    PromiseReject, JOIN, SELECT,
+  });
   function spawn(what, ...args) {
-    let kind, code, name, engine, options, canBlock = true;
-    if (typeof what === 'function') {
-      kind = 0;
-      code = '(' + apply(fnToString, what, []) + ')';
-    } else if (what !== null && typeof what === 'object') {
-      name = what.name === undefined ? undefined : String(what.name);
-      engine = what.engine === undefined ? undefined : String(what.engine);
-      if (what.canBlock !== undefined) canBlock = !!what.canBlock;
-      // ops.spawn's options: [heapBytes, stackBytes, turnMs, cpuMs, closeOnEnd].
-      if (what.limits !== undefined || what.closeOnEnd !== undefined) {
-        const limits = what.limits === undefined ? [-1, -1, -1, -1] : spawnLimits(what.limits);
-        options = [...limits, what.closeOnEnd === undefined ? [] : spawnCloses(what.closeOnEnd)];
-      }
-      if (what.args !== undefined) {
-        if (!isArray(what.args)) throw new TypeError('hz.spawn: args must be an array');
-        args = [...what.args, ...args];
-      }
-      if (typeof what.fn === 'function') {
-        kind = 0;
-        code = '(' + apply(fnToString, what.fn, []) + ')';
-      } else if (typeof what.source === 'string') {
-        kind = 1;
-        code = what.source;
-      } else if (typeof what.module === 'string') {
-        kind = 2;
-        code = what.module;
-      } else {
-        throw new TypeError('hz.spawn: expected { fn }, { source }, { module } or a function');
-      }
-    } else {
-      throw new TypeError('hz.spawn: expected a function or { source }');
-    }
-    return new AgentHandle(ops.spawn(kind, code, name, engine, args, canBlock, options));
+    return (agentsApi ?? agentsUnit()).spawn(what, args);
+  }
+  function select(cases, options) {
+    return (agentsApi ?? agentsUnit()).select(cases, options);
   }
 
   function channel(capacity = 0) {
@@ -352,31 +286,6 @@
       throw new RangeError('hz.channel: capacity must be a non-negative integer');
     }
     return ops.channel(cap);
-  }
-
-  function select(cases, options) {
-    if (!isArray(cases)) return PromiseReject(new TypeError('hz.select: cases must be an array'));
-    const list = [];
-    const isSend = [];
-    for (const c of cases) {
-      if (c === null || typeof c !== 'object') return PromiseReject(new TypeError('hz.select: each case is { recv: ch } or { send: ch, value }'));
-      if (c.send !== undefined) {
-        list.push([c.send, true, c.value]);
-        isSend.push(true);
-      } else if (c.recv !== undefined) {
-        list.push([c.recv, false, undefined]);
-        isSend.push(false);
-      } else {
-        return PromiseReject(new TypeError('hz.select: each case is { recv: ch } or { send: ch, value }'));
-      }
-    }
-    const hasDefault = options != null && !!options.default;
-    let timeout = -1;
-    if (options != null && options.timeout !== undefined) {
-      timeout = Number(options.timeout);
-      if (!(timeout >= 0)) timeout = 0;
-    }
-    return op(SELECT, isSend, ops.select, list, hasDefault, timeout);
   }
 
   // Timers.
