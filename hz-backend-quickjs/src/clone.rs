@@ -1,5 +1,6 @@
 //! QuickJS values <-> the hz-clone wire format.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use hz_atomics::OwnedBuffer;
@@ -56,6 +57,16 @@ impl From<DecodeError> for CloneErr {
 
 /// The prelude's clone helpers (captured intrinsics).
 pub(crate) struct Helpers<'js> {
+    /// The prelude's clone helpers (`internals.clone`), taken one by one
+    /// on the first clone that needs one: an agent that never clones a Map,
+    /// a Date, a typed array... holds none of them.
+    table: Object<'js>,
+    funcs: OnceCell<Funcs<'js>>,
+    ids: ClassIds,
+}
+
+/// The clone helpers, taken from the prelude.
+struct Funcs<'js> {
     map_entries: Function<'js>,
     set_values: Function<'js>,
     new_map: Function<'js>,
@@ -78,7 +89,6 @@ pub(crate) struct Helpers<'js> {
     sab_info: Function<'js>,
     primitive_of: Function<'js>,
     new_primitive_object: Function<'js>,
-    ids: ClassIds,
 }
 
 /// Class ids of the builtins the clone code recognises by class. They are
@@ -106,8 +116,16 @@ impl ClassIds {
 }
 
 impl<'js> Helpers<'js> {
-    pub(crate) fn new(o: Object<'js>, ids: ClassIds) -> rquickjs::Result<Self> {
-        Ok(Helpers {
+    pub(crate) fn new(table: Object<'js>, ids: ClassIds) -> Self {
+        Helpers { table, funcs: OnceCell::new(), ids }
+    }
+
+    fn funcs(&self) -> rquickjs::Result<&Funcs<'js>> {
+        if let Some(f) = self.funcs.get() {
+            return Ok(f);
+        }
+        let o = &self.table;
+        let f = Funcs {
             map_entries: o.get("mapEntries")?,
             set_values: o.get("setValues")?,
             new_map: o.get("newMap")?,
@@ -130,8 +148,8 @@ impl<'js> Helpers<'js> {
             sab_info: o.get("sabInfo")?,
             primitive_of: o.get("primitiveOf")?,
             new_primitive_object: o.get("newPrimitiveObject")?,
-            ids,
-        })
+        };
+        Ok(self.funcs.get_or_init(|| f))
     }
 }
 
@@ -192,7 +210,7 @@ pub(crate) fn to_payload<'js>(h: &Helpers<'js>, v: &Value<'js>, transfer: &[Valu
 }
 
 fn buffer_detached<'js>(h: &Helpers<'js>, b: &Value<'js>) -> Result<bool, CloneErr> {
-    let info: Array<'js> = h.buffer_info.call((b.clone(),))?;
+    let info: Array<'js> = h.funcs()?.buffer_info.call((b.clone(),))?;
     Ok(info.get(2)?)
 }
 
@@ -201,7 +219,7 @@ fn buffer_detached<'js>(h: &Helpers<'js>, b: &Value<'js>) -> Result<bool, CloneE
 /// validated every buffer of the list first (detachable, not detached), so
 /// a failure here (allocation) is the only way a list ends half moved.
 fn take_buffer<'js>(h: &Helpers<'js>, b: &Value<'js>) -> Result<OwnedBuffer, CloneErr> {
-    let info: Array<'js> = h.buffer_info.call((b.clone(),))?;
+    let info: Array<'js> = h.funcs()?.buffer_info.call((b.clone(),))?;
     let (resizable, max): (bool, f64) = (info.get(0)?, info.get(1)?);
     let max = resizable.then_some(max as usize);
     let ctx = b.ctx().as_raw().as_ptr();
@@ -340,7 +358,7 @@ impl<'js> Serializer<'_, 'js> {
     }
 
     fn bigint(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
-        let hex: String = self.h.bigint_hex.call((v.clone(),))?;
+        let hex: String = self.h.funcs()?.bigint_hex.call((v.clone(),))?;
         let (negative, digits) = match hex.strip_prefix('-') {
             Some(d) => (true, d),
             None => (false, hex.as_str()),
@@ -402,11 +420,11 @@ impl<'js> Serializer<'_, 'js> {
             self.remember(v, id);
             // The prototypes' own valueOf (captured) read the wrapped value:
             // an instance whose valueOf was replaced still unwraps correctly.
-            let primitive: Value<'js> = self.h.primitive_of.call((v.clone(),))?;
+            let primitive: Value<'js> = self.h.funcs()?.primitive_of.call((v.clone(),))?;
             return self.write(&primitive, depth + 1);
         }
         if is_regexp {
-            let info: Array<'js> = self.h.regexp_info.call((v.clone(),))?;
+            let info: Array<'js> = self.h.funcs()?.regexp_info.call((v.clone(),))?;
             let source: Value<'js> = info.get(0)?;
             let flags: String = info.get(1)?;
             let source = match source.as_string().map(|s| s.to_string()) {
@@ -421,7 +439,7 @@ impl<'js> Serializer<'_, 'js> {
             return self.array(v, obj, depth);
         }
         if is_date {
-            let t: f64 = self.h.date_value.call((v.clone(),))?;
+            let t: f64 = self.h.funcs()?.date_value.call((v.clone(),))?;
             let id = self.w.date(t);
             self.remember(v, id);
             return Ok(());
@@ -429,9 +447,9 @@ impl<'js> Serializer<'_, 'js> {
         if is_map || is_set {
             // Map: key, value, key, value...; Set: value, value...
             let (items, id): (Array<'js>, u32) = if is_map {
-                (self.h.map_entries.call((v.clone(),))?, self.w.begin_map())
+                (self.h.funcs()?.map_entries.call((v.clone(),))?, self.w.begin_map())
             } else {
-                (self.h.set_values.call((v.clone(),))?, self.w.begin_set())
+                (self.h.funcs()?.set_values.call((v.clone(),))?, self.w.begin_set())
             };
             self.remember(v, id);
             for e in items.iter::<Value<'js>>() {
@@ -449,7 +467,7 @@ impl<'js> Serializer<'_, 'js> {
             return Ok(());
         }
         if class_id == self.h.ids.array_buffer {
-            let info: Array<'js> = self.h.buffer_info.call((v.clone(),))?;
+            let info: Array<'js> = self.h.funcs()?.buffer_info.call((v.clone(),))?;
             let (resizable, max, detached): (bool, f64, bool) = (info.get(0)?, info.get(1)?, info.get(2)?);
             let ab = ArrayBuffer::from_object(obj.clone()).filter(|_| !detached);
             let Some(ab) = ab else { return Err(uncloneable("a detached ArrayBuffer")) };
@@ -462,7 +480,7 @@ impl<'js> Serializer<'_, 'js> {
             return Ok(());
         }
         if is_view {
-            let info: Array<'js> = self.h.view_info.call((v.clone(),))?;
+            let info: Array<'js> = self.h.funcs()?.view_info.call((v.clone(),))?;
             let name: String = info.get(0)?;
             let kind = ViewKind::from_constructor_name(&name).ok_or_else(|| uncloneable(&name))?;
             let buffer: Value<'js> = info.get(1)?;
@@ -586,7 +604,7 @@ impl<'js> Serializer<'_, 'js> {
 
     /// A SharedArrayBuffer travels as a new reference to its memory.
     fn shared_array_buffer(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
-        let info: Array<'js> = self.h.sab_info.call((v.clone(),))?;
+        let info: Array<'js> = self.h.funcs()?.sab_info.call((v.clone(),))?;
         let (growable, max, len): (bool, f64, f64) = (info.get(0)?, info.get(1)?, info.get(2)?);
         let memory = shared_memory(self.h, v).ok_or_else(|| uncloneable("a SharedArrayBuffer without memory"))?;
         // A growable one travels with its current length (another agent may
@@ -598,7 +616,7 @@ impl<'js> Serializer<'_, 'js> {
     }
 
     fn error(&mut self, v: &Value<'js>, depth: usize) -> Result<(), CloneErr> {
-        let info: Array<'js> = self.h.error_info.call((v.clone(),))?;
+        let info: Array<'js> = self.h.funcs()?.error_info.call((v.clone(),))?;
         let name: String = info.get(0)?;
         let message: Option<String> = info.get(1)?;
         let stack: Option<String> = info.get(2)?;
@@ -769,7 +787,7 @@ impl<'js> Sink for Builder<'_, 'js> {
         if hex.is_empty() {
             hex.push('0');
         }
-        Ok(self.h.new_bigint.call((hex, negative))?)
+        Ok(self.h.funcs()?.new_bigint.call((hex, negative))?)
     }
     fn string(&mut self, s: JsStr<'_>) -> Result<Value<'js>, CloneErr> {
         match s {
@@ -807,20 +825,20 @@ impl<'js> Sink for Builder<'_, 'js> {
         data_property(target, index, value)
     }
     fn date(&mut self, time: f64) -> Result<Value<'js>, CloneErr> {
-        Ok(self.h.new_date.call((time,))?)
+        Ok(self.h.funcs()?.new_date.call((time,))?)
     }
     fn map(&mut self) -> Result<Value<'js>, CloneErr> {
-        Ok(self.h.new_map.call(())?)
+        Ok(self.h.funcs()?.new_map.call(())?)
     }
     fn map_set(&mut self, map: &Value<'js>, key: Value<'js>, value: Value<'js>) -> Result<(), CloneErr> {
-        self.h.map_set.call::<_, ()>((map.clone(), key, value))?;
+        self.h.funcs()?.map_set.call::<_, ()>((map.clone(), key, value))?;
         Ok(())
     }
     fn set(&mut self) -> Result<Value<'js>, CloneErr> {
-        Ok(self.h.new_set.call(())?)
+        Ok(self.h.funcs()?.new_set.call(())?)
     }
     fn set_add(&mut self, set: &Value<'js>, value: Value<'js>) -> Result<(), CloneErr> {
-        self.h.set_add.call::<_, ()>((set.clone(), value))?;
+        self.h.funcs()?.set_add.call::<_, ()>((set.clone(), value))?;
         Ok(())
     }
     fn array_buffer(&mut self, bytes: &[u8]) -> Result<Value<'js>, CloneErr> {
@@ -828,7 +846,7 @@ impl<'js> Sink for Builder<'_, 'js> {
     }
     fn resizable_array_buffer(&mut self, bytes: &[u8], max_byte_length: usize) -> Result<Value<'js>, CloneErr> {
         let copy = ArrayBuffer::new_copy(self.ctx.clone(), bytes)?;
-        Ok(self.h.new_resizable.call((copy, max_byte_length as f64))?)
+        Ok(self.h.funcs()?.new_resizable.call((copy, max_byte_length as f64))?)
     }
     fn view(
         &mut self,
@@ -838,24 +856,24 @@ impl<'js> Sink for Builder<'_, 'js> {
         length: Option<usize>,
     ) -> Result<Value<'js>, CloneErr> {
         let name = kind.constructor_name();
-        Ok(self.h.new_view.call((name, buffer.clone(), byte_offset as f64, length.map(|l| l as f64)))?)
+        Ok(self.h.funcs()?.new_view.call((name, buffer.clone(), byte_offset as f64, length.map(|l| l as f64)))?)
     }
     fn primitive_object(&mut self, primitive: Value<'js>) -> Result<Value<'js>, CloneErr> {
-        Ok(self.h.new_primitive_object.call((primitive,))?)
+        Ok(self.h.funcs()?.new_primitive_object.call((primitive,))?)
     }
     fn regexp(&mut self, source: JsStr<'_>, flags: &str) -> Result<Value<'js>, CloneErr> {
         let source = self.string(source)?;
-        Ok(self.h.new_regexp.call((source, flags))?)
+        Ok(self.h.funcs()?.new_regexp.call((source, flags))?)
     }
     fn error(&mut self, f: ErrorFields<Value<'js>>) -> Result<Value<'js>, CloneErr> {
-        Ok(self.h.new_error.call((f.name, f.message, f.stack))?)
+        Ok(self.h.funcs()?.new_error.call((f.name, f.message, f.stack))?)
     }
     fn error_cause(&mut self, error: &Value<'js>, cause: Value<'js>) -> Result<(), CloneErr> {
         as_object(error)?.prop("cause", Property::from(cause).writable().configurable())?;
         Ok(())
     }
     fn error_props(&mut self, error: &Value<'js>, props: Value<'js>) -> Result<(), CloneErr> {
-        Ok(self.h.set_error_props.call((error.clone(), props))?)
+        Ok(self.h.funcs()?.set_error_props.call((error.clone(), props))?)
     }
     fn transferred(&mut self, t: &Transferred) -> Result<Value<'js>, CloneErr> {
         let buffer =

@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hz_clone::Payload;
@@ -205,7 +205,7 @@ pub(crate) fn compile_script(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<
         return Err(format!("{:?}", ctx.catch()));
     }
     let mut len = std::mem::MaybeUninit::<usize>::uninit();
-    let written = (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32;
+    let written = (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32 | HZ_STRIP_NAMES;
     // SAFETY: `function` is the compiled script (a value of this context),
     // freed once written; JS_WriteObject sets `len` when it returns a buffer.
     let bytecode = unsafe {
@@ -221,11 +221,27 @@ pub(crate) fn compile_script(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<
     Ok(bytecode)
 }
 
+// hz patches to the vendored quickjs.c (vendor/rquickjs-sys/HZ-PATCHES.md),
+// which rquickjs-sys's pregenerated bindings do not list.
+unsafe extern "C" {
+    /// The list entry of `obj`'s own builtin method `prop` if QuickJS has
+    /// not made it yet, else null; makes nothing.
+    fn JS_HzUnmadeBuiltin(ctx: *mut qjs::JSContext, obj: qjs::JSValue, prop: qjs::JSAtom) -> *const std::ffi::c_void;
+    /// A function made from such an entry, as the property's first read would.
+    fn JS_HzMakeBuiltin(ctx: *mut qjs::JSContext, entry: *const std::ffi::c_void) -> qjs::JSValue;
+}
+
 /// Whether a raw value is QuickJS's exception marker.
 fn is_exception(v: qjs::JSValue) -> bool {
     // SAFETY: only reads the value's tag.
     unsafe { qjs::JS_IsException(v) }
 }
+
+/// `JS_WRITE_OBJ_HZ_STRIP_NAMES` (vendor/rquickjs-sys, an hz patch): the
+/// bytecode keeps no names of local and closure variables, each an atom
+/// every agent would hold. The prelude runs no direct eval, the one reader
+/// of those names.
+const HZ_STRIP_NAMES: i32 = 1 << 6;
 
 /// Evaluates bytecode compiled by [`compile_script`], and returns its
 /// completion value (the function expression).
@@ -414,6 +430,51 @@ pub(crate) fn install<'js>(
             }
         })?,
     )?;
+    // Builtin methods the prelude keeps for its units, unmade until a unit
+    // loads (see keepBuiltin in prelude.js and JS_HzUnmadeBuiltin in the
+    // vendored quickjs.c): their list entries, static data of QuickJS.
+    let kept: Arc<Mutex<Vec<usize>>> = Arc::default();
+    ops.set(
+        "keepBuiltin",
+        Function::new(ctx.clone(), {
+            let kept = kept.clone();
+            move |ctx: Ctx<'js>, obj: Value<'js>, key: String| -> i32 {
+                let raw = ctx.as_raw().as_ptr();
+                // SAFETY: `raw` is the live context; the atom made here is
+                // freed after the lookup, which makes and keeps nothing of
+                // the object (it only reads its own property).
+                let entry = unsafe {
+                    let atom = qjs::JS_NewAtomLen(raw, key.as_ptr().cast(), key.len() as _);
+                    let entry = JS_HzUnmadeBuiltin(raw, obj.as_raw(), atom);
+                    qjs::JS_FreeAtom(raw, atom);
+                    entry
+                };
+                if entry.is_null() {
+                    return -1;
+                }
+                let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                kept.push(entry as usize);
+                kept.len() as i32 - 1
+            }
+        })?,
+    )?;
+    ops.set(
+        "makeBuiltin",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, token: u32| -> rquickjs::Result<Value<'js>> {
+            let entry = kept.lock().unwrap_or_else(PoisonError::into_inner).get(token as usize).copied();
+            let Some(entry) = entry else {
+                return Err(Exception::throw_range(&ctx, "no such kept builtin"));
+            };
+            // SAFETY: `entry` came from JS_HzUnmadeBuiltin (a builtin list
+            // entry, static for the whole process); the context is live.
+            let made = unsafe { JS_HzMakeBuiltin(ctx.as_raw().as_ptr(), entry as *const std::ffi::c_void) };
+            if is_exception(made) {
+                return Err(ctx.throw(ctx.catch()));
+            }
+            // SAFETY: a new value of this context, whose reference we own.
+            Ok(unsafe { Value::from_raw(ctx.clone(), made) })
+        })?,
+    )?;
     ops.set(
         "callHost",
         Function::new(ctx.clone(), {
@@ -595,7 +656,7 @@ pub(crate) fn install<'js>(
     let prelude = unsafe { evaluate(ctx, &prepared.bytecode) }?;
     let prelude = Function::from_value(prelude)?;
     let internals: Object<'js> = prelude.call((ops, ctx.globals()))?;
-    let helpers = Helpers::new(internals.get("clone")?, prepared.class_ids)?;
+    let helpers = Helpers::new(internals.get("clone")?, prepared.class_ids);
     let data = AgentData {
         helpers,
         rejections: RefCell::new(Vec::new()),

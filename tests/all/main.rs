@@ -139,6 +139,10 @@ macro_rules! backend_suite {
                 suite::clone_covers_the_html_types(E)
             }
             #[test]
+            fn clone_ignores_replaced_builtins() {
+                suite::clone_ignores_replaced_builtins(E)
+            }
+            #[test]
             fn clone_errors_have_no_side_effects() {
                 suite::clone_errors_have_no_side_effects(E)
             }

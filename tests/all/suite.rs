@@ -724,6 +724,29 @@ pub(crate) fn clone_covers_the_html_types(e: &str) {
     );
 }
 
+/// The builtins hz's clone code calls are the engine's own, kept before
+/// user code ran (QuickJS keeps them unmade until the first clone that
+/// needs them): replacing them afterwards changes nothing.
+pub(crate) fn clone_ignores_replaced_builtins(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const v = { m: new Map([[1, 'a']]), s: new Set([2]), d: new Date(5), n: new Number(7), b: 255n, big: new BigInt64Array([3n]) };
+            const boom = () => { throw new Error('a replaced builtin was called'); };
+            Map.prototype.forEach = boom; Map.prototype.set = boom; Set.prototype.forEach = boom;
+            Set.prototype.add = boom; Date.prototype.getTime = boom; Number.prototype.valueOf = boom;
+            BigInt.prototype.toString = boom; Object.keys = boom; Math.trunc = boom; Number.isNaN = boom;
+            Object.prototype.hasOwnProperty = boom;
+            const ch = hz.channel(1);
+            await ch.send(v);
+            const c = (await ch.recv()).value;
+            return [Map.prototype.get.call(c.m, 1), Set.prototype.has.call(c.s, 2), Date.prototype.valueOf.call(c.d),
+                Object.prototype.toString.call(c.n), String(c.b), String(c.big[0])];
+        })()"#,
+    );
+    assert_eq!(out, r#"["a",true,5,"[object Number]","255","3"]"#);
+}
+
 pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
     let out = json(
         e,

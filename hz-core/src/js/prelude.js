@@ -35,6 +35,9 @@
 //   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
 //   now() -> ms                      a monotonic clock in milliseconds (fractional)
+//   keepBuiltin(obj, key) -> token   optional: keeps obj's own builtin method `key`
+//                                    unmade: a token (>= 0), or -1 if it is not one
+//   makeBuiltin(token) -> function   a fresh function for a kept builtin
 //   engine                           the engine's name
 //   threads                          the runtime's worker thread count
 // Status codes mirror hz_core::Status.
@@ -71,22 +74,31 @@
   }
   const engineAtomics = global.Atomics;
   const sabByteLength = getter(sabProto, 'byteLength');
+  // A builtin method, captured now. On QuickJS (ops.keepBuiltin) it stays
+  // unmade: QuickJS makes each builtin method on its first read, and making
+  // the two dozen the units use cost every agent about 8 KiB whether or not
+  // it ever loads a unit. The engine keeps which builtin it is (a number
+  // here) and makes a fresh one on the first unit load (namedPrimordials).
+  const method = (o, k) => {
+    const token = ops.keepBuiltin === undefined ? -1 : ops.keepBuiltin(o, k);
+    return token < 0 ? o?.[k] : token;
+  };
   const primordials = [
-    Map.prototype.forEach, // mapForEach
-    Map.prototype.set, // mapSet
+    method(Map.prototype, 'forEach'), // mapForEach
+    method(Map.prototype, 'set'), // mapSet
     global.Set, // SetCtor
-    global.Set.prototype.forEach, // setForEach
-    global.Set.prototype.add, // setAdd
+    method(global.Set.prototype, 'forEach'), // setForEach
+    method(global.Set.prototype, 'add'), // setAdd
     Date, // DateCtor
-    Date.prototype.getTime, // dateGetTime
+    method(Date.prototype, 'getTime'), // dateGetTime
     BigInt, // BigIntCtor
-    BigInt.prototype.toString, // bigintToString
-    BigInt.asIntN, // BigIntAsIntN
+    method(BigInt.prototype, 'toString'), // bigintToString
+    method(BigInt, 'asIntN'), // BigIntAsIntN
     getter(typedArrayProto, Symbol.toStringTag), // taTag
     getter(typedArrayProto, 'buffer'), // taBuffer
     getter(typedArrayProto, 'byteOffset'), // taOffset
     getter(typedArrayProto, 'length'), // taLength
-    typedArrayProto.at, // taAt
+    method(typedArrayProto, 'at'), // taAt
     getter(DataView.prototype, 'buffer'), // dvBuffer
     getter(DataView.prototype, 'byteOffset'), // dvOffset
     getter(DataView.prototype, 'byteLength'), // dvLength
@@ -94,32 +106,32 @@
     getter(abProto, 'byteLength'), // abByteLength
     getter(abProto, 'resizable'), // abResizable
     getter(abProto, 'maxByteLength'), // abMaxByteLength
-    abProto.resize, // abResize
+    method(abProto, 'resize'), // abResize
     getter(abProto, 'detached'), // abDetachedGet
     getter(abProto, 'immutable'), // abImmutableGet
     sabByteLength, // sabByteLength
     getter(sabProto, 'growable'), // sabGrowable
     getter(sabProto, 'maxByteLength'), // sabMaxByteLength
-    sabProto.grow, // sabGrow
+    method(sabProto, 'grow'), // sabGrow
     Uint8Array, // Uint8ArrayCtor
     viewCtors, // viewCtors
     RegExp, // RegExpCtor
     getter(reProto, 'source'), // reSource
     ['hasIndices', 'global', 'ignoreCase', 'multiline', 'dotAll', 'unicode', 'unicodeSets', 'sticky'].map((k) => getter(reProto, k)), // reFlagGetters
-    global.WeakRef?.prototype.deref, // weakRefDeref
-    global.FinalizationRegistry?.prototype.unregister, // registryUnregister
-    [Boolean.prototype.valueOf, Number.prototype.valueOf, String.prototype.valueOf, BigInt.prototype.valueOf], // wrapperValueOf
-    Object.getOwnPropertyDescriptor, // getOwnPropertyDescriptor
-    Object.prototype.hasOwnProperty, // hasOwn
-    Object.keys, // objectKeys
+    method(global.WeakRef?.prototype, 'deref'), // weakRefDeref
+    method(global.FinalizationRegistry?.prototype, 'unregister'), // registryUnregister
+    [Boolean, Number, String, BigInt].map((c) => method(c.prototype, 'valueOf')), // wrapperValueOf
+    method(Object, 'getOwnPropertyDescriptor'), // getOwnPropertyDescriptor
+    method(Object.prototype, 'hasOwnProperty'), // hasOwn
+    method(Object, 'keys'), // objectKeys
     Object, // ObjectCtor
     Map, // MapCtor
     engineAtomics, // engineAtomics
-    engineAtomics.wait, // engineWait
-    engineAtomics.waitAsync, // engineWaitAsync
-    engineAtomics.notify, // engineNotify
-    Math.trunc, // MathTrunc
-    Number.isNaN, // isNaNfn
+    method(engineAtomics, 'wait'), // engineWait
+    method(engineAtomics, 'waitAsync'), // engineWaitAsync
+    method(engineAtomics, 'notify'), // engineNotify
+    method(Math, 'trunc'), // MathTrunc
+    method(Number, 'isNaN'), // isNaNfn
   ];
   // The primordials as one object, by name: what a unit receives. Made on
   // the first unit load, from their names in the list's order.
@@ -134,8 +146,16 @@
         'weakRefDeref registryUnregister wrapperValueOf getOwnPropertyDescriptor hasOwn objectKeys ObjectCtor ' +
         'MapCtor engineAtomics engineWait engineWaitAsync engineNotify MathTrunc isNaNfn'
       ).split(' ');
+      // A kept builtin is made now (a number: see `method`).
+      const made = (v) => {
+        if (typeof v === 'number') return ops.makeBuiltin(v);
+        if (isArray(v)) {
+          for (let i = 0; i < v.length; i++) v[i] = made(v[i]);
+        }
+        return v;
+      };
       primordialsByName = { __proto__: null };
-      for (let i = 0; i < names.length; i++) primordialsByName[names[i]] = primordials[i];
+      for (let i = 0; i < names.length; i++) primordialsByName[names[i]] = made(primordials[i]);
     }
     return primordialsByName;
   };

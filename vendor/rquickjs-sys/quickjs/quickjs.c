@@ -38493,6 +38493,7 @@ typedef struct BCWriterState {
     bool allow_reference;
     bool allow_source;
     bool allow_debug;
+    bool strip_names; /* hz patch: JS_WRITE_OBJ_HZ_STRIP_NAMES */
     uint32_t first_atom;
     uint32_t *atom_to_idx;
     int atom_to_idx_size;
@@ -38576,6 +38577,17 @@ static void bc_set_flags(uint32_t *pflags, int *pidx, uint32_t val, int n)
 {
     *pflags = *pflags | (val << *pidx);
     *pidx += n;
+}
+
+/* hz patch: the name a variable is written with (JS_WRITE_OBJ_HZ_STRIP_NAMES:
+   none, unless the engine predefines it). A nameless variable reads back as
+   JS_ATOM_NULL, which the runtime handles (an uninitialized binding's error
+   then says "lexical variable is not initialized"). */
+static JSAtom bc_var_name(BCWriterState *s, JSAtom name)
+{
+    if (s->strip_names && name >= s->first_atom && !__JS_AtomIsTaggedInt(name))
+        return JS_ATOM_NULL;
+    return name;
 }
 
 static int bc_atom_to_idx(BCWriterState *s, uint32_t *pres, JSAtom atom)
@@ -38799,7 +38811,7 @@ static int JS_WriteFunctionTag(BCWriterState *s, JSValueConst obj)
         bc_put_leb128(s, b->arg_count + b->var_count);
         for(i = 0; i < b->arg_count + b->var_count; i++) {
             JSVarDef *vd = &b->vardefs[i];
-            bc_put_atom(s, vd->var_name);
+            bc_put_atom(s, bc_var_name(s, vd->var_name)); /* hz patch */
             bc_put_leb128(s, vd->scope_level);
             bc_put_leb128(s, vd->scope_next + 1);
             flags = idx = 0;
@@ -38818,7 +38830,7 @@ static int JS_WriteFunctionTag(BCWriterState *s, JSValueConst obj)
 
     for(i = 0; i < b->closure_var_count; i++) {
         JSClosureVar *cv = &b->closure_var[i];
-        bc_put_atom(s, cv->var_name);
+        bc_put_atom(s, bc_var_name(s, cv->var_name)); /* hz patch */
         bc_put_leb128(s, cv->var_idx);
         flags = idx = 0;
         bc_set_flags(&flags, &idx, cv->closure_type, 3);
@@ -39274,6 +39286,7 @@ uint8_t *JS_WriteObject2(JSContext *ctx, size_t *psize, JSValueConst obj,
     s->allow_reference = ((flags & JS_WRITE_OBJ_REFERENCE) != 0);
     s->allow_source = ((flags & JS_WRITE_OBJ_STRIP_SOURCE) == 0);
     s->allow_debug = ((flags & JS_WRITE_OBJ_STRIP_DEBUG) == 0);
+    s->strip_names = ((flags & JS_WRITE_OBJ_HZ_STRIP_NAMES) != 0); /* hz patch */
     /* XXX: could use a different version when bytecode is included */
     if (s->allow_bytecode)
         s->first_atom = JS_ATOM_END;
@@ -40678,6 +40691,43 @@ static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
         abort();
     }
     return val;
+}
+
+/* hz patch: builtin methods kept unmade. QuickJS makes each builtin method
+   on its first read (an autoinit property holding its list entry). An
+   embedder that must keep a method safe from user code replacing it, but
+   may never call it, keeps its entry instead: JS_HzUnmadeBuiltin returns
+   the entry of `obj`'s own property `prop` if it is a builtin method of
+   this realm not yet made (else NULL), making nothing; JS_HzMakeBuiltin
+   makes a function from it, as the first read would have. Entries are
+   static data of this file, valid for the whole process. */
+const void *JS_HzUnmadeBuiltin(JSContext *ctx, JSValueConst obj, JSAtom prop)
+{
+    JSObject *p;
+    JSProperty *pr;
+    JSShapeProperty *prs;
+    const JSCFunctionListEntry *e;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
+        return NULL;
+    p = JS_VALUE_GET_OBJ(obj);
+    prs = find_own_property(&pr, p, prop);
+    if (!prs || (prs->flags & JS_PROP_TMASK) != JS_PROP_AUTOINIT)
+        return NULL;
+    if (js_autoinit_get_id(pr) != JS_AUTOINIT_ID_PROP ||
+        js_autoinit_get_realm(pr) != ctx)
+        return NULL;
+    e = pr->u.init.opaque;
+    if (e->def_type != JS_DEF_CFUNC)
+        return NULL;
+    return e;
+}
+
+JSValue JS_HzMakeBuiltin(JSContext *ctx, const void *entry)
+{
+    const JSCFunctionListEntry *e = entry;
+    return JS_NewCFunction2(ctx, e->u.func.cfunc.generic, e->name,
+                            e->u.func.length, e->u.func.cproto, e->magic);
 }
 
 static int JS_InstantiateFunctionListItem(JSContext *ctx, JSValueConst obj,

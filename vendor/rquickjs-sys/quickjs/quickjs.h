@@ -1256,6 +1256,11 @@ typedef struct JSSABTab {
 #define JS_WRITE_OBJ_REFERENCE (1 << 3) /* allow object references to encode arbitrary object graph */
 #define JS_WRITE_OBJ_STRIP_SOURCE  (1 << 4) /* do not write source code information */
 #define JS_WRITE_OBJ_STRIP_DEBUG   (1 << 5) /* do not write debug information */
+/* hz patch: write no names of local and closure variables (but the engine's
+   predefined ones, such as `this` and `arguments`): code that runs no direct
+   eval does not read them, and each distinct name is an atom every runtime
+   that loads the code holds. */
+#define JS_WRITE_OBJ_HZ_STRIP_NAMES (1 << 6)
 JS_EXTERN uint8_t *JS_WriteObject(JSContext *ctx, size_t *psize, JSValueConst obj, int flags);
 JS_EXTERN uint8_t *JS_WriteObject2(JSContext *ctx, size_t *psize, JSValueConst obj,
                                    int flags, JSSABTab *psab_tab);
@@ -1319,6 +1324,9 @@ typedef union JSCFunctionType {
                              int argc, JSValueConst *argv, int *pdone, int magic);
 } JSCFunctionType;
 
+/* hz patch: builtin methods kept unmade (see quickjs.c). */
+JS_EXTERN const void *JS_HzUnmadeBuiltin(JSContext *ctx, JSValueConst obj, JSAtom prop);
+JS_EXTERN JSValue JS_HzMakeBuiltin(JSContext *ctx, const void *entry);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
                                    const char *name,
                                    int length, JSCFunctionEnum cproto, int magic);
