@@ -190,8 +190,9 @@
   });
 
   const pending = new Map(); // op id -> [resolve, reject, shape, extra]
-  const timers = new Map();  // op id -> timer record
-  const timerOps = new Map(); // public timer id -> op id
+  // Made by the first timer (most agents never set one).
+  let timers;    // op id -> timer record
+  let timerOps;  // public timer id -> op id
   let timerSeq = 0;
 
   if (typeof global.DOMException !== 'function') {
@@ -311,8 +312,8 @@
   // Timers.
   function arm(id, fn, ms, args, repeat) {
     const opId = ops.timer(ms);
-    timers.set(opId, { id, fn, ms, args, repeat });
-    timerOps.set(id, opId);
+    (timers ??= new Map()).set(opId, { id, fn, ms, args, repeat });
+    (timerOps ??= new Map()).set(id, opId);
   }
   function delay(ms) {
     ms = Number(ms);
@@ -331,7 +332,7 @@
     return id;
   }
   function clearTimeout(id) {
-    const opId = timerOps.get(id);
+    const opId = timerOps?.get(id);
     if (opId === undefined) return;
     timerOps.delete(id);
     timers.delete(opId);
@@ -345,10 +346,8 @@
   function printer(stream) {
     return (...args) => ops.print(stream, (consoleApi ?? consoleUnit()).format(args));
   }
-  const console = {
-    log: printer(1), info: printer(1), debug: printer(1),
-    warn: printer(2), error: printer(2),
-  };
+  const out = printer(1), err = printer(2);
+  const console = { log: out, info: out, debug: out, warn: err, error: err };
 
   // Atomics.wait / notify / waitAsync on the runtime's futex, shared by
   // every agent and engine, and (on an engine that keeps a growable
@@ -479,11 +478,11 @@
   const hz = {
     spawn, channel, select, createRealm, LimitError, host,
     // Runs this agent's garbage collector now (as Bun.gc(true)).
-    gc: () => { ops.gc(); },
+    gc: ops.gc,
     args: [],
     engine: ops.engine,
     threads: ops.threads,
-    threadId: () => ops.threadId(),
+    threadId: ops.threadId,
   };
   // performance.now(): milliseconds since this agent started, from a
   // monotonic clock with sub-microsecond resolution (HTML's High Resolution
@@ -510,7 +509,7 @@
   return {
     // A pending op completed (the backend drains microtasks afterwards).
     dispatch(opId, status, value, index) {
-      const t = timers.get(opId);
+      const t = timers?.get(opId);
       if (t !== undefined) {
         timers.delete(opId);
         if (t.repeat) arm(t.id, t.fn, t.ms, t.args, true);
