@@ -157,13 +157,7 @@ impl<'js> Helpers<'js> {
 /// StructuredSerializeWithTransfer): nothing is detached unless the whole
 /// value serialized.
 pub(crate) fn to_payload<'js>(h: &Helpers<'js>, v: &Value<'js>, transfer: &[Value<'js>]) -> Result<Payload, CloneErr> {
-    let mut s = Serializer {
-        h,
-        w: Writer::new(),
-        memory: HashMap::default(),
-        transfers: HashMap::default(),
-        keys: HashMap::default(),
-    };
+    let mut s = Serializer { h, w: Writer::new(), memory: HashMap::default(), transfers: HashMap::default() };
     // 1. Each transferable is an ArrayBuffer, not shared, not detached, listed once.
     let mut slots = Vec::with_capacity(transfer.len());
     for t in transfer {
@@ -271,9 +265,6 @@ struct Serializer<'a, 'js> {
     memory: HashMap<Value<'js>, u32, BuildIdentity>,
     /// ArrayBuffers of the transfer list, by identity, with their side-table slot.
     transfers: HashMap<Value<'js>, usize, BuildIdentity>,
-    /// Property keys met in this walk, by atom (atoms are interned: objects
-    /// of one shape share them), with the key as written and its array index.
-    keys: HashMap<u32, (String, Option<u32>), BuildIdentity>,
 }
 
 /// The shared memory behind a SharedArrayBuffer of this runtime (a new
@@ -348,11 +339,24 @@ impl<'js> Serializer<'_, 'js> {
     }
 
     fn string(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
-        let Some(js) = v.as_string() else { return Err(uncloneable("string")) };
-        match js.to_string() {
-            Ok(s) => self.w.string(&s),
+        let p = v.ctx().as_raw().as_ptr();
+        let mut len: qjs::size_t = 0;
+        // SAFETY: `v` is a live string; its UTF-8 bytes (an ASCII string's
+        // own characters, without a copy) are written before the C string
+        // is freed with its matching function.
+        let written = unsafe {
+            let c = qjs::JS_ToCStringLen2(p, &mut len, v.as_raw(), false);
+            if c.is_null() {
+                return Err(CloneErr::Js(rquickjs::Error::Exception));
+            }
+            let text = std::str::from_utf8(std::slice::from_raw_parts(c.cast::<u8>(), len as usize));
+            let written = text.map(|s| self.w.string(s)).is_ok();
+            qjs::JS_FreeCString(p, c);
+            written
+        };
+        if !written {
             // Not valid UTF-8: a lone surrogate. Send the UTF-16 code units.
-            Err(_) => self.w.string_utf16(&utf16_units(v)?),
+            self.w.string_utf16(&utf16_units(v)?);
         }
         Ok(())
     }
@@ -390,20 +394,9 @@ impl<'js> Serializer<'_, 'js> {
         let obj = v.as_object().ok_or_else(|| uncloneable("value"))?;
         let raw = v.as_raw();
         // SAFETY: `raw` is a live value owned by `v` for this whole call;
-        // these predicates only read its tag and class id.
-        let (is_array, is_date, is_map, is_set, is_error, is_view, is_regexp, class_id) = unsafe {
-            (
-                qjs::JS_IsArray(raw),
-                qjs::JS_IsDate(raw),
-                qjs::JS_IsMap(raw),
-                qjs::JS_IsSet(raw),
-                qjs::JS_IsError(raw),
-                qjs::JS_GetTypedArrayType(raw) >= 0 || qjs::JS_IsDataView(raw),
-                qjs::JS_IsRegExp(raw),
-                qjs::JS_GetClassID(raw),
-            )
-        };
-        if class_id == JS_CLASS_OBJECT && !is_error {
+        // only its class id is read.
+        let class_id = unsafe { qjs::JS_GetClassID(raw) };
+        if class_id == JS_CLASS_OBJECT {
             // The common case first: an ordinary object.
             let id = self.w.begin_object();
             self.remember(v, id);
@@ -412,6 +405,18 @@ impl<'js> Serializer<'_, 'js> {
             self.w.end();
             return Ok(());
         }
+        // SAFETY: as above; these predicates only read its tag and class id.
+        let (is_array, is_date, is_map, is_set, is_error, is_view, is_regexp) = unsafe {
+            (
+                qjs::JS_IsArray(raw),
+                qjs::JS_IsDate(raw),
+                qjs::JS_IsMap(raw),
+                qjs::JS_IsSet(raw),
+                qjs::JS_IsError(raw),
+                qjs::JS_GetTypedArrayType(raw) >= 0 || qjs::JS_IsDataView(raw),
+                qjs::JS_IsRegExp(raw),
+            )
+        };
         if class_id == self.h.ids.shared_array_buffer {
             return self.shared_array_buffer(v);
         }
@@ -527,55 +532,43 @@ impl<'js> Serializer<'_, 'js> {
         depth: usize,
         skip: Option<u32>,
     ) -> Result<(), CloneErr> {
-        let ctx = obj.ctx().clone();
+        let ctx = obj.ctx();
         for &atom in keys.atoms() {
-            let (key, index) = self.key(&ctx, atom)?;
-            if let (Some(n), Some(i)) = (skip, index)
-                && i < n
+            if let Some(n) = skip
+                && atom_index(ctx, atom)?.is_some_and(|i| i < n)
             {
                 continue;
             }
-            let Some(value) = own_property(&ctx, obj, atom)? else { continue };
-            self.w.string(&key);
+            let Some(value) = own_property(ctx, obj, atom)? else { continue };
+            self.key(ctx, atom)?;
             self.write(&value, depth + 1)?;
         }
         Ok(())
     }
 
-    /// The key string of an atom (and its array index), cached per walk.
-    fn key(&mut self, ctx: &Ctx<'js>, atom: qjs::JSAtom) -> Result<(String, Option<u32>), CloneErr> {
-        if let Some(k) = self.keys.get(&atom) {
-            return Ok(k.clone());
+    /// Writes a property key. QuickJS hands out an ASCII key's characters
+    /// without a copy, so no cache is kept.
+    fn key(&mut self, ctx: &Ctx<'js>, atom: qjs::JSAtom) -> Result<(), CloneErr> {
+        if atom & ATOM_TAG_INT != 0 {
+            self.w.string(&(atom & !ATOM_TAG_INT).to_string());
+            return Ok(());
         }
-        let p = ctx.as_raw().as_ptr();
-        let mut len: qjs::size_t = 0;
-        // SAFETY: `atom` is live (held by the KeyList); the C string is
-        // copied, then freed with its matching function.
-        let key = unsafe {
-            let c = qjs::JS_AtomToCStringLen(p, &mut len, atom);
-            if c.is_null() {
-                return Err(CloneErr::Js(rquickjs::Error::Exception));
-            }
-            let bytes = std::slice::from_raw_parts(c.cast::<u8>(), len as usize);
-            let k = String::from_utf8_lossy(bytes).into_owned();
-            qjs::JS_FreeCString(p, c);
-            k
-        };
-        let index = hz_clone::array_index(&key);
-        self.keys.insert(atom, (key.clone(), index));
-        Ok((key, index))
+        with_atom_text(ctx, atom, |bytes| match std::str::from_utf8(bytes) {
+            Ok(key) => self.w.string(key),
+            Err(_) => self.w.string(&String::from_utf8_lossy(bytes)),
+        })
     }
 
     fn array(&mut self, v: &Value<'js>, obj: &Object<'js>, depth: usize) -> Result<(), CloneErr> {
-        let ctx = obj.ctx().clone();
+        let ctx = obj.ctx();
         let length: f64 = obj.get("length")?;
         let length = length as u32;
         // One snapshot of the keys serves the elements and the extra
         // properties (HTML snapshots them once, before any getter runs).
-        let keys = KeyList::own_enumerable(&ctx, obj)?;
-        let mut present = Vec::new();
+        let keys = KeyList::own_enumerable(ctx, obj)?;
+        let mut present = Vec::with_capacity(keys.len as usize);
         for &atom in keys.atoms() {
-            if let (_, Some(i)) = self.key(&ctx, atom)? {
+            if let Some(i) = atom_index(ctx, atom)? {
                 present.push(i);
             }
         }
@@ -656,6 +649,37 @@ fn utf16_units(v: &Value<'_>) -> Result<Vec<u16>, CloneErr> {
         let units = std::slice::from_raw_parts(ptr, len as usize).to_vec();
         qjs::JS_FreeCStringUTF16(ctx, ptr);
         Ok(units)
+    }
+}
+
+/// quickjs.c's `JS_ATOM_TAG_INT`: an atom with this bit is the integer
+/// below it (an array index under 2^31), with no string behind it.
+const ATOM_TAG_INT: u32 = 1 << 31;
+
+/// The array index an atom names, if any.
+fn atom_index(ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Result<Option<u32>, CloneErr> {
+    if atom & ATOM_TAG_INT != 0 {
+        return Ok(Some(atom & !ATOM_TAG_INT));
+    }
+    // Indices from 2^31 to 2^32 - 2 are string atoms.
+    with_atom_text(ctx, atom, |bytes| std::str::from_utf8(bytes).ok().and_then(hz_clone::array_index))
+}
+
+/// Runs `f` on the UTF-8 text of a string atom (QuickJS's bytes: ASCII
+/// without a copy; a lone surrogate is not valid UTF-8).
+fn with_atom_text<R>(ctx: &Ctx<'_>, atom: qjs::JSAtom, f: impl FnOnce(&[u8]) -> R) -> Result<R, CloneErr> {
+    let p = ctx.as_raw().as_ptr();
+    let mut len: qjs::size_t = 0;
+    // SAFETY: `atom` is live (held by the caller's KeyList); the bytes are
+    // read before the C string is freed with its matching function.
+    unsafe {
+        let c = qjs::JS_AtomToCStringLen(p, &mut len, atom);
+        if c.is_null() {
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        let r = f(std::slice::from_raw_parts(c.cast::<u8>(), len as usize));
+        qjs::JS_FreeCString(p, c);
+        Ok(r)
     }
 }
 
@@ -746,15 +770,41 @@ fn as_object<'a, 'js>(v: &'a Value<'js>) -> Result<&'a Object<'js>, CloneErr> {
     v.as_object().ok_or(CloneErr::Decode(DecodeError::Malformed("expected an object")))
 }
 
-fn data_property<'js>(
-    target: &Value<'js>,
-    key: impl rquickjs::IntoAtom<'js>,
-    value: Value<'js>,
-) -> Result<(), CloneErr> {
-    // CreateDataProperty: an own, writable, enumerable, configurable data
-    // property; never a setter, and `__proto__` stays an ordinary key.
-    as_object(target)?.prop(key, Property::from(value).writable().enumerable().configurable())?;
+/// CreateDataProperty: an own, writable, enumerable, configurable data
+/// property; never a setter, and `__proto__` stays an ordinary key.
+fn data_property<'js>(target: &Value<'js>, key: DataKey<'_>, value: Value<'js>) -> Result<(), CloneErr> {
+    let obj = as_object(target)?;
+    let p = obj.ctx().as_raw().as_ptr();
+    let flags = (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE) as i32;
+    // SAFETY: `obj` is a live object of this context; JS_DefinePropertyValue*
+    // take a new reference to the value (`value` drops its own); an atom
+    // made here is freed once used.
+    let r = unsafe {
+        match key {
+            DataKey::Index(i) => {
+                qjs::JS_DefinePropertyValueUint32(p, obj.as_raw(), i, qjs::JS_DupValue(p, value.as_raw()), flags)
+            }
+            DataKey::Name(k) => {
+                let atom = qjs::JS_NewAtomLen(p, k.as_ptr().cast(), k.len() as _);
+                if atom == qjs::JS_ATOM_NULL as qjs::JSAtom {
+                    return Err(CloneErr::Js(rquickjs::Error::Exception));
+                }
+                let r = qjs::JS_DefinePropertyValue(p, obj.as_raw(), atom, qjs::JS_DupValue(p, value.as_raw()), flags);
+                qjs::JS_FreeAtom(p, atom);
+                r
+            }
+        }
+    };
+    if r < 0 {
+        return Err(CloneErr::Js(rquickjs::Error::Exception));
+    }
     Ok(())
+}
+
+/// A property key the decoder defines.
+enum DataKey<'a> {
+    Index(u32),
+    Name(&'a str),
 }
 
 impl<'js> Sink for Builder<'_, 'js> {
@@ -817,12 +867,12 @@ impl<'js> Sink for Builder<'_, 'js> {
     }
     fn define(&mut self, target: &Value<'js>, key: JsStr<'_>, value: Value<'js>) -> Result<(), CloneErr> {
         match key {
-            JsStr::Utf8(k) => data_property(target, k, value),
-            other => data_property(target, other.to_string_lossy(), value),
+            JsStr::Utf8(k) => data_property(target, DataKey::Name(k), value),
+            other => data_property(target, DataKey::Name(&other.to_string_lossy()), value),
         }
     }
     fn define_index(&mut self, target: &Value<'js>, index: u32, value: Value<'js>) -> Result<(), CloneErr> {
-        data_property(target, index, value)
+        data_property(target, DataKey::Index(index), value)
     }
     fn date(&mut self, time: f64) -> Result<Value<'js>, CloneErr> {
         Ok(self.h.funcs()?.new_date.call((time,))?)

@@ -139,6 +139,10 @@ macro_rules! backend_suite {
                 suite::clone_covers_the_html_types(E)
             }
             #[test]
+            fn clone_keeps_keys_of_every_kind() {
+                suite::clone_keeps_keys_of_every_kind(E)
+            }
+            #[test]
             fn clone_ignores_replaced_builtins() {
                 suite::clone_ignores_replaced_builtins(E)
             }

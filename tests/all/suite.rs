@@ -724,6 +724,29 @@ pub(crate) fn clone_covers_the_html_types(e: &str) {
     );
 }
 
+/// Keys of every kind keep their order and value through a clone: integer
+/// keys of an object, an array's elements (a dense one with extra
+/// properties, a sparse one with an index past 2^31), non-ASCII names.
+pub(crate) fn clone_keeps_keys_of_every_kind(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const sparse = []; sparse[3000000000] = 'big'; sparse[2] = 'two'; sparse.x = 1;
+            const dense = ['a', 'b']; dense.extra = true;
+            const o = { b: 2, 10: 'ten', 1: 'one', 'é✓': 3 };
+            const ch = hz.channel(1);
+            await ch.send([o, sparse, dense]);
+            const [co, cs, cd] = (await ch.recv()).value;
+            return [Object.keys(co), co[1], co[10], co['é✓'], cs.length, cs[3000000000], cs[2], cs.x,
+                Object.keys(cs), [...cd], cd.extra];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[["1","10","b","é✓"],"one","ten",3,3000000001,"big","two",1,["2","3000000000","x"],["a","b"],true]"#
+    );
+}
+
 /// The builtins hz's clone code calls are the engine's own, kept before
 /// user code ran (QuickJS keeps them unmade until the first clone that
 /// needs them): replacing them afterwards changes nothing.
