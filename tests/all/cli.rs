@@ -92,19 +92,25 @@ fn pipeline_example_prints_the_right_result() {
     assert!(stdout.contains("items: 1000"), "stdout: {stdout}");
 }
 
-#[test]
-fn modules_resolve_against_the_main_file_not_the_cwd() {
-    let main =
-        write("main-mod.js", "hz.spawn({ module: './helper.mjs' }, 20).join().then((v) => console.log('got', v));\n");
-    write("helper.mjs", "import { twice } from './twice.mjs';\nexport default (n) => twice(n) + 2;\n");
-    write("twice.mjs", "export const twice = (n) => n * 2;\n");
+/// Runs `hz run main` from a working directory other than main's, expecting
+/// success; its stdout.
+fn run_elsewhere(main: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_hz"))
         .args(["run", main.to_str().unwrap()])
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "got 42\n");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn modules_resolve_against_the_main_file_not_the_cwd() {
+    let main =
+        write("main-mod.js", "hz.spawn({ module: './helper.mjs' }, 20).join().then((v) => console.log('got', v));\n");
+    write("helper.mjs", "import { twice } from './twice.mjs';\nexport default (n) => twice(n) + 2;\n");
+    write("twice.mjs", "export const twice = (n) => n * 2;\n");
+    assert_eq!(run_elsewhere(&main), "got 42\n");
     // An .mjs main file runs as a module (import works at top level).
     let entry = write("entry.mjs", "import { twice } from './twice.mjs';\nconsole.log('entry', twice(5));\n");
     let out = hz(&["run", entry.to_str().unwrap()]);
@@ -131,13 +137,7 @@ fn modules_resolve_against_the_main_file_not_the_cwd() {
          w.onmessage = async (e) => { console.log('worker', e.data, 'spawn', await run(1)); w.terminate(); };\n\
          w.postMessage(21);\n",
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_hz"))
-        .args(["run", main.to_str().unwrap()])
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "worker 42 spawn 4\n");
+    assert_eq!(run_elsewhere(&main), "worker 42 spawn 4\n");
 }
 
 #[test]
