@@ -245,14 +245,11 @@ fn op_select(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     op_result(ctx, start)
 }
 
-/// The prelude's name in stack traces.
-const PRELUDE_NAME: &str = "hz:prelude";
-
 /// The file of the innermost script or module on the stack that has one
 /// (not the prelude or one of its units, `hz:...`), for `hz.spawn({ module })`.
 pub(crate) fn calling_file(ctx: &Context) -> Option<String> {
     ctx.stack_trace().find_map(|frame| match frame.position().path {
-        boa_engine::vm::SourcePath::Path(p) if !p.to_string_lossy().starts_with("hz:") => {
+        boa_engine::vm::SourcePath::Path(p) if !hz_core::is_own_script(&p.to_string_lossy()) => {
             Some(p.to_string_lossy().into_owned())
         }
         _ => None,
@@ -310,7 +307,7 @@ fn op_call_host(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
 fn op_load(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let name = arg(args, 0).to_string(ctx)?.to_std_string_escaped();
     let source = hz_core::unit(&name).ok_or_else(|| type_error(format!("no prelude unit {name}")))?;
-    let path = format!("hz:{name}");
+    let path = hz_core::script_name(&name);
     ctx.eval(boa_engine::Source::from_bytes(source).with_path(std::path::Path::new(&path)))
 }
 
@@ -502,7 +499,8 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     }
 
     // The prelude is a function expression: (function (ops, global) {...}).
-    let source = boa_engine::Source::from_bytes(hz_core::PRELUDE).with_path(std::path::Path::new(PRELUDE_NAME));
+    let source =
+        boa_engine::Source::from_bytes(hz_core::PRELUDE).with_path(std::path::Path::new(hz_core::PRELUDE_SCRIPT));
     let prelude = ctx.eval(source).map_err(|e| format!("the prelude did not compile: {e}"))?;
     let prelude =
         prelude.as_object().and_then(|f| JsFunction::from_object(f.clone())).ok_or("the prelude is not a function")?;

@@ -339,21 +339,10 @@ impl<'js> Serializer<'_, 'js> {
     }
 
     fn string(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
-        let p = v.ctx().as_raw().as_ptr();
-        let mut len: qjs::size_t = 0;
-        // SAFETY: `v` is a live string; its UTF-8 bytes (an ASCII string's
-        // own characters, without a copy) are written before the C string
-        // is freed with its matching function.
-        let written = unsafe {
-            let c = qjs::JS_ToCStringLen2(p, &mut len, v.as_raw(), false);
-            if c.is_null() {
-                return Err(CloneErr::Js(rquickjs::Error::Exception));
-            }
-            let text = std::str::from_utf8(std::slice::from_raw_parts(c.cast::<u8>(), len as usize));
-            let written = text.map(|s| self.w.string(s)).is_ok();
-            qjs::JS_FreeCString(p, c);
-            written
-        };
+        let w = &mut self.w;
+        let written = with_text(v.ctx(), Text::Value(v.as_raw()), |bytes| {
+            std::str::from_utf8(bytes).map(|s| w.string(s)).is_ok()
+        })?;
         if !written {
             // Not valid UTF-8: a lone surrogate. Send the UTF-16 code units.
             self.w.string_utf16(&utf16_units(v)?);
@@ -553,7 +542,7 @@ impl<'js> Serializer<'_, 'js> {
             self.w.string(&(atom & !ATOM_TAG_INT).to_string());
             return Ok(());
         }
-        with_atom_text(ctx, atom, |bytes| match std::str::from_utf8(bytes) {
+        with_text(ctx, Text::Atom(atom), |bytes| match std::str::from_utf8(bytes) {
             Ok(key) => self.w.string(key),
             Err(_) => self.w.string(&String::from_utf8_lossy(bytes)),
         })
@@ -662,18 +651,28 @@ fn atom_index(ctx: &Ctx<'_>, atom: qjs::JSAtom) -> Result<Option<u32>, CloneErr>
         return Ok(Some(atom & !ATOM_TAG_INT));
     }
     // Indices from 2^31 to 2^32 - 2 are string atoms.
-    with_atom_text(ctx, atom, |bytes| std::str::from_utf8(bytes).ok().and_then(hz_clone::array_index))
+    with_text(ctx, Text::Atom(atom), |bytes| std::str::from_utf8(bytes).ok().and_then(hz_clone::array_index))
 }
 
-/// Runs `f` on the UTF-8 text of a string atom (QuickJS's bytes: ASCII
-/// without a copy; a lone surrogate is not valid UTF-8).
-fn with_atom_text<R>(ctx: &Ctx<'_>, atom: qjs::JSAtom, f: impl FnOnce(&[u8]) -> R) -> Result<R, CloneErr> {
+/// What [`with_text`] reads: a string atom or a string value.
+enum Text {
+    Atom(qjs::JSAtom),
+    Value(qjs::JSValue),
+}
+
+/// Runs `f` on the UTF-8 text of a string atom or value (QuickJS's bytes:
+/// ASCII without a copy; a lone surrogate is not valid UTF-8).
+fn with_text<R>(ctx: &Ctx<'_>, text: Text, f: impl FnOnce(&[u8]) -> R) -> Result<R, CloneErr> {
     let p = ctx.as_raw().as_ptr();
     let mut len: qjs::size_t = 0;
-    // SAFETY: `atom` is live (held by the caller's KeyList); the bytes are
-    // read before the C string is freed with its matching function.
+    // SAFETY: the atom or string is live (held by the caller: a KeyList, a
+    // Value); the bytes are read before the C string is freed with its
+    // matching function.
     unsafe {
-        let c = qjs::JS_AtomToCStringLen(p, &mut len, atom);
+        let c = match text {
+            Text::Atom(atom) => qjs::JS_AtomToCStringLen(p, &mut len, atom),
+            Text::Value(v) => qjs::JS_ToCStringLen2(p, &mut len, v, false),
+        };
         if c.is_null() {
             return Err(CloneErr::Js(rquickjs::Error::Exception));
         }

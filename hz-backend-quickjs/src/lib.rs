@@ -61,11 +61,12 @@ fn prepare() -> Result<Prepared, String> {
     let ctx = Context::full(&rt).map_err(|e| e.to_string())?;
     ctx.with(|ctx| {
         alloc::install_shared_memory(&ctx, alloc::Meter::NONE);
-        let compile = |name: &str, source: &str| natives::compile_script(&ctx, &format!("hz:{name}"), source);
-        let bytecode = compile("prelude", hz_core::PRELUDE)?;
+        let bytecode = natives::compile_script(&ctx, hz_core::PRELUDE_SCRIPT, hz_core::PRELUDE)?;
         let units = hz_core::UNITS
             .iter()
-            .map(|&(name, source)| Ok((name, compile(name, source)?.into_boxed_slice())))
+            .map(|&(name, source)| {
+                Ok((name, natives::compile_script(&ctx, &hz_core::script_name(name), source)?.into_boxed_slice()))
+            })
             .collect::<Result<Vec<_>, String>>()?;
         let class_ids = clone::ClassIds::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;
         let zero_copy = alloc::probe(&ctx).catch(&ctx).map_err(|e| e.to_string())?;

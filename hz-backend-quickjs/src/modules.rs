@@ -15,7 +15,7 @@ pub(crate) fn resolve_from_agent(ctx: &Ctx<'_>, specifier: &str) -> Result<Strin
     let caller = (0..CALLER_DEPTH)
         .filter_map(|level| ctx.script_or_module_name(level))
         .filter_map(|name| name.to_string().ok())
-        .find(|name| !name.starts_with("hz:"));
+        .find(|name| !hz_core::is_own_script(name));
     hz_core::modules::resolve_spawn(caller.as_deref(), specifier)
 }
 

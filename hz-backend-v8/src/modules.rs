@@ -165,5 +165,5 @@ pub(crate) fn calling_file(scope: &mut v8::PinScope<'_, '_>) -> Option<String> {
         .filter_map(|i| trace.get_frame(scope, i))
         .filter_map(|f| f.get_script_name(scope))
         .map(|n| n.to_rust_string_lossy(scope))
-        .find(|n| !n.starts_with("hz:"))
+        .find(|n| !hz_core::is_own_script(n))
 }

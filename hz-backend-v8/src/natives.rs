@@ -365,7 +365,7 @@ fn op_load<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>
     let Some(source) = hz_core::unit(&name) else {
         return throw_type(scope, &format!("no prelude unit {name}"));
     };
-    if let Some(v) = crate::eval(scope, source, &format!("hz:{name}")) {
+    if let Some(v) = crate::eval(scope, source, &hz_core::script_name(&name)) {
         rv.set(v);
     }
 }
@@ -533,7 +533,7 @@ static PRELUDE_CACHE: OnceLock<Vec<u8>> = OnceLock::new();
 fn compile_prelude<'s>(scope: &mut v8::PinScope<'s, '_>) -> Option<v8::Local<'s, v8::Script>> {
     use v8::script_compiler::{self, CachedData, CompileOptions, NoCacheReason};
     let code = v8::String::new(scope, hz_core::PRELUDE)?;
-    let origin = crate::origin(scope, "hz:prelude", false)?;
+    let origin = crate::origin(scope, hz_core::PRELUDE_SCRIPT, false)?;
     match PRELUDE_CACHE.get() {
         Some(bytes) => {
             let mut source = script_compiler::Source::new_with_cached_data(code, Some(&origin), CachedData::new(bytes));

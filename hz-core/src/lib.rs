@@ -85,6 +85,21 @@ pub const UNITS: [(&str, &str); 5] = [
     ("agents", include_str!("js/agents.js")),
 ];
 
+/// The script name the prelude runs under in every backend (stack traces
+/// show it); a unit runs as [`script_name`]`(NAME)`.
+pub const PRELUDE_SCRIPT: &str = "hz:prelude";
+
+/// The script name of the prelude's unit `unit`: `hz:NAME`.
+pub fn script_name(unit: &str) -> String {
+    format!("hz:{unit}")
+}
+
+/// Whether a script or module name is hz's own code (the prelude or a
+/// unit), which the lookup of a caller's file skips.
+pub fn is_own_script(name: &str) -> bool {
+    name.starts_with("hz:")
+}
+
 /// The source of the prelude's unit `name` (see [`UNITS`]).
 pub fn unit(name: &str) -> Option<&'static str> {
     UNITS.iter().find(|u| u.0 == name).map(|u| u.1)
