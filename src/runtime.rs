@@ -95,6 +95,21 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Agents of each engine kept made ahead of need, so a spawn skips
+    /// making an engine instance (default 2; 0 turns it off; see
+    /// [`hz_core::RuntimeBuilder::warm_agents`]).
+    pub fn warm_agents(mut self, n: usize) -> Self {
+        self.inner = self.inner.warm_agents(n);
+        self
+    }
+
+    /// Whether each worker keeps to a CPU (default false; `hz run` pins its
+    /// worker-per-CPU runtime; see [`hz_core::RuntimeBuilder::pin_threads`]).
+    pub fn pin_threads(mut self, pin: bool) -> Self {
+        self.inner = self.inner.pin_threads(pin);
+        self
+    }
+
     /// Registers an engine (for example one configured differently).
     ///
     /// ```

@@ -100,6 +100,11 @@ impl Engine for V8Engine {
     fn boxed(agent: V8Agent) -> AgentBox {
         AgentBox::Migratable(Box::new(agent))
     }
+
+    /// Not under `max_agents`: a warm isolate would hold one of its places.
+    fn can_warm(&self) -> bool {
+        self.max_agents.is_none()
+    }
 }
 
 pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {

@@ -177,6 +177,14 @@ impl AgentSpec {
         Ok(())
     }
 
+    /// Whether a warm agent, made before its spec was known, can run this
+    /// spec: one with no limits, `[[CanBlock]]` true and no host data of
+    /// its own (the settings an engine instance is made with). The others
+    /// get an engine instance made for them.
+    pub fn is_plain(&self) -> bool {
+        self.can_block && self.limits == Limits::default() && self.data.is_none()
+    }
+
     /// Sets `[[CanBlock]]` (see [`AgentSpec::can_block`]).
     pub fn can_block(mut self, can_block: bool) -> Self {
         self.can_block = can_block;
@@ -380,6 +388,8 @@ pub(crate) struct AgentShared {
     pub(crate) mailbox: Mailbox<Task>,
     /// A migratable agent's engine instance, between turns.
     pub(crate) body: Mutex<Option<Box<dyn crate::engine::Agent + Send>>>,
+    /// Made ahead of need and not yet given a spec (see [`AgentShared::warm`]).
+    warm: AtomicBool,
     /// `[[CanBlock]]`.
     can_block: bool,
     limits: Limits,
@@ -410,16 +420,50 @@ impl AgentShared {
         let (can_block, limits) = (spec.can_block, spec.limits);
         let close_on_end = std::mem::take(&mut spec.close_on_end);
         let data = spec.data.take();
-        let span =
-            tracing::debug_span!("hz.agent", id, engine = engine.name(), name = spec.name.as_deref().unwrap_or(""));
+        let span = tracing::debug_span!(
+            "hz.agent",
+            id,
+            engine = engine.name(),
+            name = spec.name.as_deref().unwrap_or(""),
+            warm = false
+        );
         tracing::debug!(parent: &span, "spawned");
+        let mailbox = Mailbox::new(Task::Start(spec));
+        Self::make(id, rt, engine, home, mailbox, (can_block, limits, data), close_on_end, span, false)
+    }
+
+    /// An agent made ahead of need (see [`RuntimeBuilder::warm_agents`]):
+    /// no task yet, scheduled so that a worker makes its engine instance,
+    /// and the settings of a spec that [`AgentSpec::is_plain`] accepts.
+    ///
+    /// [`RuntimeBuilder::warm_agents`]: crate::RuntimeBuilder::warm_agents
+    pub(crate) fn warm(id: AgentId, rt: Arc<RuntimeInner>, engine: Arc<dyn DynEngine>) -> Arc<Self> {
+        let span =
+            tracing::debug_span!("hz.agent", id, engine = engine.name(), name = tracing::field::Empty, warm = true);
+        let plain = (true, Limits::default(), None);
+        Self::make(id, rt, engine, None, Mailbox::idle(), plain, Vec::new(), span, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        id: AgentId,
+        rt: Arc<RuntimeInner>,
+        engine: Arc<dyn DynEngine>,
+        home: Option<usize>,
+        mailbox: Mailbox<Task>,
+        (can_block, limits, data): (bool, Limits, Option<crate::HostData>),
+        close_on_end: Vec<crate::Channel>,
+        span: tracing::Span,
+        warm: bool,
+    ) -> Arc<Self> {
         Arc::new(AgentShared {
             id,
             rt,
             engine,
             home,
-            mailbox: Mailbox::new(Task::Start(spec)),
+            mailbox,
             body: Mutex::new(None),
+            warm: AtomicBool::new(warm),
             can_block,
             limits,
             span,
@@ -431,6 +475,23 @@ impl AgentShared {
             host: Mutex::new(HostState { close_on_end, ..HostState::default() }),
             result: ResultCell::new(),
         })
+    }
+
+    /// Whether this is a warm agent still waiting for its spec.
+    pub(crate) fn is_warm(&self) -> bool {
+        self.warm.load(Ordering::Acquire)
+    }
+
+    /// Gives a warm agent, whose engine instance exists, the spec it runs
+    /// (one [`AgentSpec::is_plain`] accepts): its start task is queued and
+    /// the agent scheduled, as a new agent's would be.
+    pub(crate) fn assign(self: &Arc<Self>, mut spec: AgentSpec) {
+        debug_assert!(spec.is_plain());
+        self.warm.store(false, Ordering::Release);
+        lock(&self.host).close_on_end = std::mem::take(&mut spec.close_on_end);
+        self.span.record("name", spec.name.as_deref().unwrap_or(""));
+        tracing::debug!(parent: &self.span, "spawned");
+        self.enqueue(Task::Start(spec));
     }
 
     /// Queues a task and schedules the agent if it was idle. A task for a

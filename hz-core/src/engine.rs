@@ -22,6 +22,15 @@ pub trait Engine: Send + Sync + 'static {
     /// Boxes an agent for the scheduler: [`AgentBox::Migratable`] needs `Send`.
     fn boxed(agent: Self::Agent) -> AgentBox;
 
+    /// Whether the runtime may make agents of this engine ahead of need,
+    /// before their spec is known (see
+    /// [`RuntimeBuilder::warm_agents`](crate::RuntimeBuilder::warm_agents)).
+    /// By default a migratable engine may (a warm agent is made on whatever
+    /// thread is idle); an engine that caps its live instances should not.
+    fn can_warm(&self) -> bool {
+        Self::MIGRATABLE
+    }
+
     /// Refuses, at spawn, limits this engine cannot enforce (a limit asked
     /// for must never be ignored silently). Every limit is enforced by default.
     fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error> {
@@ -52,6 +61,7 @@ pub(crate) trait DynEngine: Send + Sync {
     fn migratable(&self) -> bool;
     fn create(&self, host: Host) -> Result<AgentBox, Error>;
     fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error>;
+    fn can_warm(&self) -> bool;
 }
 
 impl<E: Engine> DynEngine for E {
@@ -66,5 +76,8 @@ impl<E: Engine> DynEngine for E {
     }
     fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error> {
         Engine::check_limits(self, limits)
+    }
+    fn can_warm(&self) -> bool {
+        E::MIGRATABLE && Engine::can_warm(self)
     }
 }

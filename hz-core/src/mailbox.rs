@@ -51,6 +51,15 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// A mailbox with no task yet, scheduled (its runner is about to make
+    /// the engine instance; the first task comes later, through `push`).
+    pub(crate) fn idle() -> Self {
+        Mailbox {
+            state: Mutex::new(State { tasks: VecDeque::new(), scheduled: true, life: Life::New }),
+            terminate: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     /// The terminate flag itself, for an engine's interrupt handler.
     pub(crate) fn terminate_flag(&self) -> Arc<AtomicBool> {
         self.terminate.clone()

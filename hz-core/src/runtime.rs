@@ -29,6 +29,11 @@ const STACK_SIZE: usize = 16 << 20;
 /// Threads parked as spares (for the next hand-off) beyond which a thread
 /// whose blocked agent woke up exits instead.
 const MAX_SPARES: usize = 64;
+/// Default for [`RuntimeBuilder::warm_agents`].
+const WARM_AGENTS: usize = 2;
+/// Ended agents' engine instances that may wait to be freed (see
+/// [`RuntimeInner::bury`]).
+const MAX_GRAVES: usize = 8;
 /// Default cap on threads (workers plus those of blocked agents). Past it a
 /// blocking agent keeps its worker (no hand-off).
 const MAX_THREADS: usize = 1024;
@@ -50,6 +55,8 @@ pub struct RuntimeBuilder {
     threads: Option<usize>,
     max_threads: usize,
     engines: Vec<Arc<dyn DynEngine>>,
+    warm: usize,
+    pin: bool,
 }
 
 impl Default for RuntimeBuilder {
@@ -61,7 +68,7 @@ impl Default for RuntimeBuilder {
 impl RuntimeBuilder {
     /// A builder with no engines and the default thread count.
     pub fn new() -> Self {
-        RuntimeBuilder { threads: None, max_threads: MAX_THREADS, engines: Vec::new() }
+        RuntimeBuilder { threads: None, max_threads: MAX_THREADS, engines: Vec::new(), warm: WARM_AGENTS, pin: false }
     }
 
     /// Worker threads (default: available parallelism).
@@ -76,6 +83,37 @@ impl RuntimeBuilder {
     /// blocking agent holds its worker. At least the worker count.
     pub fn max_threads(mut self, n: usize) -> Self {
         self.max_threads = n;
+        self
+    }
+
+    /// How many agents of each engine the runtime keeps made ahead of need
+    /// (default 2), so that a spawn skips making an engine instance: a warm
+    /// agent has its engine instance and hz's JS API in place, and gets its
+    /// code at spawn. A pool fills on the second spawn on its engine (a
+    /// program whose only agent is its main one makes none), and after that
+    /// tops itself up on whatever worker thread has nothing else to do.
+    /// Only specs with the settings an engine instance is made with use it
+    /// (see [`AgentSpec::is_plain`]); only engines whose agents migrate
+    /// (see [`Engine::can_warm`]). 0 turns it off.
+    pub fn warm_agents(mut self, n: usize) -> Self {
+        self.warm = n;
+        self
+    }
+
+    /// Whether each worker thread keeps to a CPU (worker `i` to the `i`th
+    /// CPU the process may use, modulo their count; default false). For a
+    /// process that owns the machine and has a worker per CPU, as `hz run`
+    /// does; where other runtimes or threads share the CPUs, pinned workers
+    /// cannot move away from a busy one, so leave it off.
+    ///
+    /// Why: a worker that wakes a parked one (to run an agent it readied)
+    /// may find the woken thread placed on its own CPU, as Linux does under
+    /// KVM when the other virtual CPU sits halted, and then waits while it
+    /// runs; kept apart, both run. Measured on a 2-CPU VM: a spawned agent's
+    /// first message 0.70 ms unpinned, 0.20 ms pinned. A thread that takes
+    /// over a blocked agent's worker takes its CPU too.
+    pub fn pin_threads(mut self, pin: bool) -> Self {
+        self.pin = pin;
         self
     }
 
@@ -98,8 +136,20 @@ impl RuntimeBuilder {
             return Err(Error::NotSupported("a runtime needs at least one engine"));
         }
         let n = self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let cpus = match self.pin {
+            true => {
+                let cpus = core_affinity::get_core_ids().unwrap_or_default();
+                (0..n).filter_map(|i| cpus.get(i % cpus.len().max(1)).copied()).collect()
+            }
+            false => Vec::new(),
+        };
         let inner = Arc::new(RuntimeInner {
+            cpus,
             id: NEXT_RUNTIME_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            warm: self.engines.iter().map(|_| Mutex::new(WarmPool::default())).collect(),
+            warm_jobs: Mutex::new(VecDeque::new()),
+            graves: Mutex::new(Vec::new()),
+            warm_target: self.warm,
             engines: self.engines,
             workers: (0..n).map(|_| Worker::default()).collect(),
             injector: Mutex::new(VecDeque::new()),
@@ -204,9 +254,31 @@ impl Parker {
     }
 }
 
+/// One engine's agents made ahead of need.
+#[derive(Default)]
+struct WarmPool {
+    /// Made, waiting for a spec.
+    ready: Vec<Arc<AgentShared>>,
+    /// Queued or being made.
+    making: usize,
+    /// Plain spawns so far (the pool fills from the second on).
+    spawns: u64,
+}
+
 pub(crate) struct RuntimeInner {
     id: usize,
     engines: Vec<Arc<dyn DynEngine>>,
+    /// Warm agents, per engine (same order as `engines`).
+    warm: Box<[Mutex<WarmPool>]>,
+    /// Warm agents to make, when a worker has nothing else to do.
+    warm_jobs: Mutex<VecDeque<Arc<AgentShared>>>,
+    /// Engine instances of ended agents, to free when a worker has nothing
+    /// else to do (see [`RuntimeInner::bury`]).
+    graves: Mutex<Vec<Box<dyn Agent + Send>>>,
+    warm_target: usize,
+    /// The CPU each worker slot keeps to (empty: none; see
+    /// [`RuntimeBuilder::pin_threads`]).
+    cpus: Vec<core_affinity::CoreId>,
     workers: Box<[Worker]>,
     injector: Mutex<VecDeque<Arc<AgentShared>>>,
     idle: Mutex<Vec<usize>>,
@@ -339,14 +411,87 @@ impl RuntimeInner {
         if self.closing.load(Ordering::Acquire) {
             return Err(Error::ShutDown);
         }
-        let engine = self.engine(engine)?;
+        let index = self.engines.iter().position(|e| e.name() == engine);
+        let index = index.ok_or_else(|| Error::UnknownEngine(engine.into()))?;
+        let engine = self.engines[index].clone();
         engine.check_limits(&spec.limits)?;
+        if spec.is_plain()
+            && let Some(agent) = self.take_warm(index)
+        {
+            lock(&self.live).insert(agent.id, std::sync::Arc::downgrade(&agent));
+            agent.assign(spec);
+            return Ok(agent);
+        }
         let home = (!engine.migratable()).then(|| self.place_pinned());
         let id = self.next_agent.fetch_add(1, Ordering::Relaxed);
         let agent = AgentShared::new(id, self.clone(), engine, home, spec);
         lock(&self.live).insert(id, std::sync::Arc::downgrade(&agent));
         self.schedule(agent.clone());
         Ok(agent)
+    }
+
+    /// A warm agent of engine `index` for a plain spawn, if one is ready;
+    /// from the pool's second spawn on, queues the warm agents that bring
+    /// it back to [`RuntimeBuilder::warm_agents`].
+    fn take_warm(self: &Arc<Self>, index: usize) -> Option<Arc<AgentShared>> {
+        let engine = &self.engines[index];
+        if self.warm_target == 0 || !engine.can_warm() {
+            return None;
+        }
+        let (agent, missing) = {
+            let mut pool = lock(&self.warm[index]);
+            pool.spawns += 1;
+            let agent = pool.ready.pop();
+            let missing = match pool.spawns {
+                1 => 0,
+                _ => self.warm_target.saturating_sub(pool.ready.len() + pool.making),
+            };
+            pool.making += missing;
+            (agent, missing)
+        };
+        if missing > 0 {
+            let mut jobs = lock(&self.warm_jobs);
+            for _ in 0..missing {
+                let id = self.next_agent.fetch_add(1, Ordering::Relaxed);
+                jobs.push_back(AgentShared::warm(id, self.clone(), engine.clone()));
+            }
+            drop(jobs);
+        }
+        agent
+    }
+
+    /// A worker made a warm agent's engine instance (`None`: it failed):
+    /// into its pool it goes, unless the runtime is ending.
+    fn warm_made(&self, agent: Arc<AgentShared>, body: Option<Box<dyn Agent + Send>>) {
+        let index = self.engines.iter().position(|e| Arc::ptr_eq(e, &agent.engine)).unwrap_or(0);
+        let mut pool = lock(&self.warm[index]);
+        pool.making = pool.making.saturating_sub(1);
+        let Some(body) = body else { return };
+        if self.closing.load(Ordering::Acquire) {
+            drop(pool);
+            drop(body);
+            return;
+        }
+        *lock(&agent.body) = Some(body);
+        // Idle until its start task is pushed: that push schedules it.
+        let queued = agent.mailbox.reschedule();
+        debug_assert!(!queued, "a warm agent has no task before it is assigned");
+        pool.ready.push(agent);
+    }
+
+    /// Drops every warm agent and every ended agent's engine instance (the
+    /// runtime is ending). Their records hold
+    /// the runtime, so they must go for it to be freed.
+    fn drop_leftovers(&self) {
+        lock(&self.warm_jobs).clear();
+        let graves = std::mem::take(&mut *lock(&self.graves));
+        drop(graves);
+        let ready: Vec<_> = self.warm.iter().flat_map(|p| std::mem::take(&mut lock(p).ready)).collect();
+        for agent in ready {
+            // The engine instance holds its record (through its `Host`).
+            let body = agent.take_body();
+            drop(body);
+        }
     }
 
     /// The home thread for a new pinned agent: one with no agent blocked in a
@@ -448,10 +593,52 @@ impl RuntimeInner {
         (1..n).find_map(|k| lock(&self.workers[(idx + k) % n].local).pop_front())
     }
 
+    /// Does one piece of work for worker `idx`, if there is any: a ready
+    /// agent's turns first; with none, it frees an ended agent's engine
+    /// instance, else makes a warm agent. False if there was nothing.
+    fn step(&self, idx: usize) -> bool {
+        if let Some(a) = self.find_work(idx) {
+            self.run_agent(a);
+            return true;
+        }
+        let grave = lock(&self.graves).pop();
+        if let Some(body) = grave {
+            drop(body);
+            return true;
+        }
+        let warm = lock(&self.warm_jobs).pop_front();
+        if let Some(a) = warm {
+            self.run_agent(a);
+            return true;
+        }
+        false
+    }
+
+    /// Frees an ended agent's engine instance, or leaves it for a worker
+    /// with nothing else to do ([`RuntimeInner::step`]): tearing an engine
+    /// down is slow (a full GC) and nobody waits on it, while the agents it
+    /// talked to may be ready to run on this thread now. At most
+    /// [`MAX_GRAVES`] wait; an engine that caps its live instances frees
+    /// them at once (see [`Engine::can_warm`]).
+    fn bury(&self, agent: &AgentShared, body: Body) {
+        if let Body::Migratable(b) = body {
+            if agent.engine.can_warm() {
+                let mut graves = lock(&self.graves);
+                if graves.len() < MAX_GRAVES {
+                    graves.push(b);
+                    return;
+                }
+            }
+            drop(b);
+        }
+    }
+
     fn has_work(&self, idx: usize) -> bool {
         !lock(&self.workers[idx].pinned).is_empty()
             || !lock(&self.injector).is_empty()
             || self.workers.iter().any(|w| !lock(&w.local).is_empty())
+            || !lock(&self.warm_jobs).is_empty()
+            || !lock(&self.graves).is_empty()
     }
 
     /// A pool thread: serves worker slot `idx` until shutdown or until its
@@ -461,6 +648,9 @@ impl RuntimeInner {
         // Clone walks stop cleanly with 4 MiB left for the engine below them.
         hz_clone::set_thread_stack(STACK_SIZE, 4 << 20);
         loop {
+            if let Some(cpu) = self.cpus.get(idx) {
+                core_affinity::set_for_current(*cpu);
+            }
             CURRENT.with(|c| c.set((self.id, idx)));
             HANDED_OFF.with(|h| h.set(false));
             self.serve(idx);
@@ -565,13 +755,11 @@ impl RuntimeInner {
             if HANDED_OFF.with(Cell::get) {
                 return;
             }
-            if let Some(a) = self.find_work(idx) {
-                self.run_agent(a);
+            if self.step(idx) {
                 continue;
             }
             for i in 0..SPINS {
-                if let Some(a) = self.find_work(idx) {
-                    self.run_agent(a);
+                if self.step(idx) {
                     continue 'outer;
                 }
                 if i % 32 == 31 {
@@ -621,6 +809,19 @@ impl RuntimeInner {
                 }
                 if agent.is_terminating() {
                     agent.finish(Some(Err(Failure::Terminated)));
+                    return;
+                }
+                if agent.is_warm() {
+                    let body = if self.closing.load(Ordering::Acquire) {
+                        None
+                    } else {
+                        match catch_unwind(AssertUnwindSafe(|| agent.create_body())) {
+                            Ok(Ok(AgentBox::Migratable(b))) => Some(b),
+                            Ok(Ok(AgentBox::Pinned(_))) | Ok(Err(_)) | Err(_) => None,
+                        }
+                    };
+                    agent.mailbox.set_running();
+                    self.warm_made(agent, body);
                     return;
                 }
                 agent.mailbox.set_running();
@@ -680,16 +881,15 @@ impl RuntimeInner {
                 agent.exceed(crate::Limit::Cpu);
             }
         }
-        // Joiners hear of the end before the engine instance is freed:
-        // tearing an engine down is slow (a full GC) and nobody waits on it.
+        // Joiners hear of the end before the engine instance is freed.
         if agent.is_terminating() {
             agent.finish(Some(Err(Failure::Terminated)));
-            drop(body);
+            self.bury(&agent, body);
             return;
         }
         if agent.is_done() {
             agent.finish(None);
-            drop(body);
+            self.bury(&agent, body);
             return;
         }
         match body {
@@ -788,5 +988,7 @@ impl RuntimeInner {
                 }
             }
         }
+        // After the joins: no worker is making one any more.
+        self.drop_leftovers();
     }
 }

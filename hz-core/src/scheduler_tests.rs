@@ -147,3 +147,103 @@ fn terminate_racing_sends_loses_and_duplicates_nothing() {
     // Both outcomes happened: the race was real.
     assert!(relayed_total > 0 && returned_total > 0, "relayed {relayed_total}, returned {returned_total}");
 }
+
+/// A migratable test engine that counts the engine instances it has made
+/// and those still alive.
+#[derive(Default, Clone)]
+struct CountingEngine {
+    made: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountedAgent(crate::testing::TestAgent, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for CountedAgent {
+    fn drop(&mut self) {
+        self.1.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl crate::Agent for CountedAgent {
+    fn run_task(&mut self, task: crate::Task) {
+        self.0.run_task(task)
+    }
+}
+
+impl crate::Engine for CountingEngine {
+    const NAME: &'static str = "counting";
+    const MIGRATABLE: bool = true;
+    type Agent = CountedAgent;
+
+    fn create_agent(&self, host: crate::Host) -> Result<CountedAgent, crate::Error> {
+        let inner = MigratableTestEngine::default().create_agent(host)?;
+        self.made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(CountedAgent(inner, self.live.clone()))
+    }
+
+    fn boxed(agent: CountedAgent) -> crate::AgentBox {
+        crate::AgentBox::Migratable(Box::new(agent))
+    }
+}
+
+impl CountingEngine {
+    fn made(&self) -> usize {
+        self.made.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    fn live(&self) -> usize {
+        self.live.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Waits up to 5 s for `cond`, then checks it holds 50 ms later too.
+fn settles(what: &str, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(cond(), "{what} did not hold");
+}
+
+#[test]
+fn warm_agents_fill_from_the_second_plain_spawn_and_serve_plain_spawns_only() {
+    let engine = CountingEngine::default();
+    let rt = RuntimeBuilder::new().threads(2).warm_agents(2).engine(engine.clone()).build().unwrap();
+    let run = |spec: AgentSpec| {
+        let h = rt.spawn::<CountingEngine>(spec).unwrap();
+        assert_eq!(threads_of(h.join().unwrap()).len(), 3);
+    };
+    // The first spawn makes its own agent and no warm ones.
+    run(AgentSpec::script("t", "2"));
+    rt.wait_idle();
+    settles("one agent made, none live", || engine.made() == 1 && engine.live() == 0);
+    // The second makes its own too, and two warm ones; the ended agents are
+    // freed while the workers are idle.
+    run(AgentSpec::script("t", "2"));
+    settles("two warm agents", || engine.made() == 4 && engine.live() == 2);
+    // A plain spawn takes a warm agent: one more is made, to refill.
+    run(AgentSpec::script("t", "2"));
+    settles("the pool refilled", || engine.made() == 5 && engine.live() == 2);
+    // Spawns with limits or [[CanBlock]] false get agents made for them.
+    let limits = crate::Limits { turn_time: Some(std::time::Duration::from_secs(60)), ..Default::default() };
+    run(AgentSpec::script("t", "2").limits(limits));
+    run(AgentSpec::script("t", "2").can_block(false));
+    settles("two agents made for their specs", || engine.made() == 7 && engine.live() == 2);
+    // The runtime's end frees the warm agents.
+    drop(rt);
+    assert_eq!(engine.live(), 0, "an engine instance outlived its runtime");
+}
+
+#[test]
+fn no_warm_agents_when_turned_off_and_ended_agents_freed_at_shutdown() {
+    let engine = CountingEngine::default();
+    let rt = RuntimeBuilder::new().threads(1).warm_agents(0).engine(engine.clone()).build().unwrap();
+    let handles: Vec<_> = (0..20).map(|_| rt.spawn::<CountingEngine>(AgentSpec::script("t", "3")).unwrap()).collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    drop(rt);
+    assert_eq!((engine.made(), engine.live()), (20, 0));
+}

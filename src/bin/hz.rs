@@ -66,10 +66,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut builder = Runtime::builder();
-    if let Some(n) = opts.threads {
-        builder = builder.threads(n);
-    }
+    // The process is the program's: with a worker per CPU (the default),
+    // each keeps to its own (see RuntimeBuilder::pin_threads).
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = opts.threads.unwrap_or(cpus);
+    let builder = Runtime::builder().threads(threads).pin_threads(threads == cpus && cpus > 1);
     let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -287,6 +287,10 @@ macro_rules! backend_suite {
                 suite::a_completed_parent_joins_its_children_first(E)
             }
             #[test]
+            fn warm_agents_start_fresh_with_their_own_settings() {
+                suite::warm_agents_start_fresh_with_their_own_settings(E)
+            }
+            #[test]
             fn join_twice_and_terminate_after_the_end() {
                 suite::join_twice_and_terminate_after_the_end(E)
             }

@@ -215,6 +215,40 @@ pub(crate) fn join_returns_the_value(e: &str) {
     assert_eq!(out, r#"[{"list":[2,3],"nested":{"ok":true},"sum":5},"later",42,"number"]"#);
 }
 
+/// Spawns one after another, so that (on engines that have them) most run
+/// on warm agents made ahead of need: each child still starts with fresh
+/// globals, gets its own arguments and channels, and one with limits or
+/// `[[CanBlock]]` false still gets them.
+pub(crate) fn warm_agents_start_fresh_with_their_own_settings(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const seen = [];
+            for (let i = 0; i < 12; i++) {
+                const ch = hz.channel(1);
+                const h = hz.spawn(async (i, ch) => {
+                    const before = typeof globalThis.mark;
+                    globalThis.mark = i;
+                    await ch.send(i * 10);
+                    return [before, i];
+                }, i, ch);
+                const { value: sent } = await ch.recv();
+                const [before, back] = await h.join();
+                seen.push(before === 'undefined' && back === i && sent === i * 10);
+            }
+            const slow = hz.spawn({ fn: () => { for (;;) {} }, limits: { turnMs: 30 } });
+            const limited = await slow.join().then(() => 'completed', (err) => err.name);
+            const noBlock = hz.spawn({ source: `
+                let r;
+                try { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 0); r = 'waited'; }
+                catch (err) { r = err.name; }
+                r`, canBlock: false });
+            return [seen.every(Boolean), seen.length, limited, await noBlock.join().catch((err) => 'spawn: ' + err.message)];
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,12,"LimitError","TypeError"]"#);
+}
+
 pub(crate) fn join_rejects_with_the_error(e: &str) {
     let out = json(
         e,

@@ -326,6 +326,10 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), {mem} RAM, {} {}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
+/// The spawn workload's cases (bench/hz/spawn.mjs, bench/peers/spawn.mjs).
+const SPAWN_BACK_TO_BACK: &str = "spawn → first message";
+const SPAWN_PACED: &str = "spawn → first message, 1 per 5 ms";
+
 /// The acceptance targets, computed from the results.
 fn targets(md: &mut String, results: &Results<'_>, runtimes: &[Runtime], per_agent: &[(String, u64, f64)]) {
     let peers: Vec<&Runtime> = runtimes.iter().filter(|r| !r.hz).collect();
@@ -336,19 +340,21 @@ fn targets(md: &mut String, results: &Results<'_>, runtimes: &[Runtime], per_age
         |w: &str, case: &str, better: Better| best(peers.iter().filter_map(|r| Some((*r, value(w, r, case)?))), better);
     let verdict = |ok: bool| if ok { "**met**" } else { "**not met**" };
     let _ = writeln!(md, "| target | result | |\n|---|---|---|");
-    if let (Some(q), Some((p, pv))) =
-        (hzs.iter().find(|r| r.id == "hz-quickjs"), best_peer("spawn", "spawn → first message", Better::Lower))
-        && let Some(v) = value("spawn", q, "spawn → first message")
-    {
-        let _ = writeln!(
-            md,
-            "| spawn ≥ 20× faster than the best peer (QuickJS) | {} ms vs {} {} ms: {} | {} |",
-            fmt_num(v),
-            p.label,
-            fmt_num(pv),
-            versus(v, pv, Better::Lower),
-            verdict(pv / v >= 20.0)
-        );
+    for (case, how) in [(SPAWN_BACK_TO_BACK, "back to back"), (SPAWN_PACED, "paced")] {
+        if let (Some(q), Some((p, pv))) =
+            (hzs.iter().find(|r| r.id == "hz-quickjs"), best_peer("spawn", case, Better::Lower))
+            && let Some(v) = value("spawn", q, case)
+        {
+            let _ = writeln!(
+                md,
+                "| spawn ≥ 20× faster than the best peer (QuickJS, {how}) | {} ms vs {} {} ms: {} | {} |",
+                fmt_num(v),
+                p.label,
+                fmt_num(pv),
+                versus(v, pv, Better::Lower),
+                verdict(pv / v >= 20.0)
+            );
+        }
     }
     for case in ["number", "object"] {
         if let Some((p, pv)) = best_peer("roundtrip", case, Better::Lower) {
