@@ -216,6 +216,12 @@ fn op_close(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     Ok(JsValue::undefined())
 }
 
+fn op_close_on_end(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
+    let ch = chan(&arg(args, 0))?;
+    host(ctx).close_on_end(&ch, arg(args, 1).to_boolean());
+    Ok(JsValue::undefined())
+}
+
 fn op_info(_: &JsValue, args: &[JsValue], ctx: &mut Context) -> Result {
     let ch = chan(&arg(args, 0))?;
     let items = [(ch.capacity() as f64).into(), (ch.len() as f64).into(), ch.is_closed().into()];
@@ -466,13 +472,14 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
-    let natives: [(&str, Native); 25] = [
+    let natives: [(&str, Native); 26] = [
         ("channel", op_channel),
         ("send", op_send),
         ("recv", op_recv),
         ("trySend", op_try_send),
         ("tryRecv", op_try_recv),
         ("close", op_close),
+        ("closeOnEnd", op_close_on_end),
         ("info", op_info),
         ("select", op_select),
         ("spawn", op_spawn),

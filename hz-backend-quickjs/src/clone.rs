@@ -542,10 +542,19 @@ impl<'js> Serializer<'_, 'js> {
             self.w.string(&(atom & !ATOM_TAG_INT).to_string());
             return Ok(());
         }
-        with_text(ctx, Text::Atom(atom), |bytes| match std::str::from_utf8(bytes) {
-            Ok(key) => self.w.string(key),
-            Err(_) => self.w.string(&String::from_utf8_lossy(bytes)),
-        })
+        let written =
+            with_text(ctx, Text::Atom(atom), |bytes| std::str::from_utf8(bytes).map(|key| self.w.string(key)).is_ok())?;
+        if !written {
+            // Not valid UTF-8: a lone surrogate. Send the UTF-16 code units.
+            // SAFETY: `atom` is live (held by the caller's KeyList);
+            // JS_AtomToString returns a new owned value (or an exception).
+            let key = unsafe { Value::from_raw(ctx.clone(), qjs::JS_AtomToString(ctx.as_raw().as_ptr(), atom)) };
+            if key.is_exception() {
+                return Err(CloneErr::Js(rquickjs::Error::Exception));
+            }
+            self.w.string_utf16(&utf16_units(&key)?);
+        }
+        Ok(())
     }
 
     fn array(&mut self, v: &Value<'js>, obj: &Object<'js>, depth: usize) -> Result<(), CloneErr> {
@@ -792,6 +801,15 @@ fn data_property<'js>(target: &Value<'js>, key: DataKey<'_>, value: Value<'js>) 
                 qjs::JS_FreeAtom(p, atom);
                 r
             }
+            DataKey::String(k) => {
+                let atom = qjs::JS_ValueToAtom(p, k);
+                if atom == qjs::JS_ATOM_NULL as qjs::JSAtom {
+                    return Err(CloneErr::Js(rquickjs::Error::Exception));
+                }
+                let r = qjs::JS_DefinePropertyValue(p, obj.as_raw(), atom, qjs::JS_DupValue(p, value.as_raw()), flags);
+                qjs::JS_FreeAtom(p, atom);
+                r
+            }
         }
     };
     if r < 0 {
@@ -804,6 +822,9 @@ fn data_property<'js>(target: &Value<'js>, key: DataKey<'_>, value: Value<'js>) 
 enum DataKey<'a> {
     Index(u32),
     Name(&'a str),
+    /// A string value (UTF-16 text, maybe with a lone surrogate), held by
+    /// the caller.
+    String(qjs::JSValue),
 }
 
 impl<'js> Sink for Builder<'_, 'js> {
@@ -867,7 +888,11 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn define(&mut self, target: &Value<'js>, key: JsStr<'_>, value: Value<'js>) -> Result<(), CloneErr> {
         match key {
             JsStr::Utf8(k) => data_property(target, DataKey::Name(k), value),
-            other => data_property(target, DataKey::Name(&other.to_string_lossy()), value),
+            // May hold a lone surrogate: the key is the exact JS string.
+            utf16 => {
+                let key = self.string(utf16)?;
+                data_property(target, DataKey::String(key.as_raw()), value)
+            }
         }
     }
     fn define_index(&mut self, target: &Value<'js>, index: u32, value: Value<'js>) -> Result<(), CloneErr> {

@@ -344,6 +344,16 @@ pub(crate) fn install<'js>(
         })?,
     )?;
     ops.set(
+        "closeOnEnd",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ch: Value<'js>, on: bool| -> rquickjs::Result<()> {
+                host.close_on_end(&chan(&ctx, &ch)?, on);
+                Ok(())
+            }
+        })?,
+    )?;
+    ops.set(
         "info",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, ch: Value<'js>| -> rquickjs::Result<Array<'js>> {
             let ch = chan(&ctx, &ch)?;

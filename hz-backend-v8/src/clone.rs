@@ -441,7 +441,7 @@ impl<'s> Serializer<'s> {
         depth: usize,
         skip: Option<u32>,
     ) -> Result<(), CloneErr> {
-        for (key, name, index) in keys {
+        for (key, index) in keys {
             if let (Some(n), Some(i)) = (skip, index)
                 && i < n
             {
@@ -452,7 +452,9 @@ impl<'s> Serializer<'s> {
                 continue;
             }
             let value = o.get(scope, key).ok_or(CloneErr::Js)?;
-            self.w.string(&name);
+            // The exact key, lone surrogates included.
+            let name = v8::Local::<v8::String>::try_from(key).map_err(|_| CloneErr::Js)?;
+            write_string(scope, &mut self.w, name);
             self.write(scope, value, depth + 1)?;
         }
         Ok(())
@@ -466,7 +468,7 @@ impl<'s> Serializer<'s> {
     ) -> Result<(), CloneErr> {
         let length = v8::Local::<v8::Array>::try_from(v8::Local::<v8::Value>::from(o)).map(|a| a.length()).unwrap_or(0);
         let keys = own_enumerable_keys(scope, o)?;
-        if let Some(has) = Writer::dense_elements(length, keys.iter().filter_map(|(_, _, i)| *i)) {
+        if let Some(has) = Writer::dense_elements(length, keys.iter().filter_map(|(_, i)| *i)) {
             let id = self.w.begin_dense_array(length);
             self.remember(o, id);
             for (i, has) in has.into_iter().enumerate() {
@@ -567,7 +569,7 @@ impl<'s> Serializer<'s> {
 }
 
 /// A property key, its text, and its array index if it is one.
-type Key<'s> = (v8::Local<'s, v8::Value>, String, Option<u32>);
+type Key<'s> = (v8::Local<'s, v8::Value>, Option<u32>);
 
 /// Own enumerable string keys of `o`, each with its text and array index.
 fn own_enumerable_keys<'s>(
@@ -584,9 +586,8 @@ fn own_enumerable_keys<'s>(
     let mut keys = Vec::with_capacity(names.length() as usize);
     for i in 0..names.length() {
         let k = names.get_index(scope, i).ok_or(CloneErr::Js)?;
-        let text = k.to_rust_string_lossy(scope);
-        let index = hz_clone::array_index(&text);
-        keys.push((k, text, index));
+        let index = hz_clone::array_index(&k.to_rust_string_lossy(scope));
+        keys.push((k, index));
     }
     Ok(keys)
 }
@@ -700,13 +701,10 @@ impl<'s> Sink for Builder<'_, 's, '_> {
         Ok(a.into())
     }
     fn define(&mut self, target: &Self::Value, key: JsStr<'_>, value: Self::Value) -> Result<(), CloneErr> {
-        let k = match key {
-            JsStr::Utf8(k) => v8::String::new(self.scope, k),
-            other => v8::String::new(self.scope, &other.to_string_lossy()),
-        }
-        .ok_or(CloneErr::Clone(CloneError::TooLarge))?;
+        // The exact key (UTF-16 may hold a lone surrogate).
+        let k = v8::Local::<v8::Name>::try_from(self.string(key)?).map_err(|_| CloneErr::Js)?;
         // CreateDataProperty: never a setter, `__proto__` stays an ordinary key.
-        as_object(*target)?.create_data_property(self.scope, k.into(), value).ok_or(CloneErr::Js)?;
+        as_object(*target)?.create_data_property(self.scope, k, value).ok_or(CloneErr::Js)?;
         Ok(())
     }
     fn define_index(&mut self, target: &Self::Value, index: u32, value: Self::Value) -> Result<(), CloneErr> {

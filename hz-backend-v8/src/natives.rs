@@ -269,6 +269,12 @@ fn op_close<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, _rv: Ret<'s>) 
     }
 }
 
+fn op_close_on_end<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, _rv: Ret<'s>) {
+    let Some(ch) = chan(scope, args.get(0)) else { return };
+    let on = args.get(1).boolean_value(scope);
+    host(scope).close_on_end(&ch, on);
+}
+
 fn op_info<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
     let Some(ch) = chan(scope, args.get(0)) else { return };
     let items = [
@@ -584,6 +590,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     native!("trySend", op_try_send);
     native!("tryRecv", op_try_recv);
     native!("close", op_close);
+    native!("closeOnEnd", op_close_on_end);
     native!("info", op_info);
     native!("select", op_select);
     native!("spawn", op_spawn);

@@ -1117,6 +1117,19 @@ impl Host {
         Ok(id)
     }
 
+    /// Closes `ch` when this agent ends, however it ends (`on` true), or no
+    /// longer (`on` false), as [`AgentSpec::close_on_end`] does for the
+    /// channels a spawn names. A MessagePort's two channels close with the
+    /// agent that owns the port (until it transfers the port away), so the
+    /// entangled port hears of the end instead of waiting forever.
+    pub fn close_on_end(&self, ch: &Arc<PayloadChan>, on: bool) {
+        let mut h = lock(&self.agent.host);
+        h.close_on_end.retain(|c| !Arc::ptr_eq(c.raw(), ch));
+        if on {
+            h.close_on_end.push(crate::Channel::from_raw(ch.clone()));
+        }
+    }
+
     /// `handle.join()` on a child this agent spawned. Once a join has its
     /// result the child's record goes (a parent spawning many children
     /// holds only the live and the unjoined ones); the prelude keeps each

@@ -291,6 +291,14 @@ macro_rules! backend_suite {
                 suite::warm_agents_start_fresh_with_their_own_settings(E)
             }
             #[test]
+            fn clone_keeps_lone_surrogate_keys() {
+                suite::clone_keeps_lone_surrogate_keys(E)
+            }
+            #[test]
+            fn message_port_closes_when_its_holder_ends() {
+                suite::message_port_closes_when_its_holder_ends(E)
+            }
+            #[test]
             fn join_twice_and_terminate_after_the_end() {
                 suite::join_twice_and_terminate_after_the_end(E)
             }

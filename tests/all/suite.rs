@@ -781,6 +781,32 @@ pub(crate) fn clone_keeps_keys_of_every_kind(e: &str) {
     );
 }
 
+/// A property key holding a lone surrogate keeps its exact UTF-16 through
+/// structuredClone, a channel, and a hop through a QuickJS agent (keys are
+/// strings like any other: nothing is replaced by U+FFFD).
+pub(crate) fn clone_keeps_lone_surrogate_keys(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const keys = ['a\uD800b', '\uDC00', 'x\uD83D\uDE00y', '\uD800\uD800'];
+            const o = {}; keys.forEach((k, i) => { o[k] = i; });
+            const units = (obj) => Object.keys(obj).map((k) => [...k].map((c) => c.charCodeAt(0).toString(16)).join(' '));
+            const local = structuredClone(o);
+            const ch = hz.channel(1);
+            await ch.send(o);
+            const sent = (await ch.recv()).value;
+            const echo = hz.spawn({ fn: async (ch) => { const { value } = await ch.recv(); await ch.send(value); }, engine: 'quickjs' }, ch);
+            await ch.send(o);
+            await new Promise((r) => setTimeout(r, 20));
+            const back = (await ch.recv()).value;
+            await echo.join();
+            const same = (c) => JSON.stringify(units(c)) === JSON.stringify(units(o)) && keys.every((k, i) => c[k] === i);
+            return [same(local), same(sent), same(back), units(back)];
+        })()"#,
+    );
+    assert_eq!(out, r#"[true,true,true,["61 d800 62","dc00","78 d83d 79","d800 d800"]]"#);
+}
+
 /// The builtins hz's clone code calls are the engine's own, kept before
 /// user code ran (QuickJS keeps them unmade until the first clone that
 /// needs them): replacing them afterwards changes nothing.
@@ -1853,6 +1879,50 @@ pub(crate) fn message_port_transferred_to_a_third_agent_then_used(e: &str) {
         out,
         r#"[["hello from A, echoed by B",true,true],[1,2,3,4,5],0,["itself: DataCloneError","twice: DataCloneError","moved: DataCloneError","not in the transfer list: DataCloneError","a worker: DataCloneError"]]"#
     );
+}
+
+/// A port whose holder ends without closing it is closed with it: the
+/// entangled port, once started, gets a 'close' event (as in HTML and Node) instead of
+/// waiting forever, and posting to it drops the message. A port the ended
+/// agent had passed on is not closed; one closed by its peer gets the
+/// event too.
+pub(crate) fn message_port_closes_when_its_holder_ends(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const closed = (p) => new Promise((resolve) => { p.onclose = (ev) => resolve([ev.type, ev.target === p]); });
+            // The worker takes the port, says hello, and ends without closing it.
+            const { port1, port2 } = new MessageChannel();
+            const got = [];
+            port1.onmessage = (m) => got.push(m.data);
+            const ended = closed(port1);
+            const w = new Worker({ source: `self.onmessage = (e) => { e.ports[0].postMessage('hi'); close(); };` });
+            w.postMessage(null, [port2]);
+            const event = await ended;
+            port1.postMessage('to nobody');
+
+            // A relay hands its port back before it ends: the port stays open.
+            const mc = new MessageChannel();
+            const relay = new Worker({ source: `self.onmessage = (e) => { postMessage('back', [e.ports[0]]); close(); };` });
+            const back = await new Promise((resolve) => {
+                relay.onmessage = (e) => resolve(e.ports[0]);
+                relay.postMessage(null, [mc.port2]);
+            });
+            await new Promise((r) => setTimeout(r, 50));
+            const echo = new Promise((resolve) => { back.onmessage = (m) => resolve(m.data); });
+            mc.port1.postMessage('still open');
+            const stillOpen = await echo;
+            back.close();
+
+            // Closed by its peer, here.
+            const local = new MessageChannel();
+            const peerClosed = closed(local.port1);
+            local.port1.start();
+            local.port2.close();
+            return [got, event, stillOpen, await peerClosed];
+        })()"#,
+    );
+    assert_eq!(out, r#"[["hi"],["close",true],"still open",["close",true]]"#);
 }
 
 /// A BroadcastChannel message reaches every other object of its name, in

@@ -117,6 +117,13 @@ fn main() {
         println!("cargo:rerun-if-env-changed={}", feature_to_cargo(feature));
     }
     println!("cargo:rerun-if-env-changed=CARGO_CFG_SANITIZE");
+    // hz patch: rebuild when the (patched) QuickJS sources change. The
+    // rerun-if-env-changed lines above turn off Cargo's default (rerun when
+    // any file of the package changes), so without these an edit to
+    // quickjs.c was not compiled.
+    println!("cargo:rerun-if-changed=quickjs");
+    println!("cargo:rerun-if-changed=quickjs.bind.h");
+    println!("cargo:rerun-if-changed=build.rs");
 
     let src_dir = Path::new("quickjs");
 

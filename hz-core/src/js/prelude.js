@@ -11,6 +11,7 @@
 //   tryRecv(ch) -> undefined | [status, value]
 //   close(ch)                        throws if already closed
 //   info(ch) -> [capacity, length, closed]
+//   closeOnEnd(ch, on)               close ch when this agent ends (on), or no longer
 //   select(list, hasDefault, timeoutMs) -> r   list: [[ch, isSend, value], ...]
 //   spawn(kind, code, name, engine, args, canBlock, options) -> id   kind 0 function, 1 script, 2 module
 //                                    (code is its path); options: undefined or

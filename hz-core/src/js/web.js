@@ -233,9 +233,17 @@
   const portState = new WeakMap();
   const forwardOf = new WeakMap(); // stop channel -> its pump's relay
   const PORT_KEY = Symbol('MessagePort');
+  // A port's channels close with the agent that holds it (until it moves
+  // on), so its peer sees the end (a 'close' event) instead of waiting.
+  function holdPort(s, on) {
+    ops.closeOnEnd(s.out, on);
+    ops.closeOnEnd(s.in, on);
+  }
   function newPort(out, inn, relays) {
     const port = new MessagePort(PORT_KEY);
-    portState.set(port, { out, in: inn, relays: isArray(relays) ? relays : [], stop: null, moved: false, closed: false, restart: false, handlers: {} });
+    const s = { out, in: inn, relays: isArray(relays) ? relays : [], stop: null, moved: false, closed: false, restart: false, handlers: {} };
+    portState.set(port, s);
+    holdPort(s, true);
     return port;
   }
   function startPort(port) {
@@ -269,6 +277,8 @@
             s.relays.shift();
             continue;
           }
+          // The peer closed its port, or the agent holding it ended.
+          dispatchTo(port, port, new Event('close'));
           return;
         }
         deliver(port, port, r.value);
@@ -279,6 +289,7 @@
   function takePort(port) {
     const s = portState.get(port);
     s.moved = true;
+    holdPort(s, false);
     s.restart = s.stop !== null;
     if (s.restart) {
       const relay = channel(UNBOUNDED);
@@ -293,6 +304,7 @@
   function restorePort(port) {
     const s = portState.get(port);
     s.moved = false;
+    holdPort(s, true);
     if (s.restart) startPort(port);
   }
   function dropPort(port) {
@@ -328,6 +340,7 @@
         s.stop.close();
         s.stop = null;
       }
+      holdPort(s, false);
       dropPort(this);
     }
   }
@@ -440,8 +453,11 @@
       try { s.ch.close(); } catch { /* closed already */ }
     }
   }
-  for (const [cls, state] of [[MessagePort, portState], [BroadcastChannel, broadcastState]]) {
-    for (const type of ['message', 'messageerror']) {
+  for (const [cls, state, types] of [
+    [MessagePort, portState, ['message', 'messageerror', 'close']],
+    [BroadcastChannel, broadcastState, ['message', 'messageerror']],
+  ]) {
+    for (const type of types) {
       defineProperty(cls.prototype, 'on' + type, {
         get() {
           const h = state.get(this)?.handlers['on' + type];
