@@ -373,6 +373,10 @@ pub(crate) struct HostState {
     children: HashMap<AgentId, Arc<AgentShared>>,
     /// [`AgentSpec::close_on_end`].
     close_on_end: Vec<crate::Channel>,
+    /// [`Host::close_on_end`]: held weakly, as a channel nobody else holds
+    /// has nobody to tell (and a long-lived agent's dropped ports must not
+    /// pile up here).
+    held: Vec<Weak<PayloadChan>>,
 }
 
 type Joiner = Box<dyn FnOnce(&AgentResult) + Send>;
@@ -646,7 +650,7 @@ impl AgentShared {
     /// terminates them first, so none is left blocked in a wait; one that
     /// completes lets them run to their own end.
     pub(crate) fn finish(self: &Arc<Self>, result: Option<AgentResult>) {
-        let (ops, settled, aborted, children, close_on_end) = {
+        let (ops, settled, aborted, children, close_on_end, held) = {
             let mut h = lock(&self.host);
             (
                 std::mem::take(&mut h.ops),
@@ -654,6 +658,7 @@ impl AgentShared {
                 h.aborted.take(),
                 std::mem::take(&mut h.children),
                 std::mem::take(&mut h.close_on_end),
+                std::mem::take(&mut h.held),
             )
         };
         for (_, op) in ops {
@@ -667,6 +672,9 @@ impl AgentShared {
         // After the give-back: what the agent sent, or had taken and gave
         // back, is drained by receivers before they see the end.
         for channel in close_on_end {
+            let _ = channel.close();
+        }
+        for channel in held.iter().filter_map(Weak::upgrade) {
             let _ = channel.close();
         }
         let result = match aborted {
@@ -1122,11 +1130,13 @@ impl Host {
     /// channels a spawn names. A MessagePort's two channels close with the
     /// agent that owns the port (until it transfers the port away), so the
     /// entangled port hears of the end instead of waiting forever.
+    /// The agent holds the channel weakly: one nobody else holds any more
+    /// is forgotten.
     pub fn close_on_end(&self, ch: &Arc<PayloadChan>, on: bool) {
         let mut h = lock(&self.agent.host);
-        h.close_on_end.retain(|c| !Arc::ptr_eq(c.raw(), ch));
+        h.held.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(ch)));
         if on {
-            h.close_on_end.push(crate::Channel::from_raw(ch.clone()));
+            h.held.push(Arc::downgrade(ch));
         }
     }
 
