@@ -568,10 +568,10 @@ impl<'s> Serializer<'s> {
     }
 }
 
-/// A property key, its text, and its array index if it is one.
+/// A property key and its array index if it is one.
 type Key<'s> = (v8::Local<'s, v8::Value>, Option<u32>);
 
-/// Own enumerable string keys of `o`, each with its text and array index.
+/// Own enumerable string keys of `o`, each with its array index.
 fn own_enumerable_keys<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     o: v8::Local<'s, v8::Object>,

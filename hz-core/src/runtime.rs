@@ -261,8 +261,8 @@ struct WarmPool {
     ready: Vec<Arc<AgentShared>>,
     /// Queued or being made.
     making: usize,
-    /// Plain spawns so far (the pool fills from the second on).
-    spawns: u64,
+    /// A plain spawn has taken place (the pool fills from the second on).
+    spawned: bool,
 }
 
 pub(crate) struct RuntimeInner {
@@ -385,7 +385,12 @@ fn panic_message(when: &str, panic: &Box<dyn std::any::Any + Send>) -> String {
 
 impl RuntimeInner {
     pub(crate) fn engine(&self, name: &str) -> Result<Arc<dyn DynEngine>, Error> {
-        self.engines.iter().find(|e| e.name() == name).cloned().ok_or_else(|| Error::UnknownEngine(name.into()))
+        self.engine_index(name).map(|i| self.engines[i].clone())
+    }
+
+    /// Where the engine `name` is in `engines` (and so in `warm`).
+    fn engine_index(&self, name: &str) -> Result<usize, Error> {
+        self.engines.iter().position(|e| e.name() == name).ok_or_else(|| Error::UnknownEngine(name.into()))
     }
 
     pub(crate) fn default_engine(&self) -> &Arc<dyn DynEngine> {
@@ -411,8 +416,7 @@ impl RuntimeInner {
         if self.closing.load(Ordering::Acquire) {
             return Err(Error::ShutDown);
         }
-        let index = self.engines.iter().position(|e| e.name() == engine);
-        let index = index.ok_or_else(|| Error::UnknownEngine(engine.into()))?;
+        let index = self.engine_index(engine)?;
         let engine = self.engines[index].clone();
         engine.check_limits(&spec.limits)?;
         if spec.is_plain()
@@ -440,11 +444,10 @@ impl RuntimeInner {
         }
         let (agent, missing) = {
             let mut pool = lock(&self.warm[index]);
-            pool.spawns += 1;
             let agent = pool.ready.pop();
-            let missing = match pool.spawns {
-                1 => 0,
-                _ => self.warm_target.saturating_sub(pool.ready.len() + pool.making),
+            let missing = match std::mem::replace(&mut pool.spawned, true) {
+                false => 0,
+                true => self.warm_target.saturating_sub(pool.ready.len() + pool.making),
             };
             pool.making += missing;
             (agent, missing)
@@ -463,7 +466,7 @@ impl RuntimeInner {
     /// A worker made a warm agent's engine instance (`None`: it failed):
     /// into its pool it goes, unless the runtime is ending.
     fn warm_made(&self, agent: Arc<AgentShared>, body: Option<Box<dyn Agent + Send>>) {
-        let index = self.engines.iter().position(|e| Arc::ptr_eq(e, &agent.engine)).unwrap_or(0);
+        let Ok(index) = self.engine_index(agent.engine.name()) else { return };
         let mut pool = lock(&self.warm[index]);
         pool.making = pool.making.saturating_sub(1);
         let Some(body) = body else { return };
@@ -480,8 +483,8 @@ impl RuntimeInner {
     }
 
     /// Drops every warm agent and every ended agent's engine instance (the
-    /// runtime is ending). Their records hold
-    /// the runtime, so they must go for it to be freed.
+    /// runtime is ending). Their records hold the runtime, so they must go
+    /// for it to be freed.
     fn drop_leftovers(&self) {
         lock(&self.warm_jobs).clear();
         let graves = std::mem::take(&mut *lock(&self.graves));
@@ -811,21 +814,23 @@ impl RuntimeInner {
                     agent.finish(Some(Err(Failure::Terminated)));
                     return;
                 }
-                if agent.is_warm() {
-                    let body = if self.closing.load(Ordering::Acquire) {
-                        None
-                    } else {
-                        match catch_unwind(AssertUnwindSafe(|| agent.create_body())) {
-                            Ok(Ok(AgentBox::Migratable(b))) => Some(b),
-                            Ok(Ok(AgentBox::Pinned(_))) | Ok(Err(_)) | Err(_) => None,
-                        }
+                agent.mailbox.set_running();
+                let warm = agent.is_warm();
+                if warm && self.closing.load(Ordering::Acquire) {
+                    self.warm_made(agent, None);
+                    return;
+                }
+                let made = catch_unwind(AssertUnwindSafe(|| agent.create_body()));
+                if warm {
+                    // Into its pool (an engine that may warm is migratable).
+                    let body = match made {
+                        Ok(Ok(AgentBox::Migratable(b))) => Some(b),
+                        _ => None,
                     };
-                    agent.mailbox.set_running();
                     self.warm_made(agent, body);
                     return;
                 }
-                agent.mailbox.set_running();
-                match catch_unwind(AssertUnwindSafe(|| agent.create_body())) {
+                match made {
                     Ok(Ok(AgentBox::Migratable(b))) => Body::Migratable(b),
                     Ok(Ok(AgentBox::Pinned(b))) => Body::Pinned(b),
                     // Terminated while its engine was being set up (an engine
