@@ -38,8 +38,8 @@ const FLAGS: &str = "--js-float16array --js-immutable-arraybuffer --no-turboshaf
 static INIT: OnceLock<()> = OnceLock::new();
 
 /// Initialises V8 for this process (the platform, then V8 itself), once.
-/// Call it before creating threads that will run V8 agents; the runtime
-/// builder does.
+/// The runtime builder calls it; agents may run on threads created before
+/// or after it (see the platform's comment).
 pub fn init() {
     INIT.get_or_init(|| {
         v8::V8::set_flags_from_string(FLAGS);
@@ -48,7 +48,16 @@ pub fn init() {
         if let Ok(extra) = std::env::var("HZ_V8_FLAGS") {
             v8::V8::set_flags_from_string(&extra);
         }
-        let platform = v8::new_default_platform(0, false).make_shared();
+        // Without thread-isolated allocation: on CPUs with memory
+        // protection keys (x86-64 `pku`), the default platform guards V8's
+        // memory with a key that only threads created after this call (as
+        // descendants of this thread) may use. A library cannot promise
+        // that: a runtime built on any other thread (a server's request
+        // thread, a test harness's next test) starts workers that lack the
+        // key and fault the first time they run JavaScript (SIGSEGV, seen
+        // in V8 15.2 on such a machine; chromium issue 360909072). Node
+        // turns the feature off for the same reason.
+        let platform = v8::new_unprotected_default_platform(0, false).make_shared();
         v8::V8::initialize_platform(platform);
         v8::V8::initialize();
     });
