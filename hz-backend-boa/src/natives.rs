@@ -464,6 +464,7 @@ pub(crate) fn get_function(ctx: &mut Context, o: &JsObject, name: &str) -> std::
 pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), String> {
     let channel_proto = JsObject::with_object_proto(ctx.intrinsics());
     let threads = host.threads();
+    let epoch = host.epoch_ms();
     ctx.insert_data(State { host, internals: None, channel_proto: channel_proto.clone() });
 
     let ops = JsObject::with_object_proto(ctx.intrinsics());
@@ -471,6 +472,7 @@ pub(crate) fn install(ctx: &mut Context, host: Host) -> std::result::Result<(), 
     set(ctx, &ops, "channelPrototype", channel_proto).map_err(fail)?;
     set(ctx, &ops, "engine", js_string!("boa")).map_err(fail)?;
     set(ctx, &ops, "threads", threads as f64).map_err(fail)?;
+    set(ctx, &ops, "epoch", epoch).map_err(fail)?;
     type Native = fn(&JsValue, &[JsValue], &mut Context) -> Result;
     let natives: [(&str, Native); 26] = [
         ("channel", op_channel),

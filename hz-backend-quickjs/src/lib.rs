@@ -28,12 +28,15 @@ pub struct QuickJsEngine {
     /// bytecode (parsing it per agent cost ~1.1 ms of a ~2 ms spawn, loading
     /// it ~0.1 ms), and the builtin class ids the clone code recognises.
     prepared: Arc<OnceLock<Result<Prepared, String>>>,
+    /// The functions agents were spawned with, compiled once
+    /// ([`natives::SpawnCache`]), shared by this engine's agents.
+    spawned: Arc<natives::SpawnCache>,
 }
 
 impl Default for QuickJsEngine {
     fn default() -> Self {
         // Workers have 16 MiB stacks; leave room for hz's own frames.
-        QuickJsEngine { max_stack: 4 << 20, prepared: Arc::default() }
+        QuickJsEngine { max_stack: 4 << 20, prepared: Arc::default(), spawned: Arc::default() }
     }
 }
 
@@ -111,6 +114,7 @@ pub struct QuickJsAgent {
     _meter: Box<Host>,
     host: Host,
     terminate: Arc<AtomicBool>,
+    spawned: Arc<natives::SpawnCache>,
 }
 
 impl QuickJsAgent {
@@ -133,7 +137,7 @@ impl QuickJsAgent {
         ctx.with(|ctx| alloc::install_shared_memory(&ctx, meter));
         let prepared = engine.prepared.get_or_init(prepare).as_ref().map_err(engine_error)?;
         ctx.with(|ctx| natives::install(&ctx, host.clone(), prepared, meter).catch(&ctx).map_err(engine_error))?;
-        Ok(QuickJsAgent { ctx, rt, _meter: meter_host, host, terminate })
+        Ok(QuickJsAgent { ctx, rt, _meter: meter_host, host, terminate, spawned: engine.spawned.clone() })
     }
 
     /// Drains the job queue, then reports a rejection nobody handled as an
@@ -186,7 +190,7 @@ impl QuickJsAgent {
                 drop(data);
                 set_args.call::<_, ()>((args.clone(),))?;
                 let (kind, what) = match &spec.source {
-                    Source::Function { code } => (0, eval(&ctx, code, "<spawn>")?),
+                    Source::Function { code } => (0, self.spawned.eval(&ctx, code, "<spawn>")?),
                     Source::Script { name, code } => (1, eval(&ctx, code, name)?),
                     Source::Scripts { scripts } => {
                         let mut last = Value::new_undefined(ctx.clone());
@@ -261,7 +265,7 @@ fn dispatch<'js>(ctx: &Ctx<'js>, op: u64, completion: &hz_core::Completion) -> r
     dispatch.call::<_, ()>((op as f64, status, value, completion.index))
 }
 
-fn eval<'js>(ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'js>> {
+pub(crate) fn eval<'js>(ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'js>> {
     let mut opts = rquickjs::context::EvalOptions::default();
     opts.global = true;
     opts.strict = false;

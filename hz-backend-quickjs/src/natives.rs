@@ -1,6 +1,7 @@
 //! The `ops` object the shared prelude (hz_core::PRELUDE) is built on.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -268,6 +269,91 @@ unsafe fn evaluate<'js>(ctx: &Ctx<'js>, bytecode: &[u8]) -> rquickjs::Result<Val
     Ok(unsafe { Value::from_raw(ctx.clone(), value) })
 }
 
+/// The functions agents were spawned with (`hz.spawn(fn)`), as bytecode by
+/// source text: a program spawns the same few functions again and again,
+/// and compiling one, even a small one, runs the whole parser (about a
+/// quarter of what a spawn of a small function executed). The bytecode
+/// keeps the source (for `toString`) and the line tables (for stack
+/// traces); evaluating it is what `eval` of the source does.
+#[derive(Default)]
+pub(crate) struct SpawnCache {
+    map: Mutex<HashMap<Box<str>, Arc<[u8]>>>,
+}
+
+impl std::fmt::Debug for SpawnCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpawnCache").finish_non_exhaustive()
+    }
+}
+
+impl SpawnCache {
+    /// Distinct sources kept; past it the cache starts over.
+    const ENTRIES: usize = 64;
+    /// Longer sources are compiled each time (not kept).
+    const MAX_SOURCE: usize = 64 << 10;
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<[u8]>>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Evaluates `code` as a sloppy global script named `name`, as
+    /// `crate::eval` does, from its cached bytecode when there is some.
+    pub(crate) fn eval<'js>(&self, ctx: &Ctx<'js>, code: &str, name: &str) -> rquickjs::Result<Value<'js>> {
+        if code.len() > Self::MAX_SOURCE {
+            return crate::eval(ctx, code, name);
+        }
+        let cached = self.map().get(code).cloned();
+        if let Some(bytecode) = cached {
+            // SAFETY: written below, by this build, in this process.
+            return unsafe { evaluate(ctx, &bytecode) };
+        }
+        let cname = std::ffi::CString::new(name).map_err(|_| rquickjs::Error::Unknown)?;
+        let mut input = Vec::with_capacity(code.len() + 1);
+        input.extend_from_slice(code.as_bytes());
+        input.push(0);
+        let raw = ctx.as_raw().as_ptr();
+        let flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+        // SAFETY: `raw` is the live context of `ctx`; `input` is
+        // NUL-terminated `code`; `cname` is a C string.
+        let function =
+            unsafe { qjs::JS_Eval(raw, input.as_ptr().cast(), code.len() as _, cname.as_ptr(), flags as i32) };
+        if is_exception(function) {
+            // A SyntaxError: pending in the context, as eval leaves it.
+            return Err(rquickjs::Error::Exception);
+        }
+        let mut len = std::mem::MaybeUninit::<usize>::uninit();
+        // SAFETY: `function` is the compiled script, a live value of this
+        // context; JS_WriteObject sets `len` when it returns a buffer, which
+        // is copied and freed at once.
+        let bytecode = unsafe {
+            let buf = qjs::JS_WriteObject(raw, len.as_mut_ptr().cast(), function, qjs::JS_WRITE_OBJ_BYTECODE as i32);
+            if buf.is_null() {
+                // Not written (out of memory): run it uncached.
+                let _ = ctx.catch();
+                None
+            } else {
+                let bytes: Arc<[u8]> = std::slice::from_raw_parts(buf, len.assume_init()).into();
+                qjs::js_free(raw, buf.cast());
+                Some(bytes)
+            }
+        };
+        if let Some(bytecode) = bytecode {
+            let mut map = self.map();
+            if map.len() >= Self::ENTRIES {
+                map.clear();
+            }
+            map.insert(code.into(), bytecode);
+        }
+        // SAFETY: JS_EvalFunction takes the compiled function it is given.
+        let value = unsafe { qjs::JS_EvalFunction(raw, function) };
+        if is_exception(value) {
+            return Err(rquickjs::Error::Exception);
+        }
+        // SAFETY: a value of this context, whose reference we own.
+        Ok(unsafe { Value::from_raw(ctx.clone(), value) })
+    }
+}
+
 /// Builds `ops`, evaluates the prelude (`prepared.bytecode`) with it and
 /// stores the internals.
 pub(crate) fn install<'js>(
@@ -281,6 +367,7 @@ pub(crate) fn install<'js>(
     ops.set("channelPrototype", proto)?;
     ops.set("engine", "quickjs")?;
     ops.set("threads", host.threads() as f64)?;
+    ops.set("epoch", host.epoch_ms())?;
 
     ops.set(
         "channel",

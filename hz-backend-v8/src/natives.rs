@@ -558,6 +558,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     let key_name = v8::String::new(scope, "hz.channel").ok_or("out of memory")?;
     let key = v8::Private::new(scope, Some(key_name));
     let threads = host.threads();
+    let epoch = host.epoch_ms();
     let state = State {
         host,
         internals: None,
@@ -578,6 +579,8 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     set(scope, "engine", engine.into())?;
     let threads = v8::Number::new(scope, threads as f64);
     set(scope, "threads", threads.into())?;
+    let epoch = v8::Number::new(scope, epoch);
+    set(scope, "epoch", epoch.into())?;
     macro_rules! native {
         ($name:literal, $f:expr) => {{
             let f = v8::Function::new(scope, $f).ok_or(concat!("ops.", $name))?;

@@ -795,8 +795,15 @@ impl Host {
     /// from a process-wide origin (`performance.now()` subtracts the value
     /// it read when the agent started).
     pub fn now_ms(&self) -> f64 {
-        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        ORIGIN.get_or_init(Instant::now).elapsed().as_secs_f64() * 1000.0
+        clock_origin().0.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// The wall-clock time of [`Host::now_ms`]'s origin, in milliseconds
+    /// since the Unix epoch: `epoch_ms() + now_ms()` is the current time,
+    /// on one clock for every agent of the process (`performance.timeOrigin
+    /// + performance.now()` compares across agents to the microsecond).
+    pub fn epoch_ms(&self) -> f64 {
+        clock_origin().1
     }
 
     /// The flag an engine's interrupt handler polls: true once the agent is
@@ -1288,4 +1295,16 @@ fn result_completion(r: &AgentResult) -> Completion {
         Err(Failure::Engine(m)) => Completion::error("Error", m),
         Err(Failure::Limit(_, m)) => Completion::error("LimitError", m),
     }
+}
+
+/// The process's monotonic clock origin and the wall-clock time read with
+/// it (milliseconds since the Unix epoch), both taken once.
+fn clock_origin() -> &'static (Instant, f64) {
+    static ORIGIN: std::sync::OnceLock<(Instant, f64)> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        (Instant::now(), wall)
+    })
 }

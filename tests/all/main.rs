@@ -115,6 +115,14 @@ macro_rules! backend_suite {
                 suite::performance_now_is_monotonic_and_fine(E)
             }
             #[test]
+            fn a_function_spawned_again_is_the_same_function() {
+                suite::a_function_spawned_again_is_the_same_function(E)
+            }
+            #[test]
+            fn performance_clock_is_shared_and_starts_at_spawn() {
+                suite::performance_clock_is_shared_and_starts_at_spawn(E)
+            }
+            #[test]
             fn unhandled_rejection_fails_the_agent() {
                 suite::unhandled_rejection_fails_the_agent(E)
             }

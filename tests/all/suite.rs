@@ -529,6 +529,59 @@ pub(crate) fn performance_now_is_monotonic_and_fine(e: &str) {
     assert_eq!(out, r#"[true,false,true,true,true,"string"]"#);
 }
 
+/// Spawning the same function again (QuickJS then runs it from bytecode it
+/// compiled the first time) runs the same function: its own arguments,
+/// its source for `toString`, the same stack for the same error; a source
+/// that does not compile fails every time.
+pub(crate) fn a_function_spawned_again_is_the_same_function(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const f = function named(x) {
+                if (x === 0) {
+                    throw new RangeError('zero');
+                }
+                return [x * 2, named.toString().length];
+            };
+            // The first spawn compiles f; the others run it from bytecode.
+            const stacks = [];
+            for (let i = 0; i < 3; i++) stacks.push(await hz.spawn(f, 0).join().catch((err) => err.name + err.stack));
+            const runs = [];
+            for (const x of [1, 2, 3]) runs.push(await hz.spawn(f, x).join());
+            const o = { m(x) { return x; } };
+            const bad = [];
+            for (let i = 0; i < 2; i++) bad.push(await hz.spawn(o.m, 1).join().then(() => 'ran', (err) => err.name));
+            return [runs, f.toString().length, stacks[0].startsWith('RangeError') && stacks.every((s) => s === stacks[0]), bad];
+        })()"#,
+    );
+    assert_eq!(out, r#"[[[2,189],[4,189],[6,189]],189,true,["SyntaxError","SyntaxError"]]"#);
+}
+
+/// `performance.timeOrigin + performance.now()` is one clock for every
+/// agent (a child's reading falls between its parent's before the spawn and
+/// after the join), and a child's `performance.now()` counts from its spawn,
+/// also when it is a warm agent made well before (here: at least 60 ms).
+pub(crate) fn performance_clock_is_shared_and_starts_at_spawn(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const at = () => performance.timeOrigin + performance.now();
+            const child = () => [performance.now(), performance.timeOrigin + performance.now()];
+            const results = [];
+            for (let i = 0; i < 4; i++) {
+                // The pool fills after the first plain spawn, while we sleep.
+                await new Promise((r) => setTimeout(r, 60));
+                const before = at();
+                const [sinceStart, then] = await hz.spawn(child).join();
+                const after = at();
+                results.push([sinceStart >= 0 && sinceStart < 55, then >= before && then <= after]);
+            }
+            return results.slice(1);
+        })()"#,
+    );
+    assert_eq!(out, r#"[[true,true],[true,true],[true,true]]"#);
+}
+
 pub(crate) fn timers_and_microtasks_order(e: &str) {
     let out = json(
         e,

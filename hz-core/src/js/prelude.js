@@ -487,12 +487,20 @@
   };
   // performance.now(): milliseconds since this agent started, from a
   // monotonic clock with sub-microsecond resolution (HTML's High Resolution
-  // Time, without coarsening: hz runs no cross-origin code).
-  const nowOp = ops.now, start = nowOp(), timeOrigin = Date.now();
+  // Time, without coarsening: hz runs no cross-origin code). The clock is
+  // the process's, so `timeOrigin + now()` of two agents compare to the
+  // microsecond. `start` is reset when the agent's code starts (setArgs): an
+  // agent made ahead of its spawn (a warm agent) counts from its spawn.
+  const nowOp = ops.now, epoch = ops.epoch;
+  let start = nowOp();
   const performance = {
     now: () => nowOp() - start,
-    timeOrigin,
-    toJSON: () => ({ timeOrigin }),
+    get timeOrigin() {
+      return epoch + start;
+    },
+    toJSON() {
+      return { timeOrigin: epoch + start };
+    },
   };
   const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone, performance };
   if (typeof global.queueMicrotask !== 'function') install.queueMicrotask = queueMicrotask;
@@ -531,6 +539,7 @@
     // Sets hz.args; called before the agent's code is evaluated, so a
     // script's top level sees its arguments.
     setArgs(args) {
+      start = nowOp();
       if (isArray(args) && args.length === 4 && args[0] === WORKER_TAG) {
         becomeWorker(args[1], args[2], args[3]);
         args = [];
