@@ -16,8 +16,8 @@ peers=bench/.peers
 if [ ! -x "$peers/node_modules/.bin/deno" ] || [ ! -x "$peers/node_modules/.bin/bun" ]; then
   if command -v npm >/dev/null; then
     mkdir -p "$peers"
-    (cd "$peers" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund deno bun >/dev/null 2>&1) \
-      || echo "npm could not install deno and bun: they are left out of the report" >&2
+    (cd "$peers" && { [ -f package.json ] || echo '{ "name": "hz-bench-peers", "private": true }' > package.json; } && npm install --no-audit --no-fund deno bun >npm.log 2>&1) \
+      || echo "npm could not install deno and bun: they are left out of the report (see $peers/npm.log)" >&2
   else
     echo "no npm: deno and bun are left out of the report" >&2
   fi
