@@ -193,33 +193,60 @@ pub(crate) type Units = Arc<[(&'static str, Box<[u8]>)]>;
 /// closure still uses, is freed once evaluated.
 pub(crate) fn compile_script(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Vec<u8>, String> {
     let name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
+    let function = compile_raw(ctx, &name, source, true);
+    if is_exception(function) {
+        return Err(format!("{:?}", ctx.catch()));
+    }
+    let written = (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32 | HZ_STRIP_NAMES;
+    // SAFETY: `function` is the compiled script, a live value of this
+    // context that we own, freed once written.
+    let bytecode = unsafe {
+        let bytecode = write_raw(ctx, function, written);
+        qjs::JS_FreeValue(ctx.as_raw().as_ptr(), function);
+        bytecode
+    };
+    bytecode.ok_or_else(|| format!("{:?}", ctx.catch()))
+}
+
+/// Compiles `source` as a global script named `name` (strict or sloppy)
+/// without running it: the compiled function, owned by the caller, or
+/// QuickJS's exception marker with the exception (a SyntaxError) pending.
+fn compile_raw(ctx: &Ctx<'_>, name: &std::ffi::CStr, source: &str, strict: bool) -> qjs::JSValue {
     // JS_Eval reads the input up to a terminating NUL.
     let mut input = Vec::with_capacity(source.len() + 1);
     input.extend_from_slice(source.as_bytes());
     input.push(0);
-    let raw = ctx.as_raw().as_ptr();
-    let flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_STRICT | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
-    // SAFETY: `raw` is the live context of `ctx`; `input` is NUL-terminated
-    // and `source.len()` long before the NUL; `name` is a C string.
-    let function = unsafe { qjs::JS_Eval(raw, input.as_ptr().cast(), source.len() as _, name.as_ptr(), flags as i32) };
-    if is_exception(function) {
-        return Err(format!("{:?}", ctx.catch()));
+    let mut flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
+    if strict {
+        flags |= qjs::JS_EVAL_FLAG_STRICT;
     }
+    // SAFETY: the context of `ctx` is live; `input` is NUL-terminated and
+    // `source.len()` long before the NUL; `name` is a C string.
+    unsafe {
+        qjs::JS_Eval(ctx.as_raw().as_ptr(), input.as_ptr().cast(), source.len() as _, name.as_ptr(), flags as i32)
+    }
+}
+
+/// `function` written as bytecode with `flags` (`JS_WRITE_OBJ_*`); `None`
+/// if QuickJS could not (out of memory: the exception is pending).
+///
+/// # Safety
+/// `function` is a live compiled function of `ctx`'s context; it stays the
+/// caller's.
+unsafe fn write_raw(ctx: &Ctx<'_>, function: qjs::JSValue, flags: i32) -> Option<Vec<u8>> {
+    let raw = ctx.as_raw().as_ptr();
     let mut len = std::mem::MaybeUninit::<usize>::uninit();
-    let written = (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32 | HZ_STRIP_NAMES;
-    // SAFETY: `function` is the compiled script (a value of this context),
-    // freed once written; JS_WriteObject sets `len` when it returns a buffer.
-    let bytecode = unsafe {
-        let buf = qjs::JS_WriteObject(raw, len.as_mut_ptr().cast(), function, written);
-        qjs::JS_FreeValue(raw, function);
+    // SAFETY: the caller's contract; JS_WriteObject sets `len` when it
+    // returns a buffer, which is copied and freed at once.
+    unsafe {
+        let buf = qjs::JS_WriteObject(raw, len.as_mut_ptr().cast(), function, flags);
         if buf.is_null() {
-            return Err(format!("{:?}", ctx.catch()));
+            return None;
         }
         let bytecode = std::slice::from_raw_parts(buf, len.assume_init()).to_vec();
         qjs::js_free(raw, buf.cast());
-        bytecode
-    };
-    Ok(bytecode)
+        Some(bytecode)
+    }
 }
 
 // hz patches to the vendored quickjs.c (vendor/rquickjs-sys/HZ-PATCHES.md),
@@ -308,44 +335,27 @@ impl SpawnCache {
             return unsafe { evaluate(ctx, &bytecode) };
         }
         let cname = std::ffi::CString::new(name).map_err(|_| rquickjs::Error::Unknown)?;
-        let mut input = Vec::with_capacity(code.len() + 1);
-        input.extend_from_slice(code.as_bytes());
-        input.push(0);
-        let raw = ctx.as_raw().as_ptr();
-        let flags = qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY;
-        // SAFETY: `raw` is the live context of `ctx`; `input` is
-        // NUL-terminated `code`; `cname` is a C string.
-        let function =
-            unsafe { qjs::JS_Eval(raw, input.as_ptr().cast(), code.len() as _, cname.as_ptr(), flags as i32) };
+        let function = compile_raw(ctx, &cname, code, false);
         if is_exception(function) {
             // A SyntaxError: pending in the context, as eval leaves it.
             return Err(rquickjs::Error::Exception);
         }
-        let mut len = std::mem::MaybeUninit::<usize>::uninit();
         // SAFETY: `function` is the compiled script, a live value of this
-        // context; JS_WriteObject sets `len` when it returns a buffer, which
-        // is copied and freed at once.
-        let bytecode = unsafe {
-            let buf = qjs::JS_WriteObject(raw, len.as_mut_ptr().cast(), function, qjs::JS_WRITE_OBJ_BYTECODE as i32);
-            if buf.is_null() {
-                // Not written (out of memory): run it uncached.
-                let _ = ctx.catch();
-                None
-            } else {
-                let bytes: Arc<[u8]> = std::slice::from_raw_parts(buf, len.assume_init()).into();
-                qjs::js_free(raw, buf.cast());
-                Some(bytes)
+        // context that we own (evaluated below).
+        let bytecode = unsafe { write_raw(ctx, function, qjs::JS_WRITE_OBJ_BYTECODE as i32) };
+        match bytecode {
+            Some(bytecode) => {
+                let mut map = self.map();
+                if map.len() >= Self::ENTRIES {
+                    map.clear();
+                }
+                map.insert(code.into(), bytecode.into());
             }
-        };
-        if let Some(bytecode) = bytecode {
-            let mut map = self.map();
-            if map.len() >= Self::ENTRIES {
-                map.clear();
-            }
-            map.insert(code.into(), bytecode);
+            // Not written (out of memory): run it uncached.
+            None => drop(ctx.catch()),
         }
         // SAFETY: JS_EvalFunction takes the compiled function it is given.
-        let value = unsafe { qjs::JS_EvalFunction(raw, function) };
+        let value = unsafe { qjs::JS_EvalFunction(ctx.as_raw().as_ptr(), function) };
         if is_exception(value) {
             return Err(rquickjs::Error::Exception);
         }
