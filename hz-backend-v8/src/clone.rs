@@ -234,15 +234,41 @@ struct Serializer<'s> {
 /// A string's exact contents: UTF-8 if it has no lone surrogate, else its
 /// UTF-16 code units.
 fn write_string(scope: &mut v8::PinScope<'_, '_>, w: &mut Writer, s: v8::Local<'_, v8::String>) {
-    if s.is_onebyte() && s.contains_only_onebyte() {
-        w.string(&s.to_rust_string_lossy(scope));
-        return;
+    // Read in place (a ValueView: no copy, no allocation for ASCII); the
+    // writer allocates on the Rust heap only, so V8's heap cannot move the
+    // string meanwhile.
+    let view = v8::ValueView::new(scope, s);
+    match view.data() {
+        v8::ValueViewData::OneByte(bytes) if bytes.is_ascii() => {
+            w.string(std::str::from_utf8(bytes).unwrap_or_default())
+        }
+        // Latin-1 above 0x7F: each byte is its own code point.
+        v8::ValueViewData::OneByte(bytes) => w.string(&bytes.iter().map(|&b| char::from(b)).collect::<String>()),
+        v8::ValueViewData::TwoByte(units) => match String::from_utf16(units) {
+            Ok(text) => w.string(&text),
+            Err(_) => w.string_utf16(units),
+        },
     }
-    let mut units = vec![0u16; s.length()];
-    s.write_v2(scope, 0, &mut units, v8::WriteFlags::empty());
-    match String::from_utf16(&units) {
-        Ok(text) => w.string(&text),
-        Err(_) => w.string_utf16(&units),
+}
+
+/// Whether `s` is exactly `text` (ASCII), read in place.
+fn string_is(scope: &mut v8::PinScope<'_, '_>, s: v8::Local<'_, v8::String>, text: &str) -> bool {
+    let view = v8::ValueView::new(scope, s);
+    matches!(view.data(), v8::ValueViewData::OneByte(bytes) if bytes == text.as_bytes())
+}
+
+/// The array index a property key names (`hz_clone::array_index`), read in
+/// place: only a string of decimal digits can be one.
+fn key_index(scope: &mut v8::PinScope<'_, '_>, k: v8::Local<'_, v8::Value>) -> Option<u32> {
+    let s = v8::Local::<v8::String>::try_from(k).ok()?;
+    let view = v8::ValueView::new(scope, s);
+    match view.data() {
+        v8::ValueViewData::OneByte(bytes)
+            if !bytes.is_empty() && bytes.len() <= 10 && bytes.iter().all(u8::is_ascii_digit) =>
+        {
+            hz_clone::array_index(std::str::from_utf8(bytes).ok()?)
+        }
+        _ => None,
     }
 }
 
@@ -404,9 +430,8 @@ impl<'s> Serializer<'s> {
         }
         // WeakRef and FinalizationRegistry have no V8 predicate: objects that
         // are not plain `Object`s get a brand check.
-        if o.get_constructor_name().to_rust_string_lossy(scope) != "Object"
-            && call(scope, |h| &h.slotted, &[v])?.is_true()
-        {
+        let constructor = o.get_constructor_name();
+        if !string_is(scope, constructor, "Object") && call(scope, |h| &h.slotted, &[v])?.is_true() {
             return Err(uncloneable("this kind of object"));
         }
         let id = self.w.begin_object();
@@ -447,13 +472,16 @@ impl<'s> Serializer<'s> {
             {
                 continue;
             }
-            let Ok(k) = v8::Local::<v8::Name>::try_from(key) else { continue };
-            if !o.has_own_property(scope, k).ok_or(CloneErr::Js)? {
+            // An index comes as a number (see own_enumerable_keys).
+            let name = match v8::Local::<v8::String>::try_from(key) {
+                Ok(name) => name,
+                Err(_) => key.to_string(scope).ok_or(CloneErr::Js)?,
+            };
+            if !o.has_own_property(scope, name.into()).ok_or(CloneErr::Js)? {
                 continue;
             }
             let value = o.get(scope, key).ok_or(CloneErr::Js)?;
             // The exact key, lone surrogates included.
-            let name = v8::Local::<v8::String>::try_from(key).map_err(|_| CloneErr::Js)?;
             write_string(scope, &mut self.w, name);
             self.write(scope, value, depth + 1)?;
         }
@@ -571,7 +599,9 @@ impl<'s> Serializer<'s> {
 /// A property key and its array index if it is one.
 type Key<'s> = (v8::Local<'s, v8::Value>, Option<u32>);
 
-/// Own enumerable string keys of `o`, each with its array index.
+/// Own enumerable string keys of `o`, each with its array index. V8 gives
+/// index keys as numbers (no number-to-string conversion per element of an
+/// array); the others are strings.
 fn own_enumerable_keys<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     o: v8::Local<'s, v8::Object>,
@@ -580,13 +610,13 @@ fn own_enumerable_keys<'s>(
         mode: v8::KeyCollectionMode::OwnOnly,
         property_filter: v8::PropertyFilter::ONLY_ENUMERABLE | v8::PropertyFilter::SKIP_SYMBOLS,
         index_filter: v8::IndexFilter::IncludeIndices,
-        key_conversion: v8::KeyConversionMode::ConvertToString,
+        key_conversion: v8::KeyConversionMode::KeepNumbers,
     };
     let names = o.get_own_property_names(scope, args).ok_or(CloneErr::Js)?;
     let mut keys = Vec::with_capacity(names.length() as usize);
     for i in 0..names.length() {
         let k = names.get_index(scope, i).ok_or(CloneErr::Js)?;
-        let index = hz_clone::array_index(&k.to_rust_string_lossy(scope));
+        let index = if k.is_number() { k.uint32_value(scope) } else { key_index(scope, k) };
         keys.push((k, index));
     }
     Ok(keys)
@@ -637,6 +667,19 @@ impl<'s> Builder<'_, 's, '_> {
 
     fn str(&mut self, s: &str) -> Result<v8::Local<'s, v8::Value>, CloneErr> {
         Ok(v8::String::new(self.scope, s).ok_or(CloneErr::Clone(CloneError::TooLarge))?.into())
+    }
+
+    /// A property key: internalized now, as V8 would on defining it (keys
+    /// repeat from message to message, so most are found in the table).
+    fn key(&mut self, key: JsStr<'_>) -> Result<v8::Local<'s, v8::Name>, CloneErr> {
+        let k = match key {
+            JsStr::Utf8(s) => v8::String::new_from_utf8(self.scope, s.as_bytes(), v8::NewStringType::Internalized),
+            JsStr::Utf16(bytes) => {
+                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                v8::String::new_from_two_byte(self.scope, &units, v8::NewStringType::Internalized)
+            }
+        };
+        Ok(k.ok_or(CloneErr::Clone(CloneError::TooLarge))?.into())
     }
 
     fn copy_buffer(&mut self, bytes: &[u8]) -> Result<v8::Local<'s, v8::ArrayBuffer>, CloneErr> {
@@ -695,14 +738,14 @@ impl<'s> Sink for Builder<'_, 's, '_> {
     }
     fn array(&mut self, length: u32, _dense: bool) -> Result<Self::Value, CloneErr> {
         let a = v8::Array::new(self.scope, 0);
-        let k = self.str("length")?;
+        let k = self.key(JsStr::Utf8("length"))?;
         let n = v8::Number::new(self.scope, f64::from(length));
-        a.set(self.scope, k, n.into()).ok_or(CloneErr::Js)?;
+        a.set(self.scope, k.into(), n.into()).ok_or(CloneErr::Js)?;
         Ok(a.into())
     }
     fn define(&mut self, target: &Self::Value, key: JsStr<'_>, value: Self::Value) -> Result<(), CloneErr> {
         // The exact key (UTF-16 may hold a lone surrogate).
-        let k = v8::Local::<v8::Name>::try_from(self.string(key)?).map_err(|_| CloneErr::Js)?;
+        let k = self.key(key)?;
         // CreateDataProperty: never a setter, `__proto__` stays an ordinary key.
         as_object(*target)?.create_data_property(self.scope, k, value).ok_or(CloneErr::Js)?;
         Ok(())

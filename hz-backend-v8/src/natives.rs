@@ -104,12 +104,8 @@ pub(crate) fn channel_object<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     chan: Arc<PayloadChan>,
 ) -> Option<v8::Local<'s, v8::Object>> {
-    let (proto, key) = {
-        let s = state(scope);
-        (s.channel_proto.clone(), s.channel_key.clone())
-    };
-    let proto = v8::Local::new(scope, proto);
-    let key = v8::Local::new(scope, key);
+    let proto = v8::Local::new(scope, &state(scope).channel_proto);
+    let key = v8::Local::new(scope, &state(scope).channel_key);
     let obj = v8::Object::new(scope);
     obj.set_prototype(scope, proto.into())?;
     // The carrier: an ArrayBuffer whose backing store owns one reference to
@@ -142,8 +138,9 @@ unsafe extern "C" fn drop_channel(data: *mut std::ffi::c_void, _len: usize, _: *
 /// The channel behind a JS channel object, or `None`.
 pub(crate) fn channel_of(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<'_, v8::Value>) -> Option<Arc<PayloadChan>> {
     let obj = v8::Local::<v8::Object>::try_from(v).ok()?;
-    let key = state(scope).channel_key.clone();
-    let key = v8::Local::new(scope, key);
+    // A local straight from the state's global (a global copy would make
+    // and free a global handle on every channel op).
+    let key = v8::Local::new(scope, &state(scope).channel_key);
     let carrier = obj.get_private(scope, key)?;
     let carrier = v8::Local::<v8::ArrayBuffer>::try_from(carrier).ok()?;
     let data = carrier.data()?;
