@@ -119,6 +119,10 @@ macro_rules! backend_suite {
                 suite::a_function_spawned_again_is_the_same_function(E)
             }
             #[test]
+            fn promise_resolving_functions_have_their_own_properties() {
+                suite::promise_resolving_functions_have_their_own_properties(E)
+            }
+            #[test]
             fn performance_clock_is_shared_and_starts_at_spawn() {
                 suite::performance_clock_is_shared_and_starts_at_spawn(E)
             }

@@ -557,6 +557,31 @@ pub(crate) fn a_function_spawned_again_is_the_same_function(e: &str) {
     assert_eq!(out, r#"[[[2,189],[4,189],[6,189]],189,true,["SyntaxError","SyntaxError"]]"#);
 }
 
+/// A promise's resolving functions (QuickJS makes them on one shared shape,
+/// an hz patch) have their own `length` 1 and `name` "", configurable and
+/// nothing else; a property added to or deleted from one leaves the others
+/// as they were.
+pub(crate) fn promise_resolving_functions_have_their_own_properties(e: &str) {
+    let out = json(
+        e,
+        r#"(() => {
+            const pairs = [];
+            for (let i = 0; i < 3; i++) new Promise((res, rej) => pairs.push([res, rej]));
+            const [a, b, c] = pairs;
+            a[0].extra = 1;
+            delete a[1].length;
+            b[0].name; b[1].length;
+            const d = (f, k) => { const p = Object.getOwnPropertyDescriptor(f, k); return p && [p.value, p.writable, p.enumerable, p.configurable]; };
+            const shape = (f) => [Object.getOwnPropertyNames(f), f.length, f.name, Object.getPrototypeOf(f) === Function.prototype];
+            return [a.map(shape), b.map(shape), c.map(shape), d(c[0], 'length'), d(c[1], 'name'), 'extra' in c[0]];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[[[["length","name","extra"],1,"",true],[["name"],0,"",true]],[[["length","name"],1,"",true],[["length","name"],1,"",true]],[[["length","name"],1,"",true],[["length","name"],1,"",true]],[1,false,false,true],["",false,false,true],false]"#
+    );
+}
+
 /// `performance.timeOrigin + performance.now()` is one clock for every
 /// agent (a child's reading falls between its parent's before the spawn and
 /// after the join), and a child's `performance.now()` counts from its spawn,

@@ -584,6 +584,7 @@ struct JSContext {
     JSShape *mapped_arguments_shape;  /* shape for mapped arguments objects */
     JSShape *regexp_shape;  /* shape for regexp objects */
     JSShape *regexp_result_shape;  /* shape for regexp result objects */
+    JSShape *resolving_function_shape; /* hz patch: promise resolving functions */
 
     JSValue *class_proto;
     JSValue function_proto;
@@ -3043,6 +3044,9 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
 
     if (ctx->regexp_result_shape)
         mark_func(rt, &ctx->regexp_result_shape->header);
+
+    if (ctx->resolving_function_shape) /* hz patch */
+        mark_func(rt, &ctx->resolving_function_shape->header);
 }
 
 void JS_FreeContext(JSContext *ctx)
@@ -3117,6 +3121,7 @@ void JS_FreeContext(JSContext *ctx)
     js_free_shape_null(ctx->rt, ctx->mapped_arguments_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_result_shape);
+    js_free_shape_null(ctx->rt, ctx->resolving_function_shape); /* hz patch */
 
     list_del(&ctx->link);
     remove_gc_object(&ctx->header);
@@ -55770,6 +55775,20 @@ static int js_create_resolving_functions(JSContext *ctx,
 
     resolving_funcs[0] = JS_UNDEFINED;
     resolving_funcs[1] = JS_UNDEFINED;
+    /* hz patch: each function is made on one shape that holds `length` and
+       `name` already (as js_function_set_properties defines them), instead
+       of adding the two properties to every new function: a round trip
+       through promises makes several pairs. Made on first use. */
+    if (!ctx->resolving_function_shape) {
+        static const JSShapeProperty resolving_props[] = {
+            {.atom=JS_ATOM_length, .flags=JS_PROP_CONFIGURABLE},
+            {.atom=JS_ATOM_name,   .flags=JS_PROP_CONFIGURABLE},
+        };
+        if (js_new_shape_with(ctx, &ctx->resolving_function_shape,
+                              ctx->function_proto, countof(resolving_props),
+                              resolving_props))
+            return -1;
+    }
     sr = js_malloc(ctx, sizeof(*sr));
     if (!sr)
         return -1;
@@ -55777,8 +55796,11 @@ static int js_create_resolving_functions(JSContext *ctx,
     sr->already_resolved = false; /* must be shared between the two functions */
     ret = 0;
     for(i = 0; i < 2; i++) {
-        obj = JS_NewObjectProtoClass(ctx, ctx->function_proto,
-                                     JS_CLASS_PROMISE_RESOLVE_FUNCTION + i);
+        JSProperty props[2]; /* hz patch */
+        props[0].u.value = js_int32(1);
+        props[1].u.value = JS_AtomToString(ctx, JS_ATOM_empty_string);
+        obj = JS_NewObjectFromShape(ctx, js_dup_shape(ctx->resolving_function_shape),
+                                    JS_CLASS_PROMISE_RESOLVE_FUNCTION + i, props);
         if (JS_IsException(obj))
             goto fail;
         s = js_malloc(ctx, sizeof(*s));
@@ -55794,8 +55816,7 @@ static int js_create_resolving_functions(JSContext *ctx,
         s->presolved = sr;
         s->promise = js_dup(promise);
         JS_SetOpaqueInternal(obj, s);
-        js_function_set_properties(ctx, obj, JS_ATOM_empty_string, 1);
-        resolving_funcs[i] = obj;
+        resolving_funcs[i] = obj; /* hz patch: length and name are set */
     }
     js_promise_resolve_function_free_resolved(ctx->rt, sr);
     return ret;
