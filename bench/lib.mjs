@@ -154,7 +154,8 @@ export async function speedupWorkload(o, pool) {
  * echo agent and resolves with the answer.
  */
 export async function roundTripWorkload(o, trip) {
-  for (const [kase, value] of [['number', 42], ['object', { id: 1, name: 'x', tags: ['a', 'b'] }]]) {
+  const values = [['number', 42], ['object', { id: 1, name: 'x', tags: ['a', 'b'] }]];
+  const run = async (kase, value, trip) => {
     const samples = [];
     for (let i = 0; i < o.warm + o.n; i++) {
       const t0 = performance.now();
@@ -162,6 +163,51 @@ export async function roundTripWorkload(o, trip) {
       if (i >= o.warm) samples.push((performance.now() - t0) * 1000);
     }
     emitSamples(kase, samples, 'us');
+  };
+  for (const [kase, value] of values) await run(kase, value, trip);
+  // The engine's floor: the same ping-pong (hz's echo loop and trip) with
+  // both ends in this agent and a channel written in JS, so no thread, no
+  // copy and no runtime code: only the engine's promises and awaits, which
+  // any round trip on that engine pays too.
+  const ping = new JsChannel(), pong = new JsChannel();
+  (async () => {
+    for await (const v of ping) await pong.send(v);
+  })();
+  for (const [kase, value] of values) await run(`${kase}, one agent (engine floor)`, value, (v) => ping.send(v).then(() => pong.recv()));
+  ping.close();
+}
+
+/**
+ * A rendezvous channel in plain JS with hz's channel API (send, recv,
+ * close, async iteration), for one agent: the floor case above.
+ */
+export class JsChannel {
+  #senders = [];
+  #receivers = [];
+  #closed = false;
+  send(value) {
+    const r = this.#receivers.shift();
+    if (r) {
+      r({ value, done: false });
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#senders.push([value, resolve]));
+  }
+  recv() {
+    const s = this.#senders.shift();
+    if (s) {
+      s[1]();
+      return Promise.resolve({ value: s[0], done: false });
+    }
+    if (this.#closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.#receivers.push(resolve));
+  }
+  close() {
+    this.#closed = true;
+    for (const r of this.#receivers.splice(0)) r({ value: undefined, done: true });
+  }
+  [Symbol.asyncIterator]() {
+    return { next: () => this.recv() };
   }
 }
 

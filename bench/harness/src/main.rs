@@ -62,7 +62,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     Workload {
         id: "roundtrip",
         title: "2. Ping-pong round trip",
-        about: "The parent sends a value to an echo agent and awaits the answer; each round trip is timed on its own (performance.now). hz: two rendezvous channels; peers: postMessage both ways.",
+        about: "The parent sends a value to an echo agent and awaits the answer; each round trip is timed on its own (performance.now). hz: two rendezvous channels; peers: postMessage both ways. The *one agent (engine floor)* rows run the same ping-pong code with both ends in the parent and a channel written in JS (bench/lib.mjs): no thread, no copy, no runtime code, only the engine's promises and awaits, which every round trip on that engine pays too; the targets table gives each round trip above its floor.",
         args: "n=20000 warm=2000",
         quick: "n=2000 warm=200",
         peers: true,

@@ -374,6 +374,28 @@ fn targets(md: &mut String, results: &Results<'_>, runtimes: &[Runtime], per_age
             }
         }
     }
+    // What the runtime adds to the engine's own promise floor (the same
+    // ping-pong in one agent, bench/lib.mjs): no target, the cost that is
+    // the runtime's to cut.
+    for case in ["number", "object"] {
+        let floor = format!("{case}, one agent (engine floor)");
+        let above = |r: &Runtime| Some(value("roundtrip", r, case)? - value("roundtrip", r, &floor)?);
+        if let Some((p, pv)) = best(peers.iter().filter_map(|r| Some((*r, above(r)?))), Better::Lower) {
+            for h in &hzs {
+                if let Some(v) = above(h) {
+                    let _ = writeln!(
+                        md,
+                        "| round trip ({case}) above its engine's floor (no target) | {} {} µs vs {} {} µs: {} | |",
+                        h.label,
+                        fmt_num(v),
+                        p.label,
+                        fmt_num(pv),
+                        if v > 0.0 && pv > 0.0 { versus(v, pv, Better::Lower) } else { "—".into() },
+                    );
+                }
+            }
+        }
+    }
     for h in &hzs {
         if let (Some(small), Some(large)) =
             (value("transfer", h, "transfer 1024"), value("transfer", h, "transfer 67108864"))
