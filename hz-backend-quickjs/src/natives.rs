@@ -171,11 +171,24 @@ fn completion<'js>(ctx: &Ctx<'js>, c: &Completion) -> rquickjs::Result<Value<'js
         }
         None => Value::new_undefined(ctx.clone()),
     };
-    let a = Array::new(ctx.clone())?;
-    a.set(0, c.status as i32)?;
-    a.set(1, value)?;
-    a.set(2, c.index)?;
-    Ok(a.into_value())
+    // The three slots in place (no property sets: this is every op's result).
+    // The array gets a reference of its own to `value` (numbers have none);
+    // `value` drops its own, and its context reference, as usual.
+    let values = [
+        Value::new_int(ctx.clone(), c.status as i32).as_raw(),
+        // SAFETY: a live value of this context.
+        unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), value.as_raw()) },
+        Value::new_int(ctx.clone(), c.index).as_raw(),
+    ];
+    drop(value);
+    // SAFETY: three live values of this context, each owned and given to
+    // JS_NewArrayFrom, which keeps them in the array or frees them on failure.
+    let array = unsafe { qjs::JS_NewArrayFrom(ctx.as_raw().as_ptr(), 3, values.as_ptr()) };
+    if is_exception(array) {
+        return Err(rquickjs::Error::Exception);
+    }
+    // SAFETY: a new array of this context, owned here.
+    Ok(unsafe { Value::from_raw(ctx.clone(), array) })
 }
 
 /// The prelude's units compiled to bytecode, by name (see `Prepared`).
