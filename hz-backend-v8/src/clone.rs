@@ -257,21 +257,6 @@ fn string_is(scope: &mut v8::PinScope<'_, '_>, s: v8::Local<'_, v8::String>, tex
     matches!(view.data(), v8::ValueViewData::OneByte(bytes) if bytes == text.as_bytes())
 }
 
-/// The array index a property key names (`hz_clone::array_index`), read in
-/// place: only a string of decimal digits can be one.
-fn key_index(scope: &mut v8::PinScope<'_, '_>, k: v8::Local<'_, v8::Value>) -> Option<u32> {
-    let s = v8::Local::<v8::String>::try_from(k).ok()?;
-    let view = v8::ValueView::new(scope, s);
-    match view.data() {
-        v8::ValueViewData::OneByte(bytes)
-            if !bytes.is_empty() && bytes.len() <= 10 && bytes.iter().all(u8::is_ascii_digit) =>
-        {
-            hz_clone::array_index(std::str::from_utf8(bytes).ok()?)
-        }
-        _ => None,
-    }
-}
-
 fn string_of(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<'_, v8::Value>) -> Option<String> {
     v.is_string().then(|| v.to_rust_string_lossy(scope))
 }
@@ -600,8 +585,9 @@ impl<'s> Serializer<'s> {
 type Key<'s> = (v8::Local<'s, v8::Value>, Option<u32>);
 
 /// Own enumerable string keys of `o`, each with its array index. V8 gives
-/// index keys as numbers (no number-to-string conversion per element of an
-/// array); the others are strings.
+/// every index key as a number (no number-to-string conversion per element
+/// of an array) and every other key as a string: a string key is never an
+/// index (V8 keeps each integer key below 2^32 - 1 as an element).
 fn own_enumerable_keys<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     o: v8::Local<'s, v8::Object>,
@@ -616,7 +602,7 @@ fn own_enumerable_keys<'s>(
     let mut keys = Vec::with_capacity(names.length() as usize);
     for i in 0..names.length() {
         let k = names.get_index(scope, i).ok_or(CloneErr::Js)?;
-        let index = if k.is_number() { k.uint32_value(scope) } else { key_index(scope, k) };
+        let index = if k.is_number() { k.uint32_value(scope) } else { None };
         keys.push((k, index));
     }
     Ok(keys)
@@ -669,17 +655,23 @@ impl<'s> Builder<'_, 's, '_> {
         Ok(v8::String::new(self.scope, s).ok_or(CloneErr::Clone(CloneError::TooLarge))?.into())
     }
 
+    /// A string of the payload (UTF-8, or UTF-16 that may hold a lone
+    /// surrogate), made as `kind`.
+    fn new_string(&mut self, s: JsStr<'_>, kind: v8::NewStringType) -> Result<v8::Local<'s, v8::String>, CloneErr> {
+        let made = match s {
+            JsStr::Utf8(s) => v8::String::new_from_utf8(self.scope, s.as_bytes(), kind),
+            JsStr::Utf16(bytes) => {
+                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                v8::String::new_from_two_byte(self.scope, &units, kind)
+            }
+        };
+        made.ok_or(CloneErr::Clone(CloneError::TooLarge))
+    }
+
     /// A property key: internalized now, as V8 would on defining it (keys
     /// repeat from message to message, so most are found in the table).
     fn key(&mut self, key: JsStr<'_>) -> Result<v8::Local<'s, v8::Name>, CloneErr> {
-        let k = match key {
-            JsStr::Utf8(s) => v8::String::new_from_utf8(self.scope, s.as_bytes(), v8::NewStringType::Internalized),
-            JsStr::Utf16(bytes) => {
-                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-                v8::String::new_from_two_byte(self.scope, &units, v8::NewStringType::Internalized)
-            }
-        };
-        Ok(k.ok_or(CloneErr::Clone(CloneError::TooLarge))?.into())
+        Ok(self.new_string(key, v8::NewStringType::Internalized)?.into())
     }
 
     fn copy_buffer(&mut self, bytes: &[u8]) -> Result<v8::Local<'s, v8::ArrayBuffer>, CloneErr> {
@@ -723,15 +715,7 @@ impl<'s> Sink for Builder<'_, 's, '_> {
         Ok(b.into())
     }
     fn string(&mut self, s: JsStr<'_>) -> Result<Self::Value, CloneErr> {
-        match s {
-            JsStr::Utf8(s) => self.str(s),
-            JsStr::Utf16(bytes) => {
-                let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-                let s = v8::String::new_from_two_byte(self.scope, &units, v8::NewStringType::Normal)
-                    .ok_or(CloneErr::Clone(CloneError::TooLarge))?;
-                Ok(s.into())
-            }
-        }
+        Ok(self.new_string(s, v8::NewStringType::Normal)?.into())
     }
     fn object(&mut self) -> Result<Self::Value, CloneErr> {
         Ok(v8::Object::new(self.scope).into())
