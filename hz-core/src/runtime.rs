@@ -255,10 +255,16 @@ impl Parker {
 }
 
 /// One engine's agents made ahead of need.
+/// What making an agent's engine instance gave (a panic is caught).
+type Made = std::thread::Result<Result<AgentBox, Error>>;
+
 #[derive(Default)]
 struct WarmPool {
     /// Made, waiting for a spec.
     ready: Vec<Arc<AgentShared>>,
+    /// Being made by a worker now, oldest first: a spawn that finds none
+    /// ready takes the oldest of these (see [`RuntimeInner::take_warm`]).
+    in_progress: Vec<Arc<AgentShared>>,
     /// Queued or being made.
     making: usize,
     /// A plain spawn has taken place (the pool fills from the second on).
@@ -422,7 +428,6 @@ impl RuntimeInner {
         if spec.is_plain()
             && let Some(agent) = self.take_warm(index)
         {
-            lock(&self.live).insert(agent.id, std::sync::Arc::downgrade(&agent));
             agent.assign(spec);
             return Ok(agent);
         }
@@ -434,9 +439,13 @@ impl RuntimeInner {
         Ok(agent)
     }
 
-    /// A warm agent of engine `index` for a plain spawn, if one is ready;
-    /// from the pool's second spawn on, queues the warm agents that bring
-    /// it back to [`RuntimeBuilder::warm_agents`].
+    /// A warm agent of engine `index` for a plain spawn, now in `live`: one
+    /// that is ready, else the oldest one a worker is making now (its
+    /// instance is part made, and that worker runs it as soon as it is:
+    /// [`RuntimeInner::warm_made`]), so that back-to-back spawns, which
+    /// outrun the pool, wait for less than a whole instance and make none
+    /// twice. From the pool's second spawn on, queues the warm agents that
+    /// bring it back to [`RuntimeBuilder::warm_agents`].
     fn take_warm(self: &Arc<Self>, index: usize) -> Option<Arc<AgentShared>> {
         let engine = &self.engines[index];
         if self.warm_target == 0 || !engine.can_warm() {
@@ -444,7 +453,16 @@ impl RuntimeInner {
         }
         let (agent, missing) = {
             let mut pool = lock(&self.warm[index]);
-            let agent = pool.ready.pop();
+            let mut agent = pool.ready.pop();
+            if agent.is_none() && !pool.in_progress.is_empty() {
+                agent = Some(pool.in_progress.remove(0));
+                pool.making = pool.making.saturating_sub(1);
+            }
+            // Live before the pool lets go: a claimed agent whose instance
+            // fails ends on its worker, which must find it there.
+            if let Some(a) = &agent {
+                lock(&self.live).insert(a.id, std::sync::Arc::downgrade(a));
+            }
             let missing = match std::mem::replace(&mut pool.spawned, true) {
                 false => 0,
                 true => self.warm_target.saturating_sub(pool.ready.len() + pool.making),
@@ -463,23 +481,36 @@ impl RuntimeInner {
         agent
     }
 
-    /// A worker made a warm agent's engine instance (`None`: it failed):
-    /// into its pool it goes, unless the runtime is ending.
-    fn warm_made(&self, agent: Arc<AgentShared>, body: Option<Box<dyn Agent + Send>>) {
+    /// A worker is about to make warm agent `agent`'s engine instance.
+    fn warm_started(&self, agent: &Arc<AgentShared>) {
         let Ok(index) = self.engine_index(agent.engine.name()) else { return };
+        lock(&self.warm[index]).in_progress.push(agent.clone());
+    }
+
+    /// A worker made a warm agent's engine instance (`Err`: it failed).
+    /// If a spawn took the agent meanwhile ([`RuntimeInner::take_warm`]),
+    /// hands the outcome back for the worker to run it as a new agent's;
+    /// else into its pool it goes, unless the runtime is ending.
+    fn warm_made(&self, agent: &Arc<AgentShared>, made: Made) -> Option<Made> {
+        let Ok(index) = self.engine_index(agent.engine.name()) else { return None };
         let mut pool = lock(&self.warm[index]);
+        match pool.in_progress.iter().position(|a| Arc::ptr_eq(a, agent)) {
+            Some(i) => drop(pool.in_progress.remove(i)),
+            None => return Some(made),
+        }
         pool.making = pool.making.saturating_sub(1);
-        let Some(body) = body else { return };
+        let Ok(Ok(AgentBox::Migratable(body))) = made else { return None };
         if self.closing.load(Ordering::Acquire) {
             drop(pool);
             drop(body);
-            return;
+            return None;
         }
         *lock(&agent.body) = Some(body);
         // Idle until its start task is pushed: that push schedules it.
         let queued = agent.mailbox.reschedule();
         debug_assert!(!queued, "a warm agent has no task before it is assigned");
-        pool.ready.push(agent);
+        pool.ready.push(agent.clone());
+        None
     }
 
     /// Drops every warm agent and every ended agent's engine instance (the
@@ -816,19 +847,23 @@ impl RuntimeInner {
                 }
                 agent.mailbox.set_running();
                 let warm = agent.is_warm();
-                if warm && self.closing.load(Ordering::Acquire) {
-                    self.warm_made(agent, None);
-                    return;
-                }
-                let made = catch_unwind(AssertUnwindSafe(|| agent.create_body()));
                 if warm {
-                    // Into its pool (an engine that may warm is migratable).
-                    let body = match made {
-                        Ok(Ok(AgentBox::Migratable(b))) => Some(b),
-                        _ => None,
-                    };
-                    self.warm_made(agent, body);
-                    return;
+                    if self.closing.load(Ordering::Acquire) {
+                        let Ok(index) = self.engine_index(agent.engine.name()) else { return };
+                        let mut pool = lock(&self.warm[index]);
+                        pool.making = pool.making.saturating_sub(1);
+                        return;
+                    }
+                    self.warm_started(&agent);
+                }
+                let mut made = catch_unwind(AssertUnwindSafe(|| agent.create_body()));
+                if warm {
+                    // Into its pool (an engine that may warm is migratable),
+                    // unless a spawn took it meanwhile: then it runs now.
+                    match self.warm_made(&agent, made) {
+                        Some(m) => made = m,
+                        None => return,
+                    }
                 }
                 match made {
                     Ok(Ok(AgentBox::Migratable(b))) => Body::Migratable(b),

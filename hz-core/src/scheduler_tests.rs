@@ -247,3 +247,131 @@ fn no_warm_agents_when_turned_off_and_ended_agents_freed_at_shutdown() {
     drop(rt);
     assert_eq!((engine.made(), engine.live()), (20, 0));
 }
+
+/// A counting engine whose instances are made only while its gate is open,
+/// or, while it is shut, in the order they came to it up to `allowed`;
+/// while `fail` is set, they fail.
+#[derive(Default, Clone)]
+struct GatedEngine {
+    counting: CountingEngine,
+    gate: std::sync::Arc<(std::sync::Mutex<Gate>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct Gate {
+    shut: bool,
+    /// Tickets given out, one per instance, in the order they came.
+    tickets: usize,
+    /// While shut, the tickets below this pass.
+    allowed: usize,
+    /// Instances being made, waiting at the gate.
+    waiting: usize,
+    fail: bool,
+}
+
+impl GatedEngine {
+    fn shut(&self) {
+        self.set(|g| {
+            g.shut = true;
+            g.allowed = g.tickets;
+        });
+    }
+    fn set(&self, f: impl FnOnce(&mut Gate)) {
+        f(&mut self.gate.0.lock().unwrap());
+        self.gate.1.notify_all();
+    }
+    /// Waits until `n` instances wait at the (shut) gate.
+    fn waiting(&self, n: usize) {
+        let (lock, cv) = &*self.gate;
+        let g = cv.wait_timeout_while(lock.lock().unwrap(), std::time::Duration::from_secs(5), |g| g.waiting < n);
+        assert!(!g.unwrap().1.timed_out(), "{n} instances never reached the gate");
+    }
+}
+
+impl crate::Engine for GatedEngine {
+    const NAME: &'static str = "gated";
+    const MIGRATABLE: bool = true;
+    type Agent = CountedAgent;
+
+    fn create_agent(&self, host: crate::Host) -> Result<CountedAgent, crate::Error> {
+        let (lock, cv) = &*self.gate;
+        let mut g = lock.lock().unwrap();
+        g.waiting += 1;
+        cv.notify_all();
+        let ticket = g.tickets;
+        g.tickets += 1;
+        g = cv.wait_while(g, |g| g.shut && ticket >= g.allowed).unwrap();
+        g.waiting -= 1;
+        if g.fail {
+            return Err(crate::Error::Engine { engine: "gated", message: "made to fail".into() });
+        }
+        drop(g);
+        self.counting.create_agent(host)
+    }
+
+    fn boxed(agent: CountedAgent) -> crate::AgentBox {
+        crate::AgentBox::Migratable(Box::new(agent))
+    }
+}
+
+#[test]
+fn a_spawn_with_no_warm_agent_ready_takes_the_one_being_made() {
+    let engine = GatedEngine::default();
+    let rt = RuntimeBuilder::new().threads(2).warm_agents(1).engine(engine.clone()).build().unwrap();
+    // A failed assertion opens the gate, or the runtime's drop would wait
+    // for the workers held there.
+    struct Opens(GatedEngine);
+    impl Drop for Opens {
+        fn drop(&mut self) {
+            self.0.set(|g| g.shut = false);
+        }
+    }
+    let _opens = Opens(engine.clone());
+    let spawn = || rt.spawn::<GatedEngine>(AgentSpec::script("t", "2")).unwrap();
+    // Two spawns start the pool; its warm agent is then held at the gate.
+    spawn().join().unwrap();
+    engine.shut();
+    spawn();
+    engine.waiting(2); // the spawn's own agent and the warm one
+    engine.set(|g| g.shut = false);
+    rt.wait_idle();
+    settles("one warm agent", || engine.counting.made() == 3 && engine.counting.live() == 1);
+
+    // This spawn takes that agent: the next warm one (its replacement) is
+    // held at the gate, and the spawn after it takes it while it is made:
+    // one instance let through the gate, that one, is all it needs.
+    engine.shut();
+    let a = spawn();
+    assert_eq!(threads_of(a.join().unwrap()).len(), 3);
+    engine.waiting(1);
+    let b = spawn();
+    // Only the instance that came to the gate first may pass: the one
+    // being made when b was spawned.
+    engine.set(|g| g.allowed += 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(b.join()));
+    let joined = rx.recv_timeout(std::time::Duration::from_secs(5));
+    let result = joined.expect("the spawn waited for an instance of its own");
+    assert_eq!(threads_of(result.unwrap()).len(), 3);
+    engine.set(|g| g.shut = false);
+    rt.wait_idle();
+    // b's instance, and the one that replaced it in the pool.
+    settles("the pool refilled", || engine.counting.made() == 5 && engine.counting.live() == 1);
+
+    // A taken agent whose instance fails ends with the engine's error (and
+    // so does the warm one that replaces it, which leaves the pool empty).
+    engine.shut();
+    spawn().join().unwrap();
+    engine.waiting(1);
+    let c = spawn();
+    engine.set(|g| {
+        g.fail = true;
+        g.shut = false;
+    });
+    assert!(matches!(c.join(), Err(JoinError::Engine(m)) if m.contains("made to fail")));
+    rt.wait_idle();
+    engine.set(|g| g.fail = false);
+    assert_eq!(threads_of(spawn().join().unwrap()).len(), 3);
+    drop(rt);
+    assert_eq!(engine.counting.live(), 0, "an engine instance outlived its runtime");
+}
