@@ -499,7 +499,21 @@ impl RuntimeInner {
             None => return Some(made),
         }
         pool.making = pool.making.saturating_sub(1);
-        let Ok(Ok(AgentBox::Migratable(body))) = made else { return None };
+        let body = match made {
+            Ok(Ok(AgentBox::Migratable(body))) => body,
+            // Nobody waits on it: the pool stays short, and the next spawn
+            // makes its own (which reports the failure to its spawner).
+            Ok(Ok(AgentBox::Pinned(_))) => return None,
+            Ok(Err(e)) => {
+                tracing::warn!(parent: &agent.span, error = %e, "a warm agent's engine instance failed");
+                return None;
+            }
+            Err(panic) => {
+                let message = panic_message("creating a warm agent", &panic);
+                tracing::warn!(parent: &agent.span, %message, "a warm agent's engine instance failed");
+                return None;
+            }
+        };
         if self.closing.load(Ordering::Acquire) {
             drop(pool);
             drop(body);
