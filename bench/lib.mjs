@@ -186,12 +186,13 @@ export class JsChannel {
   #receivers = [];
   #closed = false;
   send(value) {
+    if (this.#closed) return Promise.reject(new Error('send on a closed channel'));
     const r = this.#receivers.shift();
     if (r) {
       r({ value, done: false });
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#senders.push([value, resolve]));
+    return new Promise((resolve, reject) => this.#senders.push([value, resolve, reject]));
   }
   recv() {
     const s = this.#senders.shift();
@@ -202,9 +203,11 @@ export class JsChannel {
     if (this.#closed) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => this.#receivers.push(resolve));
   }
+  // As hz's: waiting receivers get done, waiting senders are rejected.
   close() {
     this.#closed = true;
     for (const r of this.#receivers.splice(0)) r({ value: undefined, done: true });
+    for (const s of this.#senders.splice(0)) s[2](new Error('send on a closed channel'));
   }
   [Symbol.asyncIterator]() {
     return { next: () => this.recv() };

@@ -42,7 +42,7 @@ pub(crate) const WORKLOADS: &[Workload] = &[
     Workload {
         id: "spawn",
         title: "1. Spawn an agent → its first message",
-        about: "Time from the spawn call (hz.spawn / new Worker) until the parent has the first message the new agent sends. Sequential, after 5 warm-up spawns: back to back (each spawn right after the last one's join), then paced (one spawn every 5 ms, a rate the runtime can sustain, as a server spawning per request). hz keeps 2 agents per engine made ahead of need (RuntimeBuilder::warm_agents), refilled by idle worker threads: paced spawns find one ready; back to back, making agents takes longer than the loop and most spawns make their own.",
+        about: "Time from the spawn call (hz.spawn / new Worker) until the parent has the first message the new agent sends. Sequential, after 5 warm-up spawns: back to back (each spawn right after the last one's join), then paced (one spawn every 5 ms, a rate the runtime can sustain, as a server spawning per request). hz keeps 2 agents per engine made ahead of need (RuntimeBuilder::warm_agents), refilled by idle worker threads: paced spawns find one ready; back to back, making agents takes longer than the loop, and a spawn that finds none ready takes the one a worker is making (it waits for the rest of that agent).",
         args: "n=100 warm=5",
         quick: "n=20 warm=2",
         peers: true,
