@@ -254,10 +254,10 @@ impl Parker {
     }
 }
 
-/// One engine's agents made ahead of need.
 /// What making an agent's engine instance gave (a panic is caught).
 type Made = std::thread::Result<Result<AgentBox, Error>>;
 
+/// One engine's agents made ahead of need.
 #[derive(Default)]
 struct WarmPool {
     /// Made, waiting for a spec.
