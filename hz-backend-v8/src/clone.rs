@@ -652,7 +652,7 @@ impl<'s> Builder<'_, 's, '_> {
     }
 
     fn str(&mut self, s: &str) -> Result<v8::Local<'s, v8::Value>, CloneErr> {
-        Ok(v8::String::new(self.scope, s).ok_or(CloneErr::Clone(CloneError::TooLarge))?.into())
+        Ok(self.new_string(JsStr::Utf8(s), v8::NewStringType::Normal)?.into())
     }
 
     /// A string of the payload (UTF-8, or UTF-16 that may hold a lone

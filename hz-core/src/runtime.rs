@@ -17,7 +17,7 @@ use crate::Error;
 use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Task};
 use crate::engine::{Agent, AgentBox, DynEngine, Engine};
 use crate::mailbox::Life;
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, lock};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock};
 use crate::timer::Timers;
 
 /// How many tasks one agent runs before the worker looks at other agents.
@@ -481,10 +481,17 @@ impl RuntimeInner {
         agent
     }
 
+    /// The pool of warm agent `agent`'s engine, locked.
+    fn warm_pool_of(&self, agent: &AgentShared) -> Option<MutexGuard<'_, WarmPool>> {
+        let index = self.engine_index(agent.engine.name()).ok()?;
+        Some(lock(&self.warm[index]))
+    }
+
     /// A worker is about to make warm agent `agent`'s engine instance.
     fn warm_started(&self, agent: &Arc<AgentShared>) {
-        let Ok(index) = self.engine_index(agent.engine.name()) else { return };
-        lock(&self.warm[index]).in_progress.push(agent.clone());
+        if let Some(mut pool) = self.warm_pool_of(agent) {
+            pool.in_progress.push(agent.clone());
+        }
     }
 
     /// A worker made a warm agent's engine instance (`Err`: it failed).
@@ -492,8 +499,7 @@ impl RuntimeInner {
     /// hands the outcome back for the worker to run it as a new agent's;
     /// else into its pool it goes, unless the runtime is ending.
     fn warm_made(&self, agent: &Arc<AgentShared>, made: Made) -> Option<Made> {
-        let Ok(index) = self.engine_index(agent.engine.name()) else { return None };
-        let mut pool = lock(&self.warm[index]);
+        let mut pool = self.warm_pool_of(agent)?;
         match pool.in_progress.iter().position(|a| Arc::ptr_eq(a, agent)) {
             Some(i) => drop(pool.in_progress.remove(i)),
             None => return Some(made),
@@ -863,9 +869,9 @@ impl RuntimeInner {
                 let warm = agent.is_warm();
                 if warm {
                     if self.closing.load(Ordering::Acquire) {
-                        let Ok(index) = self.engine_index(agent.engine.name()) else { return };
-                        let mut pool = lock(&self.warm[index]);
-                        pool.making = pool.making.saturating_sub(1);
+                        if let Some(mut pool) = self.warm_pool_of(&agent) {
+                            pool.making = pool.making.saturating_sub(1);
+                        }
                         return;
                     }
                     self.warm_started(&agent);
