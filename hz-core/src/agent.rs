@@ -1,7 +1,7 @@
 //! Agents as the core sees them: the shared record the scheduler moves
 //! around, and [`Host`], the engine-neutral API a backend's natives call.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 

@@ -8,10 +8,12 @@
 //! `SCHEDULER.md` for the protocol.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::fence;
 use std::thread::JoinHandle;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::Error;
 use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Task};
@@ -44,7 +46,7 @@ thread_local! {
     /// (runtime id, worker index) of the worker running on this thread.
     static CURRENT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     /// Engine instances of pinned agents whose home is this thread.
-    static PINNED: RefCell<HashMap<AgentId, Box<dyn Agent>>> = RefCell::new(HashMap::new());
+    static PINNED: RefCell<HashMap<AgentId, Box<dyn Agent>>> = RefCell::new(HashMap::default());
     /// Set when this thread gave its worker slot away (its agent blocked):
     /// it finishes the agent's turn, then parks as a spare.
     static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
@@ -159,7 +161,7 @@ impl RuntimeBuilder {
             closing: AtomicBool::new(false),
             timers: Timers::default(),
             futex: hz_atomics::Futex::new(),
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(HashMap::default()),
             live_cv: Condvar::new(),
             next_agent: AtomicU64::new(1),
             next_home: AtomicUsize::new(0),

@@ -2,8 +2,10 @@
 //! tasks (setTimeout) or claim waiters (select timeouts).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::time::Instant;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::sync::{Condvar, Mutex, lock};
 
