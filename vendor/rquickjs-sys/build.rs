@@ -151,8 +151,13 @@ fn main() {
 
     let mut defines: Vec<(String, Option<&str>)> = vec![("_GNU_SOURCE".into(), None)];
 
-    #[cfg(feature = "disable-assertions")]
-    defines.push(("NDEBUG".into(), None));
+    // hz patch: QuickJS's assertions (and its debug dumps, which NDEBUG
+    // also turns off) follow Rust's debug assertions for the crate being
+    // built, as well as the feature: on in dev and test builds, off in
+    // release ones. Upstream keeps them on unless the feature is set.
+    if cfg!(feature = "disable-assertions") || env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_none() {
+        defines.push(("NDEBUG".into(), None));
+    }
 
     let target_os = env::var("CARGO_CFG_TARGET_OS").unwrap();
     let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap();
