@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -265,11 +266,15 @@ unsafe fn write_raw(ctx: &Ctx<'_>, function: qjs::JSValue, flags: i32) -> Option
 // hz patches to the vendored quickjs.c (vendor/rquickjs-sys/HZ-PATCHES.md),
 // which rquickjs-sys's pregenerated bindings do not list.
 unsafe extern "C" {
-    /// The list entry of `obj`'s own builtin method `prop` if QuickJS has
-    /// not made it yet, else null; makes nothing.
-    fn JS_HzUnmadeBuiltin(ctx: *mut qjs::JSContext, obj: qjs::JSValue, prop: qjs::JSAtom) -> *const std::ffi::c_void;
-    /// A function made from such an entry, as the property's first read would.
-    fn JS_HzMakeBuiltin(ctx: *mut qjs::JSContext, entry: *const std::ffi::c_void) -> qjs::JSValue;
+    /// A fresh function for the builtin method `key` of `holder` (such as
+    /// `"Map.prototype"`), or with `getter` for the getter of its accessor
+    /// `key`, made from QuickJS's own tables; undefined if they have none.
+    fn JS_HzBuiltin(
+        ctx: *mut qjs::JSContext,
+        holder: *const std::ffi::c_char,
+        key: *const std::ffi::c_char,
+        getter: bool,
+    ) -> qjs::JSValue;
 }
 
 /// Whether a raw value is QuickJS's exception marker.
@@ -550,50 +555,28 @@ pub(crate) fn install<'js>(
             }
         })?,
     )?;
-    // Builtin methods the prelude keeps for its units, unmade until a unit
-    // loads (see keepBuiltin in prelude.js and JS_HzUnmadeBuiltin in the
-    // vendored quickjs.c): their list entries, static data of QuickJS.
-    let kept: Arc<Mutex<Vec<usize>>> = Arc::default();
+    // The builtins the prelude's units call, made on a unit's first load
+    // from QuickJS's own tables (`builtin` in prelude.js, JS_HzBuiltin in
+    // the vendored quickjs.c), so that no agent makes them before it needs
+    // them and user code cannot have replaced them.
     ops.set(
-        "keepBuiltin",
-        Function::new(ctx.clone(), {
-            let kept = kept.clone();
-            move |ctx: Ctx<'js>, obj: Value<'js>, key: String| -> i32 {
-                let raw = ctx.as_raw().as_ptr();
-                // SAFETY: `raw` is the live context; the atom made here is
-                // freed after the lookup, which makes and keeps nothing of
-                // the object (it only reads its own property).
-                let entry = unsafe {
-                    let atom = qjs::JS_NewAtomLen(raw, key.as_ptr().cast(), key.len() as _);
-                    let entry = JS_HzUnmadeBuiltin(raw, obj.as_raw(), atom);
-                    qjs::JS_FreeAtom(raw, atom);
-                    entry
+        "builtin",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, holder: String, key: String, getter: bool| -> rquickjs::Result<Value<'js>> {
+                let (Ok(holder), Ok(key)) = (CString::new(holder), CString::new(key)) else {
+                    return Ok(Value::new_undefined(ctx));
                 };
-                if entry.is_null() {
-                    return -1;
+                // SAFETY: the context is live; the names are NUL-terminated
+                // strings that outlive the call, which keeps neither.
+                let made = unsafe { JS_HzBuiltin(ctx.as_raw().as_ptr(), holder.as_ptr(), key.as_ptr(), getter) };
+                if is_exception(made) {
+                    return Err(ctx.throw(ctx.catch()));
                 }
-                let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
-                kept.push(entry as usize);
-                kept.len() as i32 - 1
-            }
-        })?,
-    )?;
-    ops.set(
-        "makeBuiltin",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, token: u32| -> rquickjs::Result<Value<'js>> {
-            let entry = kept.lock().unwrap_or_else(PoisonError::into_inner).get(token as usize).copied();
-            let Some(entry) = entry else {
-                return Err(Exception::throw_range(&ctx, "no such kept builtin"));
-            };
-            // SAFETY: `entry` came from JS_HzUnmadeBuiltin (a builtin list
-            // entry, static for the whole process); the context is live.
-            let made = unsafe { JS_HzMakeBuiltin(ctx.as_raw().as_ptr(), entry as *const std::ffi::c_void) };
-            if is_exception(made) {
-                return Err(ctx.throw(ctx.catch()));
-            }
-            // SAFETY: a new value of this context, whose reference we own.
-            Ok(unsafe { Value::from_raw(ctx.clone(), made) })
-        })?,
+                // SAFETY: a new value of this context, whose reference we own.
+                Ok(unsafe { Value::from_raw(ctx.clone(), made) })
+            },
+        )?,
     )?;
     ops.set(
         "callHost",
@@ -810,5 +793,63 @@ impl CloneErr {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ops.builtin` makes every builtin of the prelude's table that
+    /// QuickJS defines, as the same function the context itself defines
+    /// (name and length), and nothing for those it lacks.
+    #[test]
+    fn builtin_makes_each_prelude_builtin_quickjs_has() {
+        let rt = rquickjs::Runtime::new().expect("runtime");
+        let cx = rquickjs::Context::full(&rt).expect("context");
+        cx.with(|ctx| {
+            let mut made = 0;
+            for [name, holder, key, kind] in hz_core::prelude_builtins() {
+                let path = holder.replace("%TypedArray%", "Object.getPrototypeOf(Int8Array)");
+                let key_js =
+                    if key == "[Symbol.toStringTag]" { "Symbol.toStringTag".to_string() } else { format!("'{key}'") };
+                let read = if kind == "g" {
+                    format!("Object.getOwnPropertyDescriptor({path}, {key_js})?.get")
+                } else {
+                    format!("({path})[{key_js}]")
+                };
+                let want: Value = ctx
+                    .eval(format!("(() => {{ const f = {read}; return f && [f.name, f.length]; }})()"))
+                    .expect(&read);
+                let (holder_c, key_c) = (CString::new(holder).unwrap(), CString::new(key).unwrap());
+                // SAFETY: a live context; NUL-terminated names.
+                let raw =
+                    unsafe { JS_HzBuiltin(ctx.as_raw().as_ptr(), holder_c.as_ptr(), key_c.as_ptr(), kind == "g") };
+                // SAFETY: a new value of this context, whose reference we own.
+                let got = unsafe { Value::from_raw(ctx.clone(), raw) };
+                if want.is_undefined() {
+                    assert!(got.is_undefined(), "{name}: QuickJS has no {read}, yet a builtin was made");
+                    continue;
+                }
+                let f = got.as_function().unwrap_or_else(|| panic!("{name}: no function made for {read}"));
+                let want = want.as_array().expect("name and length");
+                let want: (String, i32) = (want.get(0).unwrap(), want.get(1).unwrap());
+                let got: (String, i32) = (f.get("name").unwrap(), f.get("length").unwrap());
+                assert_eq!(got, want, "{name}");
+                made += 1;
+            }
+            // QuickJS lacks only Atomics.waitAsync.
+            assert_eq!(made, hz_core::prelude_builtins().len() - 1);
+            // A made builtin works on the context's objects.
+            let set = CString::new("set").unwrap();
+            let holder = CString::new("Map.prototype").unwrap();
+            // SAFETY: as above.
+            let raw = unsafe { JS_HzBuiltin(ctx.as_raw().as_ptr(), holder.as_ptr(), set.as_ptr(), false) };
+            // SAFETY: as above.
+            let map_set = unsafe { Value::from_raw(ctx.clone(), raw) };
+            ctx.globals().set("mapSet", map_set).unwrap();
+            let n: i32 = ctx.eval("const m = new Map(); mapSet.call(m, 'a', 7); m.get('a')").unwrap();
+            assert_eq!(n, 7);
+        });
     }
 }

@@ -105,6 +105,27 @@ pub fn unit(name: &str) -> Option<&'static str> {
     UNITS.iter().find(|u| u.0 == name).map(|u| u.1)
 }
 
+/// The builtin methods and getters the prelude's units call, from its
+/// `builtinTable`: `[name, holder, key, kind]`, kind `"m"` (the method
+/// `holder.key`) or `"g"` (the getter of `holder`'s accessor `key`). A
+/// backend that provides `ops.builtin` makes them on a unit's first load;
+/// its tests check it makes each one the engine has.
+pub fn prelude_builtins() -> Vec<[&'static str; 4]> {
+    let table = &PRELUDE[PRELUDE.find("const builtinTable = (m, g) => ({").expect("the table")..];
+    let table = &table[..table.find("\n  });").expect("the table ends")];
+    table
+        .lines()
+        .filter_map(|l| {
+            // `    name: m('holder', 'key'),`
+            let (name, rest) = l.trim().split_once(": ")?;
+            let (kind, rest) = rest.split_once("('")?;
+            let (holder, rest) = rest.split_once("', '")?;
+            let (key, _) = rest.split_once("')")?;
+            Some([name, holder, key, kind])
+        })
+        .collect()
+}
+
 #[cfg(all(test, not(hz_loom)))]
 mod tests {
     /// The names between `open` and `close` in `text` (after `from`), split
@@ -119,21 +140,33 @@ mod tests {
             .collect()
     }
 
-    /// The prelude's primordials: the names their comments give, in the
-    /// list's order, are the names `namedPrimordials` gives them; each unit
-    /// takes only names that exist.
+    /// The prelude's primordials: every builtin is a method or a getter,
+    /// names are unique, and each unit takes only names the prelude gives.
     #[test]
-    fn the_primordials_are_named_in_their_order_and_units_take_known_names() {
-        let list = &super::PRELUDE[super::PRELUDE.find("const primordials = [").expect("the list")..];
-        let list = &list[..list.find("\n  ];").expect("the list ends")];
-        let commented: Vec<&str> = list
-            .lines()
-            .skip(1)
-            .map(|l| l.rsplit_once("// ").expect("each entry names itself in a comment").1.trim())
+    fn the_primordials_are_named_once_and_units_take_known_names() {
+        let builtins = super::prelude_builtins();
+        let table = &super::PRELUDE[super::PRELUDE.find("const builtinTable").expect("the table")..];
+        let lines = table[..table.find("\n  });").expect("its end")].lines().count();
+        assert_eq!(builtins.len() + 2, lines, "each line but the first two: `name: m('holder', 'key'),`");
+        assert!(builtins.len() > 40, "{builtins:?}");
+        // `{ __proto__: null, name: value, shorthand, ... }`
+        let values = &super::PRELUDE[super::PRELUDE.find("const primordialValues = {").expect("the values") + 26..];
+        let mut named: Vec<&str> = values[..values.find('}').expect("their end")]
+            .split(',')
+            .map(|e| e.split(':').next().unwrap_or_default().trim())
+            .filter(|n| !n.is_empty() && *n != "__proto__")
             .collect();
-        let named = words(super::PRELUDE, "const namedPrimordials", "const names = (", ").split");
-        assert!(commented.len() > 40, "{commented:?}");
-        assert_eq!(commented, named);
+        assert!(named.contains(&"SetCtor") && named.contains(&"engineAtomics"), "{named:?}");
+        for [name, holder, _, kind] in &builtins {
+            assert!(kind == &"m" || kind == &"g", "{name}: kind {kind}");
+            assert!(holder.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '%'), "{name}: {holder}");
+            named.push(name);
+        }
+        named.extend(["reFlagGetters", "wrapperValueOf"]);
+        let mut unique = named.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), named.len(), "a name given twice: {named:?}");
         let mut units = 0;
         for (name, source) in super::UNITS {
             if source.contains("} = primordials;") {

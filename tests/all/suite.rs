@@ -886,8 +886,8 @@ pub(crate) fn clone_keeps_lone_surrogate_keys(e: &str) {
 }
 
 /// The builtins hz's clone code calls are the engine's own, kept before
-/// user code ran (QuickJS keeps them unmade until the first clone that
-/// needs them): replacing them afterwards changes nothing.
+/// user code ran (QuickJS makes them from its own tables on the first
+/// clone that needs them): replacing them afterwards changes nothing.
 pub(crate) fn clone_ignores_replaced_builtins(e: &str) {
     let out = json(
         e,

@@ -36,9 +36,10 @@
 //   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
 //   now() -> ms                      a monotonic clock in milliseconds (fractional)
-//   keepBuiltin(obj, key) -> token   optional: keeps obj's own builtin method `key`
-//                                    unmade: a token (>= 0), or -1 if it is not one
-//   makeBuiltin(token) -> function   a fresh function for a kept builtin
+//   builtin(holder, key, isGetter) -> function | undefined
+//                                    optional: a fresh builtin method `key` of
+//                                    `holder` (e.g. 'Map.prototype'), or the getter
+//                                    of its accessor `key`, as the engine defines them
 //   engine                           the engine's name
 //   threads                          the runtime's worker thread count
 // Status codes mirror hz_core::Status.
@@ -61,102 +62,102 @@
   const uncurry = (f) => Function.prototype.call.bind(f);
 
   // Intrinsics for the units loaded on first use (js/clone.js,
-  // js/atomics.js, js/console.js), captured now, before user code can
-  // replace them: an array (the cheapest to hold in every agent), named on
-  // a unit's first load (namedPrimordials) in the same order (each entry
-  // names itself in a comment; a unit test checks both agree).
+  // js/atomics.js, js/console.js), safe from user code replacing them: what
+  // a unit receives as `primordials`, by name (a unit test checks that each
+  // unit takes only names given here). Values (constructors and objects)
+  // are captured now, on every engine.
   const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
   const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype);
-  const abProto = ArrayBuffer.prototype, sabProto = SharedArrayBuffer.prototype, reProto = RegExp.prototype;
   const viewCtors = { __proto__: null, DataView };
   for (const n of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
     'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
     if (typeof global[n] === 'function') viewCtors[n] = global[n];
   }
   const engineAtomics = global.Atomics;
-  const sabByteLength = getter(sabProto, 'byteLength');
-  // A builtin method, captured now. On QuickJS (ops.keepBuiltin) it stays
-  // unmade: QuickJS makes each builtin method on its first read, and making
-  // the two dozen the units use cost every agent about 8 KiB whether or not
-  // it ever loads a unit. The engine keeps which builtin it is (a number
-  // here) and makes a fresh one on the first unit load (namedPrimordials).
-  const method = (o, k) => {
-    const token = ops.keepBuiltin === undefined ? -1 : ops.keepBuiltin(o, k);
-    return token < 0 ? o?.[k] : token;
+  const sabByteLength = getter(SharedArrayBuffer.prototype, 'byteLength');
+  const primordialValues = {
+    __proto__: null, SetCtor: global.Set, DateCtor: Date, BigIntCtor: BigInt, ArrayBufferCtor: ArrayBuffer, sabByteLength,
+    Uint8ArrayCtor: Uint8Array, viewCtors, RegExpCtor: RegExp, ObjectCtor: Object, MapCtor: Map, engineAtomics,
   };
-  const primordials = [
-    method(Map.prototype, 'forEach'), // mapForEach
-    method(Map.prototype, 'set'), // mapSet
-    global.Set, // SetCtor
-    method(global.Set.prototype, 'forEach'), // setForEach
-    method(global.Set.prototype, 'add'), // setAdd
-    Date, // DateCtor
-    method(Date.prototype, 'getTime'), // dateGetTime
-    BigInt, // BigIntCtor
-    method(BigInt.prototype, 'toString'), // bigintToString
-    method(BigInt, 'asIntN'), // BigIntAsIntN
-    getter(typedArrayProto, Symbol.toStringTag), // taTag
-    getter(typedArrayProto, 'buffer'), // taBuffer
-    getter(typedArrayProto, 'byteOffset'), // taOffset
-    getter(typedArrayProto, 'length'), // taLength
-    method(typedArrayProto, 'at'), // taAt
-    getter(DataView.prototype, 'buffer'), // dvBuffer
-    getter(DataView.prototype, 'byteOffset'), // dvOffset
-    getter(DataView.prototype, 'byteLength'), // dvLength
-    ArrayBuffer, // ArrayBufferCtor
-    getter(abProto, 'byteLength'), // abByteLength
-    getter(abProto, 'resizable'), // abResizable
-    getter(abProto, 'maxByteLength'), // abMaxByteLength
-    method(abProto, 'resize'), // abResize
-    getter(abProto, 'detached'), // abDetachedGet
-    getter(abProto, 'immutable'), // abImmutableGet
-    sabByteLength, // sabByteLength
-    getter(sabProto, 'growable'), // sabGrowable
-    getter(sabProto, 'maxByteLength'), // sabMaxByteLength
-    method(sabProto, 'grow'), // sabGrow
-    Uint8Array, // Uint8ArrayCtor
-    viewCtors, // viewCtors
-    RegExp, // RegExpCtor
-    getter(reProto, 'source'), // reSource
-    ['hasIndices', 'global', 'ignoreCase', 'multiline', 'dotAll', 'unicode', 'unicodeSets', 'sticky'].map((k) => getter(reProto, k)), // reFlagGetters
-    method(global.WeakRef?.prototype, 'deref'), // weakRefDeref
-    method(global.FinalizationRegistry?.prototype, 'unregister'), // registryUnregister
-    [Boolean, Number, String, BigInt].map((c) => method(c.prototype, 'valueOf')), // wrapperValueOf
-    method(Object, 'getOwnPropertyDescriptor'), // getOwnPropertyDescriptor
-    method(Object.prototype, 'hasOwnProperty'), // hasOwn
-    method(Object, 'keys'), // objectKeys
-    Object, // ObjectCtor
-    Map, // MapCtor
-    engineAtomics, // engineAtomics
-    method(engineAtomics, 'wait'), // engineWait
-    method(engineAtomics, 'waitAsync'), // engineWaitAsync
-    method(engineAtomics, 'notify'), // engineNotify
-    method(Math, 'trunc'), // MathTrunc
-    method(Number, 'isNaN'), // isNaNfn
-  ];
-  // The primordials as one object, by name: what a unit receives. Made on
-  // the first unit load, from their names in the list's order.
+  // Builtin methods (m) and getters (g), each by name from its holder and
+  // key. Engines without `ops.builtin` read each now. QuickJS makes each
+  // fresh from its own tables on a unit's first load (ops.builtin), so an
+  // agent that loads no unit makes none of them: reading them all now cost
+  // QuickJS ~0.2 M instructions per agent, 7% of making one.
+  const builtinTable = (m, g) => ({
+    __proto__: null,
+    mapForEach: m('Map.prototype', 'forEach'),
+    mapSet: m('Map.prototype', 'set'),
+    setForEach: m('Set.prototype', 'forEach'),
+    setAdd: m('Set.prototype', 'add'),
+    dateGetTime: m('Date.prototype', 'getTime'),
+    bigintToString: m('BigInt.prototype', 'toString'),
+    BigIntAsIntN: m('BigInt', 'asIntN'),
+    taTag: g('%TypedArray%.prototype', '[Symbol.toStringTag]'),
+    taBuffer: g('%TypedArray%.prototype', 'buffer'),
+    taOffset: g('%TypedArray%.prototype', 'byteOffset'),
+    taLength: g('%TypedArray%.prototype', 'length'),
+    taAt: m('%TypedArray%.prototype', 'at'),
+    dvBuffer: g('DataView.prototype', 'buffer'),
+    dvOffset: g('DataView.prototype', 'byteOffset'),
+    dvLength: g('DataView.prototype', 'byteLength'),
+    abByteLength: g('ArrayBuffer.prototype', 'byteLength'),
+    abResizable: g('ArrayBuffer.prototype', 'resizable'),
+    abMaxByteLength: g('ArrayBuffer.prototype', 'maxByteLength'),
+    abResize: m('ArrayBuffer.prototype', 'resize'),
+    abDetachedGet: g('ArrayBuffer.prototype', 'detached'),
+    abImmutableGet: g('ArrayBuffer.prototype', 'immutable'),
+    sabGrowable: g('SharedArrayBuffer.prototype', 'growable'),
+    sabMaxByteLength: g('SharedArrayBuffer.prototype', 'maxByteLength'),
+    sabGrow: m('SharedArrayBuffer.prototype', 'grow'),
+    reSource: g('RegExp.prototype', 'source'),
+    reHasIndices: g('RegExp.prototype', 'hasIndices'),
+    reGlobal: g('RegExp.prototype', 'global'),
+    reIgnoreCase: g('RegExp.prototype', 'ignoreCase'),
+    reMultiline: g('RegExp.prototype', 'multiline'),
+    reDotAll: g('RegExp.prototype', 'dotAll'),
+    reUnicode: g('RegExp.prototype', 'unicode'),
+    reUnicodeSets: g('RegExp.prototype', 'unicodeSets'),
+    reSticky: g('RegExp.prototype', 'sticky'),
+    weakRefDeref: m('WeakRef.prototype', 'deref'),
+    registryUnregister: m('FinalizationRegistry.prototype', 'unregister'),
+    booleanValueOf: m('Boolean.prototype', 'valueOf'),
+    numberValueOf: m('Number.prototype', 'valueOf'),
+    stringValueOf: m('String.prototype', 'valueOf'),
+    bigintValueOf: m('BigInt.prototype', 'valueOf'),
+    getOwnPropertyDescriptor: m('Object', 'getOwnPropertyDescriptor'),
+    hasOwn: m('Object.prototype', 'hasOwnProperty'),
+    objectKeys: m('Object', 'keys'),
+    engineWait: m('Atomics', 'wait'),
+    engineWaitAsync: m('Atomics', 'waitAsync'),
+    engineNotify: m('Atomics', 'notify'),
+    MathTrunc: m('Math', 'trunc'),
+    isNaNfn: m('Number', 'isNaN'),
+  });
+  let builtinsNow;
+  if (ops.builtin === undefined) {
+    const holders = {
+      __proto__: null, Object, 'Object.prototype': Object.prototype, Number, 'Number.prototype': Number.prototype,
+      'Boolean.prototype': Boolean.prototype, 'String.prototype': String.prototype, Math, BigInt,
+      'BigInt.prototype': BigInt.prototype, 'RegExp.prototype': RegExp.prototype, 'Map.prototype': Map.prototype,
+      'Set.prototype': global.Set.prototype, 'Date.prototype': Date.prototype,
+      'ArrayBuffer.prototype': ArrayBuffer.prototype, 'SharedArrayBuffer.prototype': SharedArrayBuffer.prototype,
+      '%TypedArray%.prototype': typedArrayProto, 'DataView.prototype': DataView.prototype, Atomics: engineAtomics,
+      'WeakRef.prototype': global.WeakRef?.prototype, 'FinalizationRegistry.prototype': global.FinalizationRegistry?.prototype,
+    };
+    const keyOf = (k) => k === '[Symbol.toStringTag]' ? Symbol.toStringTag : k;
+    builtinsNow = builtinTable((h, k) => holders[h]?.[keyOf(k)], (h, k) => holders[h] == null ? undefined : getter(holders[h], keyOf(k)));
+  }
+  // The primordials as one object, by name: made on a unit's first load.
   let primordialsByName;
   const namedPrimordials = () => {
     if (primordialsByName === undefined) {
-      const names = (
-        'mapForEach mapSet SetCtor setForEach setAdd DateCtor dateGetTime BigIntCtor bigintToString ' +
-        'BigIntAsIntN taTag taBuffer taOffset taLength taAt dvBuffer dvOffset dvLength ArrayBufferCtor ' +
-        'abByteLength abResizable abMaxByteLength abResize abDetachedGet abImmutableGet sabByteLength ' +
-        'sabGrowable sabMaxByteLength sabGrow Uint8ArrayCtor viewCtors RegExpCtor reSource reFlagGetters ' +
-        'weakRefDeref registryUnregister wrapperValueOf getOwnPropertyDescriptor hasOwn objectKeys ObjectCtor ' +
-        'MapCtor engineAtomics engineWait engineWaitAsync engineNotify MathTrunc isNaNfn'
-      ).split(' ');
-      // A kept builtin is made now (a number: see `method`).
-      const made = (v) => {
-        if (typeof v === 'number') return ops.makeBuiltin(v);
-        if (isArray(v)) {
-          for (let i = 0; i < v.length; i++) v[i] = made(v[i]);
-        }
-        return v;
-      };
-      primordialsByName = { __proto__: null };
-      for (let i = 0; i < names.length; i++) primordialsByName[names[i]] = made(primordials[i]);
+      const p = builtinsNow ?? builtinTable((h, k) => ops.builtin(h, k, false), (h, k) => ops.builtin(h, k, true));
+      for (const k in primordialValues) p[k] = primordialValues[k];
+      p.reFlagGetters = [p.reHasIndices, p.reGlobal, p.reIgnoreCase, p.reMultiline, p.reDotAll, p.reUnicode,
+        p.reUnicodeSets, p.reSticky];
+      p.wrapperValueOf = [p.booleanValueOf, p.numberValueOf, p.stringValueOf, p.bigintValueOf];
+      primordialsByName = p;
     }
     return primordialsByName;
   };

@@ -40698,43 +40698,6 @@ static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
     return val;
 }
 
-/* hz patch: builtin methods kept unmade. QuickJS makes each builtin method
-   on its first read (an autoinit property holding its list entry). An
-   embedder that must keep a method safe from user code replacing it, but
-   may never call it, keeps its entry instead: JS_HzUnmadeBuiltin returns
-   the entry of `obj`'s own property `prop` if it is a builtin method of
-   this realm not yet made (else NULL), making nothing; JS_HzMakeBuiltin
-   makes a function from it, as the first read would have. Entries are
-   static data of this file, valid for the whole process. */
-const void *JS_HzUnmadeBuiltin(JSContext *ctx, JSValueConst obj, JSAtom prop)
-{
-    JSObject *p;
-    JSProperty *pr;
-    JSShapeProperty *prs;
-    const JSCFunctionListEntry *e;
-
-    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
-        return NULL;
-    p = JS_VALUE_GET_OBJ(obj);
-    prs = find_own_property(&pr, p, prop);
-    if (!prs || (prs->flags & JS_PROP_TMASK) != JS_PROP_AUTOINIT)
-        return NULL;
-    if (js_autoinit_get_id(pr) != JS_AUTOINIT_ID_PROP ||
-        js_autoinit_get_realm(pr) != ctx)
-        return NULL;
-    e = pr->u.init.opaque;
-    if (e->def_type != JS_DEF_CFUNC)
-        return NULL;
-    return e;
-}
-
-JSValue JS_HzMakeBuiltin(JSContext *ctx, const void *entry)
-{
-    const JSCFunctionListEntry *e = entry;
-    return JS_NewCFunction2(ctx, e->u.func.cfunc.generic, e->name,
-                            e->u.func.length, e->u.func.cproto, e->magic);
-}
-
 static int JS_InstantiateFunctionListItem(JSContext *ctx, JSValueConst obj,
                                           JSAtom atom,
                                           const JSCFunctionListEntry *e)
@@ -64978,6 +64941,77 @@ uintptr_t js_std_cmd(int cmd, ...) {
     va_end(ap);
 
     return rv;
+}
+
+/* hz patch: builtins made fresh from this file's tables. An embedder that
+   must call a builtin method or getter safe from user code replacing it
+   (hz's prelude units: structured clone, Atomics.wait, console) would have
+   to read each before user code runs, making a function object (and, for
+   a getter, a property descriptor) in every context whether or not it is
+   ever called. JS_HzBuiltin instead makes one on demand from the static
+   list entry that defines it: the method `key` of `holder` (a name such as
+   "Map.prototype", below), or with `getter` set the getter of its accessor
+   `key`, as a context's instantiation of that entry would (the same C
+   function, length, magic and name). Returns undefined if the tables have
+   no such entry. */
+static const struct {
+    const char *holder;
+    const JSCFunctionListEntry *tab;
+    int len;
+} js_hz_builtin_tables[] = {
+    { "Object", js_object_funcs, countof(js_object_funcs) },
+    { "Object.prototype", js_object_proto_funcs, countof(js_object_proto_funcs) },
+    { "Number", js_number_funcs, countof(js_number_funcs) },
+    { "Number.prototype", js_number_proto_funcs, countof(js_number_proto_funcs) },
+    { "Boolean.prototype", js_boolean_proto_funcs, countof(js_boolean_proto_funcs) },
+    { "String.prototype", js_string_proto_funcs, countof(js_string_proto_funcs) },
+    { "Math", js_math_funcs, countof(js_math_funcs) },
+    { "RegExp.prototype", js_regexp_proto_funcs, countof(js_regexp_proto_funcs) },
+    { "Map.prototype", js_map_proto_funcs, countof(js_map_proto_funcs) },
+    { "Set.prototype", js_set_proto_funcs, countof(js_set_proto_funcs) },
+    { "Date.prototype", js_date_proto_funcs, countof(js_date_proto_funcs) },
+    { "BigInt", js_bigint_funcs, countof(js_bigint_funcs) },
+    { "BigInt.prototype", js_bigint_proto_funcs, countof(js_bigint_proto_funcs) },
+    { "ArrayBuffer.prototype", js_array_buffer_proto_funcs, countof(js_array_buffer_proto_funcs) },
+    { "SharedArrayBuffer.prototype", js_shared_array_buffer_proto_funcs, countof(js_shared_array_buffer_proto_funcs) },
+    { "%TypedArray%.prototype", js_typed_array_base_proto_funcs, countof(js_typed_array_base_proto_funcs) },
+    { "DataView.prototype", js_dataview_proto_funcs, countof(js_dataview_proto_funcs) },
+#ifdef CONFIG_ATOMICS
+    { "Atomics", js_atomics_funcs, countof(js_atomics_funcs) },
+#endif
+    { "WeakRef.prototype", js_weakref_proto_funcs, countof(js_weakref_proto_funcs) },
+    { "FinalizationRegistry.prototype", js_finrec_proto_funcs, countof(js_finrec_proto_funcs) },
+};
+
+JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter)
+{
+    const JSCFunctionListEntry *e;
+    char buf[64];
+    size_t i;
+    int j;
+
+    for (i = 0; i < countof(js_hz_builtin_tables); i++) {
+        if (strcmp(js_hz_builtin_tables[i].holder, holder) != 0)
+            continue;
+        for (j = 0; j < js_hz_builtin_tables[i].len; j++) {
+            e = &js_hz_builtin_tables[i].tab[j];
+            if (strcmp(e->name, key) != 0)
+                continue;
+            if (!getter && e->def_type == JS_DEF_CFUNC)
+                return JS_NewCFunction2(ctx, e->u.func.cfunc.generic, e->name,
+                                        e->u.func.length, e->u.func.cproto, e->magic);
+            if (getter && (e->def_type == JS_DEF_CGETSET ||
+                           e->def_type == JS_DEF_CGETSET_MAGIC) &&
+                e->u.getset.get.generic) {
+                snprintf(buf, sizeof(buf), "get %s", e->name);
+                return JS_NewCFunction2(ctx, e->u.getset.get.generic, buf, 0,
+                                        e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_getter_magic : JS_CFUNC_getter,
+                                        e->magic);
+            }
+            return JS_UNDEFINED;
+        }
+    }
+    return JS_UNDEFINED;
 }
 
 #undef malloc

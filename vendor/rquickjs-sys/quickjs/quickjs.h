@@ -1324,9 +1324,8 @@ typedef union JSCFunctionType {
                              int argc, JSValueConst *argv, int *pdone, int magic);
 } JSCFunctionType;
 
-/* hz patch: builtin methods kept unmade (see quickjs.c). */
-JS_EXTERN const void *JS_HzUnmadeBuiltin(JSContext *ctx, JSValueConst obj, JSAtom prop);
-JS_EXTERN JSValue JS_HzMakeBuiltin(JSContext *ctx, const void *entry);
+/* hz patch: builtins made fresh from QuickJS's own tables (see quickjs.c). */
+JS_EXTERN JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
                                    const char *name,
                                    int length, JSCFunctionEnum cproto, int magic);
