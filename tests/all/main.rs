@@ -159,6 +159,10 @@ macro_rules! backend_suite {
                 suite::clone_ignores_replaced_builtins(E)
             }
             #[test]
+            fn builtin_accessors_behave_before_and_after_first_use() {
+                suite::builtin_accessors_behave_before_and_after_first_use(E)
+            }
+            #[test]
             fn clone_errors_have_no_side_effects() {
                 suite::clone_errors_have_no_side_effects(E)
             }

@@ -885,6 +885,36 @@ pub(crate) fn clone_keeps_lone_surrogate_keys(e: &str) {
     assert_eq!(out, r#"[true,true,true,["61 d800 62","dc00","78 d83d 79","d800 d800"]]"#);
 }
 
+/// Builtin accessors behave as the standard says whether or not anything
+/// read them before (QuickJS makes each on its first use: rquickjs-sys
+/// patch 7): read, described, frozen, redefined or deleted first.
+pub(crate) fn builtin_accessors_behave_before_and_after_first_use(e: &str) {
+    let out = json(
+        e,
+        r#"(() => {
+            const r = [];
+            const d = (o, k) => { const x = Object.getOwnPropertyDescriptor(o, k); return [x.get?.name, x.get?.length, x.set, x.enumerable, x.configurable, 'writable' in x]; };
+            r.push(new Map([[1, 2]]).size, /a/gi.flags, /a/y.sticky, new Uint8Array(4).byteLength, new DataView(new ArrayBuffer(8), 2).byteOffset);
+            r.push(d(Object.getPrototypeOf(Int8Array.prototype), 'length'), d(Map, Symbol.species));
+            const g = Object.getOwnPropertyDescriptor(Symbol.prototype, 'description').get;
+            r.push(g === Object.getOwnPropertyDescriptor(Symbol.prototype, 'description').get, Symbol('q').description);
+            Object.freeze(Set.prototype);
+            r.push(Object.isFrozen(Set.prototype), d(Set.prototype, 'size'), new Set([1, 2]).size);
+            Object.defineProperty(ArrayBuffer.prototype, 'byteLength', { value: 42 });
+            r.push(new ArrayBuffer(3).byteLength);
+            delete RegExp.prototype.sticky;
+            r.push(/a/y.sticky, 'sticky' in RegExp.prototype, /a/y.flags);
+            r.push((() => { 'use strict'; try { new Map().size = 3; return 'no error'; } catch (e) { return e.constructor.name; } })());
+            r.push((() => { try { return Object.create(DataView.prototype).byteLength; } catch (e) { return e.constructor.name; } })());
+            return r;
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[1,"gi",true,4,2,["get length",0,null,false,true,false],["get [Symbol.species]",0,null,false,true,false],true,"q",true,["get size",0,null,false,false,false],2,42,null,false,"","TypeError","TypeError"]"#
+    );
+}
+
 /// The builtins hz's clone code calls are the engine's own, kept before
 /// user code ran (QuickJS makes them from its own tables on the first
 /// clone that needs them): replacing them afterwards changes nothing.

@@ -1562,6 +1562,8 @@ static JSValue js_module_ns_autoinit(JSContext *ctx, JSObject *p, JSAtom atom,
                                  void *opaque);
 static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
                                                JSAtom atom, void *opaque);
+static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
+                                 JSValue *pgetter, JSValue *psetter); /* hz patch */
 static JSValue JS_NewObjectProtoList(JSContext *ctx, JSValueConst proto,
                                      const JSCFunctionListEntry *fields, int n_fields);
 
@@ -9099,6 +9101,21 @@ static int JS_AutoInitProperty(JSContext *ctx, JSObject *p, JSAtom prop,
         return -1;
 
     realm = js_autoinit_get_realm(pr);
+    /* hz patch: an accessor from a function list, made on first use (see
+       JS_InstantiateFunctionListItem): it becomes a getset property. */
+    if (js_autoinit_get_id(pr) == JS_AUTOINIT_ID_PROP) {
+        const JSCFunctionListEntry *e = pr->u.init.opaque;
+        if (e->def_type == JS_DEF_CGETSET || e->def_type == JS_DEF_CGETSET_MAGIC) {
+            JSValue getter, setter;
+            if (js_make_list_accessor(realm, e, &getter, &setter))
+                return -1;
+            js_autoinit_free(ctx->rt, pr);
+            prs->flags = (prs->flags & ~(JS_PROP_TMASK | JS_PROP_WRITABLE)) | JS_PROP_GETSET;
+            pr->u.getset.getter = JS_IsUndefined(getter) ? NULL : JS_VALUE_GET_OBJ(getter);
+            pr->u.getset.setter = JS_IsUndefined(setter) ? NULL : JS_VALUE_GET_OBJ(setter);
+            return 0;
+        }
+    }
     func = js_autoinit_func_table[js_autoinit_get_id(pr)];
     /* 'func' shall not modify the object properties 'pr' */
     val = func(realm, p, prop, pr->u.init.opaque);
@@ -40669,6 +40686,38 @@ static JSAtom find_atom(JSContext *ctx, const char *name)
     return atom;
 }
 
+/* hz patch: the getter and setter (or undefined) of a list accessor `e`. */
+static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
+                                 JSValue *pgetter, JSValue *psetter)
+{
+    JSValue getter, setter;
+    char buf[64];
+
+    getter = JS_UNDEFINED;
+    if (e->u.getset.get.generic) {
+        snprintf(buf, sizeof(buf), "get %s", e->name);
+        getter = JS_NewCFunction2(ctx, e->u.getset.get.generic,
+                                  buf, 0, e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_getter_magic : JS_CFUNC_getter,
+                                  e->magic);
+        if (JS_IsException(getter))
+            return -1;
+    }
+    setter = JS_UNDEFINED;
+    if (e->u.getset.set.generic) {
+        snprintf(buf, sizeof(buf), "set %s", e->name);
+        setter = JS_NewCFunction2(ctx, e->u.getset.set.generic,
+                                  buf, 1, e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_setter_magic : JS_CFUNC_setter,
+                                  e->magic);
+        if (JS_IsException(setter)) {
+            JS_FreeValue(ctx, getter);
+            return -1;
+        }
+    }
+    *pgetter = getter;
+    *psetter = setter;
+    return 0;
+}
+
 static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
                                                JSAtom atom, void *opaque)
 {
@@ -40743,26 +40792,23 @@ static int JS_InstantiateFunctionListItem(JSContext *ctx, JSValueConst obj,
         JS_DefineAutoInitProperty(ctx, obj, atom, JS_AUTOINIT_ID_PROP,
                                   (void *)e, prop_flags);
         return 0;
-    case JS_DEF_CGETSET: /* XXX: use autoinit again ? */
+    case JS_DEF_CGETSET:
     case JS_DEF_CGETSET_MAGIC:
         {
             JSValue getter, setter;
-            char buf[64];
 
-            getter = JS_UNDEFINED;
-            if (e->u.getset.get.generic) {
-                snprintf(buf, sizeof(buf), "get %s", e->name);
-                getter = JS_NewCFunction2(ctx, e->u.getset.get.generic,
-                                          buf, 0, e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_getter_magic : JS_CFUNC_getter,
-                                          e->magic);
+            /* hz patch: a configurable accessor is made on first use, as
+               methods are (JS_AutoInitProperty makes it a getset
+               property). A context defines about 60 accessors and most
+               programs read a few; each made one is two function objects
+               at most. */
+            if (prop_flags & JS_PROP_CONFIGURABLE) {
+                JS_DefineAutoInitProperty(ctx, obj, atom, JS_AUTOINIT_ID_PROP,
+                                          (void *)e, prop_flags & ~JS_PROP_WRITABLE);
+                return 0;
             }
-            setter = JS_UNDEFINED;
-            if (e->u.getset.set.generic) {
-                snprintf(buf, sizeof(buf), "set %s", e->name);
-                setter = JS_NewCFunction2(ctx, e->u.getset.set.generic,
-                                          buf, 1, e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_setter_magic : JS_CFUNC_setter,
-                                          e->magic);
-            }
+            if (js_make_list_accessor(ctx, e, &getter, &setter))
+                return -1;
             JS_DefinePropertyGetSet(ctx, obj, atom, getter, setter, prop_flags);
             return 0;
         }
