@@ -132,6 +132,16 @@ impl Runtime {
     pub fn engines(&self) -> Vec<&'static str> {
         self.inner.engine_names()
     }
+
+    /// Gives the module file `path` the text `source`, which agents then
+    /// load instead of reading the file, as if it had been read first (a
+    /// path already loaded keeps its text). For a host that has read the
+    /// main module already (`hz run` reads it to tell a module from a
+    /// script): the file is then read once, and a change to it between the
+    /// two reads cannot make them differ.
+    pub fn preload_module(&self, path: &str, source: impl Into<String>) {
+        self.inner.modules.preload(path, source.into());
+    }
 }
 
 /// A handle to a spawned agent.

@@ -43,6 +43,14 @@ impl ModuleCache {
         Ok(files.entry(path.to_owned()).or_insert(module).clone())
     }
 
+    /// Holds `source` as the text of the module file `path` (made absolute
+    /// as [`absolute`] does) unless that path is held already.
+    pub fn preload(&self, path: &str, source: String) {
+        let key = absolute(path).to_string_lossy().into_owned();
+        let module = Arc::new(CachedModule { source: source.into(), compiled: Mutex::new(HashMap::new()) });
+        self.files.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(module);
+    }
+
     /// How many files it holds.
     pub fn len(&self) -> usize {
         self.files.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -170,6 +178,12 @@ mod tests {
         assert!(second.compiled::<String>("test").is_none());
         assert!(cache.get(&dir.join("missing.js").to_string_lossy()).unwrap_err().contains("cannot load module"));
         assert_eq!(cache.len(), 1);
+        // A preloaded path is not read; one held already keeps its text.
+        let gone = dir.join("sub/../preloaded.js");
+        cache.preload(&gone.to_string_lossy(), "export const b = 3;".into());
+        assert_eq!(cache.get(&dir.join("preloaded.js").to_string_lossy()).unwrap().source(), "export const b = 3;");
+        cache.preload(&path, "export const a = 9;".into());
+        assert_eq!(cache.get(&path).unwrap().source(), "export const a = 1;");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

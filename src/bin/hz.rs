@@ -80,7 +80,13 @@ fn main() -> ExitCode {
     };
     let engine = opts.engine.unwrap_or_else(|| rt.engines()[0].to_owned());
     let module = opts.module || has_module_syntax(&code);
-    let spec = if module { AgentSpec::module(opts.file.clone()) } else { AgentSpec::program(opts.file.clone(), code) };
+    let spec = if module {
+        // The module loads from the text read here: the file is read once.
+        rt.preload_module(&opts.file, code);
+        AgentSpec::module(opts.file.clone())
+    } else {
+        AgentSpec::program(opts.file.clone(), code)
+    };
     let spec = match spec.args(opts.args.iter().map(|a| hz::Value::String(a.clone())).collect()) {
         Ok(s) => s,
         Err(e) => {
