@@ -1,11 +1,11 @@
 //! Agents as the core sees them: the shared record the scheduler moves
 //! around, and [`Host`], the engine-neutral API a backend's natives call.
 
-use rustc_hash::FxHashMap as HashMap;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use hz_clone::{Payload, Value};
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::channel::{self, Attempt, Case, Chan, Outcome, Recv, Registration, Selected, Waiter};
 use crate::engine::{AgentBox, DynEngine};

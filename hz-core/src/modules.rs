@@ -38,7 +38,7 @@ impl ModuleCache {
         }
         // Read outside the lock; two agents racing read twice, one wins.
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot load module {path}: {e}"))?;
-        let module = Arc::new(CachedModule { source: text.into(), compiled: Mutex::new(HashMap::new()) });
+        let module = CachedModule::new(text);
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         Ok(files.entry(path.to_owned()).or_insert(module).clone())
     }
@@ -47,7 +47,7 @@ impl ModuleCache {
     /// as [`absolute`] does) unless that path is held already.
     pub fn preload(&self, path: &str, source: String) {
         let key = absolute(path).to_string_lossy().into_owned();
-        let module = Arc::new(CachedModule { source: source.into(), compiled: Mutex::new(HashMap::new()) });
+        let module = CachedModule::new(source);
         self.files.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(module);
     }
 
@@ -75,6 +75,11 @@ impl std::fmt::Debug for CachedModule {
 }
 
 impl CachedModule {
+    /// A file of text `source`, compiled by no engine yet.
+    fn new(source: String) -> Arc<Self> {
+        Arc::new(CachedModule { source: source.into(), compiled: Mutex::new(HashMap::new()) })
+    }
+
     /// The file's text.
     pub fn source(&self) -> &str {
         &self.source

@@ -40686,32 +40686,41 @@ static JSAtom find_atom(JSContext *ctx, const char *name)
     return atom;
 }
 
+/* hz patch: the getter (or with `setter`, the setter) function of a list
+   accessor `e`: undefined if it has none, an exception if it cannot be
+   made. */
+static JSValue js_make_list_getset(JSContext *ctx, const JSCFunctionListEntry *e,
+                                   bool setter)
+{
+    char buf[64];
+    bool magic = e->def_type == JS_DEF_CGETSET_MAGIC;
+
+    if (!setter && e->u.getset.get.generic) {
+        snprintf(buf, sizeof(buf), "get %s", e->name);
+        return JS_NewCFunction2(ctx, e->u.getset.get.generic, buf, 0,
+                                magic ? JS_CFUNC_getter_magic : JS_CFUNC_getter, e->magic);
+    }
+    if (setter && e->u.getset.set.generic) {
+        snprintf(buf, sizeof(buf), "set %s", e->name);
+        return JS_NewCFunction2(ctx, e->u.getset.set.generic, buf, 1,
+                                magic ? JS_CFUNC_setter_magic : JS_CFUNC_setter, e->magic);
+    }
+    return JS_UNDEFINED;
+}
+
 /* hz patch: the getter and setter (or undefined) of a list accessor `e`. */
 static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
                                  JSValue *pgetter, JSValue *psetter)
 {
     JSValue getter, setter;
-    char buf[64];
 
-    getter = JS_UNDEFINED;
-    if (e->u.getset.get.generic) {
-        snprintf(buf, sizeof(buf), "get %s", e->name);
-        getter = JS_NewCFunction2(ctx, e->u.getset.get.generic,
-                                  buf, 0, e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_getter_magic : JS_CFUNC_getter,
-                                  e->magic);
-        if (JS_IsException(getter))
-            return -1;
-    }
-    setter = JS_UNDEFINED;
-    if (e->u.getset.set.generic) {
-        snprintf(buf, sizeof(buf), "set %s", e->name);
-        setter = JS_NewCFunction2(ctx, e->u.getset.set.generic,
-                                  buf, 1, e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_setter_magic : JS_CFUNC_setter,
-                                  e->magic);
-        if (JS_IsException(setter)) {
-            JS_FreeValue(ctx, getter);
-            return -1;
-        }
+    getter = js_make_list_getset(ctx, e, false);
+    if (JS_IsException(getter))
+        return -1;
+    setter = js_make_list_getset(ctx, e, true);
+    if (JS_IsException(setter)) {
+        JS_FreeValue(ctx, getter);
+        return -1;
     }
     *pgetter = getter;
     *psetter = setter;
@@ -65032,7 +65041,6 @@ static const struct {
 JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter)
 {
     const JSCFunctionListEntry *e;
-    char buf[64];
     size_t i;
     int j;
 
@@ -65043,17 +65051,13 @@ JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool g
             e = &js_hz_builtin_tables[i].tab[j];
             if (strcmp(e->name, key) != 0)
                 continue;
+            /* as a context makes them: the autoinit of a method, the
+               accessor instantiation of a getter */
             if (!getter && e->def_type == JS_DEF_CFUNC)
-                return JS_NewCFunction2(ctx, e->u.func.cfunc.generic, e->name,
-                                        e->u.func.length, e->u.func.cproto, e->magic);
+                return JS_InstantiateFunctionListItem2(ctx, NULL, JS_ATOM_NULL, (void *)e);
             if (getter && (e->def_type == JS_DEF_CGETSET ||
-                           e->def_type == JS_DEF_CGETSET_MAGIC) &&
-                e->u.getset.get.generic) {
-                snprintf(buf, sizeof(buf), "get %s", e->name);
-                return JS_NewCFunction2(ctx, e->u.getset.get.generic, buf, 0,
-                                        e->def_type == JS_DEF_CGETSET_MAGIC ? JS_CFUNC_getter_magic : JS_CFUNC_getter,
-                                        e->magic);
-            }
+                           e->def_type == JS_DEF_CGETSET_MAGIC))
+                return js_make_list_getset(ctx, e, false);
             return JS_UNDEFINED;
         }
     }
