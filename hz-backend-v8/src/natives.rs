@@ -28,9 +28,13 @@ pub(crate) struct State {
     /// Promises rejected with no handler yet, with their reasons.
     rejections: Vec<(v8::Global<v8::Promise>, v8::Global<v8::Value>)>,
     channel_proto: v8::Global<v8::Object>,
-    /// The private key under which a channel object keeps its carrier.
-    channel_key: v8::Global<v8::Private>,
+    /// Makes channel objects: internal field 0 holds the carrier,
+    /// field 1 `channel_proto` as a brand (see `channel_of`).
+    channel_template: v8::Global<v8::ObjectTemplate>,
 }
+
+/// A channel object's internal fields: its carrier and its brand.
+const CHANNEL_FIELDS: usize = 2;
 
 fn state(isolate: &v8::Isolate) -> &State {
     isolate.get_slot::<State>().expect("hz agent state is installed at creation")
@@ -105,8 +109,8 @@ pub(crate) fn channel_object<'s>(
     chan: Arc<PayloadChan>,
 ) -> Option<v8::Local<'s, v8::Object>> {
     let proto = v8::Local::new(scope, &state(scope).channel_proto);
-    let key = v8::Local::new(scope, &state(scope).channel_key);
-    let obj = v8::Object::new(scope);
+    let template = v8::Local::new(scope, &state(scope).channel_template);
+    let obj = template.new_instance(scope)?;
     obj.set_prototype(scope, proto.into())?;
     // The carrier: an ArrayBuffer whose backing store owns one reference to
     // the channel and drops it when V8 collects the buffer (V8 has no weak
@@ -124,7 +128,8 @@ pub(crate) fn channel_object<'s>(
         )
     };
     let carrier = v8::ArrayBuffer::with_backing_store(scope, &store.make_shared());
-    obj.set_private(scope, key, carrier.into())?;
+    obj.set_internal_field(0, carrier.into());
+    obj.set_internal_field(1, proto.into());
     Some(obj)
 }
 
@@ -138,15 +143,21 @@ unsafe extern "C" fn drop_channel(data: *mut std::ffi::c_void, _len: usize, _: *
 /// The channel behind a JS channel object, or `None`.
 pub(crate) fn channel_of(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<'_, v8::Value>) -> Option<Arc<PayloadChan>> {
     let obj = v8::Local::<v8::Object>::try_from(v).ok()?;
-    // A local straight from the state's global (a global copy would make
-    // and free a global handle on every channel op).
-    let key = v8::Local::new(scope, &state(scope).channel_key);
-    let carrier = obj.get_private(scope, key)?;
-    let carrier = v8::Local::<v8::ArrayBuffer>::try_from(carrier).ok()?;
+    // Internal fields, not a private property: reading one is a load,
+    // where a property lookup took the generic path on every channel op.
+    // `get_internal_field` is `None` past the object's count; objects V8
+    // itself gives internal fields (array buffers, typed arrays) hold no
+    // brand in field 1.
+    let brand = obj.get_internal_field(scope, 1)?;
+    if brand != v8::Local::new(scope, &state(scope).channel_proto) {
+        return None;
+    }
+    let carrier = v8::Local::<v8::ArrayBuffer>::try_from(obj.get_internal_field(scope, 0)?).ok()?;
     let data = carrier.data()?;
-    // SAFETY: only channel_object sets this private key (JS cannot reach
-    // private symbols), always to a carrier over a live Box<Arc<PayloadChan>>
-    // that lives as long as the carrier, which `obj` keeps alive.
+    // SAFETY: only channel_object makes objects from the channel template
+    // (JS cannot), branded in field 1 and with field 0 a carrier over a
+    // live Box<Arc<PayloadChan>> that lives as long as the carrier, which
+    // `obj` keeps alive.
     Some(unsafe { &*data.as_ptr().cast::<Arc<PayloadChan>>() }.clone())
 }
 
@@ -552,8 +563,8 @@ fn compile_prelude<'s>(scope: &mut v8::PinScope<'s, '_>) -> Option<v8::Local<'s,
 /// Builds `ops`, runs the prelude with it and stores the internals.
 pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<(), String> {
     let channel_proto = v8::Object::new(scope);
-    let key_name = v8::String::new(scope, "hz.channel").ok_or("out of memory")?;
-    let key = v8::Private::new(scope, Some(key_name));
+    let channel_template = v8::ObjectTemplate::new(scope);
+    channel_template.set_internal_field_count(CHANNEL_FIELDS);
     let threads = host.threads();
     let epoch = host.epoch_ms();
     let state = State {
@@ -561,7 +572,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
         internals: None,
         rejections: Vec::new(),
         channel_proto: v8::Global::new(scope, channel_proto),
-        channel_key: v8::Global::new(scope, key),
+        channel_template: v8::Global::new(scope, channel_template),
     };
     scope.set_slot(state);
 

@@ -39,6 +39,14 @@ macro_rules! backend_suite {
                 suite::send_on_closed_channel_rejects(E)
             }
             #[test]
+            fn channel_methods_reject_other_objects() {
+                suite::channel_methods_reject_other_objects(E)
+            }
+            #[test]
+            fn pending_ops_complete_in_any_order() {
+                suite::pending_ops_complete_in_any_order(E)
+            }
+            #[test]
             fn try_send_and_try_recv() {
                 suite::try_send_and_try_recv(E)
             }

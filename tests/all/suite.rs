@@ -129,6 +129,63 @@ pub(crate) fn send_on_closed_channel_rejects(e: &str) {
     assert_eq!(out, r#"["send on a closed channel","close of a closed channel","send on a closed channel"]"#);
 }
 
+/// A channel's methods called on anything that is not a channel throw a
+/// TypeError (a send or receive rejects with one), whatever the object
+/// holds: its prototype, internal slots of its own (buffers, views), or a
+/// channel's own fields copied off. A channel passes as itself, not as any
+/// of these.
+pub(crate) fn channel_methods_reject_other_objects(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ch = hz.channel(1);
+            const proto = Object.getPrototypeOf(ch);
+            const others = [{}, Object.create(proto), new ArrayBuffer(16), new Uint8Array(16),
+                new DataView(new ArrayBuffer(16)), Object.assign(Object.create(proto), ch), 42, undefined];
+            const names = [];
+            for (const x of others) {
+                const row = [];
+                try { await proto.send.call(x, 1); row.push('sent'); } catch (err) { row.push(err.name); }
+                try { await proto.recv.call(x); row.push('received'); } catch (err) { row.push(err.name); }
+                try { proto.close.call(x); row.push('closed'); } catch (err) { row.push(err.name); }
+                try { proto.trySend.call(x, 1); row.push('sent'); } catch (err) { row.push(err.name); }
+                names.push([...new Set(row)].join());
+            }
+            await ch.send('still');
+            const copy = structuredClone(new Uint8Array([1, 2]));
+            return [names, (await ch.recv()).value, Object.prototype.toString.call(copy), copy[1]];
+        })()"#,
+    );
+    let rows = ["\"TypeError\""; 8].join(",");
+    assert_eq!(out, format!(r#"[[{rows}],"still","[object Uint8Array]",2]"#));
+}
+
+/// Several ops pending at once complete in whatever order their peers
+/// come, each with its own value: the first one waiting and those after
+/// it are kept apart, and the place the first held is reused.
+pub(crate) fn pending_ops_complete_in_any_order(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const chans = [0, 1, 2, 3].map(() => hz.channel(0));
+            const got = [];
+            const waits = chans.map((ch, i) => ch.recv().then((r) => got.push([i, r.value])));
+            await hz.spawn(async (chans) => {
+                for (const i of [2, 0, 3, 1]) await chans[i].send('v' + i);
+            }, chans).join();
+            await Promise.all(waits);
+            // Again, the first one last this time.
+            const again = chans.map((ch) => ch.recv());
+            await hz.spawn(async (chans) => {
+                for (const i of [3, 2, 1, 0]) await chans[i].send(i * 10);
+            }, chans).join();
+            const values = (await Promise.all(again)).map((r) => r.value);
+            return [got, values];
+        })()"#,
+    );
+    assert_eq!(out, r#"[[[2,"v2"],[0,"v0"],[3,"v3"],[1,"v1"]],[0,10,20,30]]"#);
+}
+
 pub(crate) fn try_send_and_try_recv(e: &str) {
     let out = json(
         e,

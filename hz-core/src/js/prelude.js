@@ -192,6 +192,10 @@
   });
 
   const pending = new Map(); // op id -> [resolve, reject, shape, extra]
+  // The op an agent waits on most of the time (one await at a time: a
+  // receive loop, a ping-pong) is kept here instead: a Map that is filled
+  // and emptied on every op rehashes as it grows and shrinks.
+  let slotId = -1, slotResolve, slotReject, slotShape, slotExtra;
   // Made by the first timer (most agents never set one).
   let timers;    // op id -> timer record
   let timerOps;  // public timer id -> op id
@@ -244,7 +248,15 @@
     }
     if (typeof r !== 'number') return present(r[0], r[1], r[2], shape, extra, PromiseResolve, PromiseReject);
     return new Promise((resolve, reject) => {
-      pending.set(r, [resolve, reject, shape, extra]);
+      if (slotId < 0) {
+        slotId = r;
+        slotResolve = resolve;
+        slotReject = reject;
+        slotShape = shape;
+        slotExtra = extra;
+      } else {
+        pending.set(r, [resolve, reject, shape, extra]);
+      }
     });
   }
 
@@ -525,6 +537,13 @@
         if (t.repeat) arm(t.id, t.fn, t.ms, t.args, true);
         else timerOps.delete(t.id);
         apply(t.fn, global, t.args);
+        return;
+      }
+      if (opId === slotId) {
+        const resolve = slotResolve, reject = slotReject, extra = slotExtra;
+        slotId = -1;
+        slotResolve = slotReject = slotExtra = undefined;
+        present(status, value, index, slotShape, extra, resolve, reject);
         return;
       }
       const p = pending.get(opId);
