@@ -624,6 +624,43 @@ pub(crate) fn decode<'s>(scope: &mut v8::PinScope<'s, '_>, p: &Payload) -> Resul
     decode_payload(p, &mut Builder { scope })
 }
 
+/// `CreateDataProperty(target, index, value)` (ECMA-262 7.3.4) with the
+/// index as a number: V8's index overload, which the `v8` crate does not
+/// bind (its name overload made the key a string and parsed it back).
+/// `None` if it threw.
+fn create_data_property_at<'s>(
+    context: v8::Local<'s, v8::Context>,
+    target: v8::Local<'s, v8::Object>,
+    index: u32,
+    value: v8::Local<'s, v8::Value>,
+) -> Option<bool> {
+    /// `v8::Maybe<bool>`: two bools, returned by value.
+    #[repr(C)]
+    struct MaybeBool {
+        has_value: bool,
+        value: bool,
+    }
+    unsafe extern "C" {
+        /// `v8::Maybe<bool> v8::Object::CreateDataProperty(v8::Local<v8::Context>,
+        /// uint32_t, v8::Local<v8::Value>)`; the static library exports it.
+        #[link_name = "_ZN2v86Object18CreateDataPropertyENS_5LocalINS_7ContextEEEjNS1_INS_5ValueEEE"]
+        fn v8_object_create_data_property_index(
+            this: *const v8::Object,
+            context: *const v8::Context,
+            index: u32,
+            value: *const v8::Value,
+        ) -> MaybeBool;
+    }
+    // SAFETY: as the `v8` crate's own bindings call V8: a `Local` is one
+    // pointer to its handle, and the C++ `v8::Object*` (`this`) and a
+    // `v8::Local<T>` passed by value are that pointer (`&*local`); all
+    // three are live handles of the current scope, and the isolate is
+    // locked and entered by this thread. `Maybe<bool>` is trivially
+    // copyable and returned in a register, as `MaybeBool` is.
+    let r = unsafe { v8_object_create_data_property_index(&*target, &*context, index, &*value) };
+    r.has_value.then_some(r.value)
+}
+
 struct Builder<'a, 's, 'i> {
     scope: &'a mut v8::PinScope<'s, 'i>,
 }
@@ -721,6 +758,11 @@ impl<'s> Sink for Builder<'_, 's, '_> {
         Ok(v8::Object::new(self.scope).into())
     }
     fn array(&mut self, length: u32, _dense: bool) -> Result<Self::Value, CloneErr> {
+        // Made with its length (holey) where `Array::new` takes it, which
+        // spares a property set; past i32 the length is set.
+        if let Ok(n) = i32::try_from(length) {
+            return Ok(v8::Array::new(self.scope, n).into());
+        }
         let a = v8::Array::new(self.scope, 0);
         let k = self.key(JsStr::Utf8("length"))?;
         let n = v8::Number::new(self.scope, f64::from(length));
@@ -735,9 +777,9 @@ impl<'s> Sink for Builder<'_, 's, '_> {
         Ok(())
     }
     fn define_index(&mut self, target: &Self::Value, index: u32, value: Self::Value) -> Result<(), CloneErr> {
-        let k = v8::Integer::new_from_unsigned(self.scope, index);
-        let k = k.to_string(self.scope).ok_or(CloneErr::Js)?;
-        as_object(*target)?.create_data_property(self.scope, k.into(), value).ok_or(CloneErr::Js)?;
+        let target = as_object(*target)?;
+        let context = self.scope.get_current_context();
+        create_data_property_at(context, target, index, value).ok_or(CloneErr::Js)?;
         Ok(())
     }
     fn date(&mut self, time: f64) -> Result<Self::Value, CloneErr> {
@@ -826,7 +868,7 @@ impl<'s> Sink for Builder<'_, 's, '_> {
             // stays an hz SharedMemory block, as the sender side expects.
             Ok(memory) => {
                 let data = memory.into_raw();
-                let handed = crate::alloc::hold_handed(&natives::host(self.scope), len);
+                let handed = crate::alloc::hold_handed(natives::host(self.scope), len);
                 // SAFETY: `data` is one reference to memory holding at least
                 // `len` bytes no one else uses, released once by
                 // `release_shared` (with `handed`) when the store dies.
@@ -852,7 +894,7 @@ impl<'s> Sink for Builder<'_, 's, '_> {
             None => byte_length.min(memory.capacity()),
         };
         let data = SharedMemory::clone(memory).into_raw();
-        let handed = crate::alloc::hold_handed(&natives::host(self.scope), byte_length);
+        let handed = crate::alloc::hold_handed(natives::host(self.scope), byte_length);
         // SAFETY: `data` is one reference to memory of at least
         // `byte_length` bytes, released once by `release_shared` (with
         // `handed`) when the backing store dies.

@@ -40,8 +40,10 @@ fn state(isolate: &v8::Isolate) -> &State {
     isolate.get_slot::<State>().expect("hz agent state is installed at creation")
 }
 
-pub(crate) fn host(isolate: &v8::Isolate) -> Host {
-    state(isolate).host.clone()
+/// The agent's host (borrowed: a clone per op would touch its reference
+/// count twice).
+pub(crate) fn host(isolate: &v8::Isolate) -> &Host {
+    &state(isolate).host
 }
 
 /// Reads the prelude's internals.
