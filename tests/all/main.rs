@@ -163,6 +163,10 @@ macro_rules! backend_suite {
                 suite::clone_keeps_keys_of_every_kind(E)
             }
             #[test]
+            fn clone_defines_array_elements() {
+                suite::clone_defines_array_elements(E)
+            }
+            #[test]
             fn clone_ignores_replaced_builtins() {
                 suite::clone_ignores_replaced_builtins(E)
             }

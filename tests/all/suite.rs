@@ -995,6 +995,35 @@ pub(crate) fn clone_ignores_replaced_builtins(e: &str) {
     assert_eq!(out, r#"["a",true,5,"[object Number]","255","3"]"#);
 }
 
+/// A received array gets its elements defined, not set: setters on
+/// `Array.prototype` and `Object.prototype` at those indices and keys never
+/// run. Holes, extra properties, a self-reference and a long array come
+/// through as they were.
+pub(crate) fn clone_defines_array_elements(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const ran = [];
+            for (const [proto, key] of [[Array.prototype, 0], [Array.prototype, 2], [Object.prototype, 'k']]) {
+                Object.defineProperty(proto, key, { set(v) { ran.push(key); }, get() { return 'inherited'; }, configurable: true });
+            }
+            const a = [1, , 'x', { k: [2, 3] }];
+            a.extra = 5;
+            a.push(a);
+            const long = Array.from({ length: 5000 }, (_, i) => i);
+            const ch = hz.channel(1);
+            await ch.send([a, long]);
+            const [c, l] = (await ch.recv()).value;
+            const own = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+            const out = [ran, c.length, own(c, 0), c[0], own(c, 1), c[2], own(c[3], 'k'), c[3].k[1], c.extra, c[4] === c,
+                l.length, l[4999], own(l, 0)];
+            delete Array.prototype[0]; delete Array.prototype[2]; delete Object.prototype.k;
+            return out;
+        })()"#,
+    );
+    assert_eq!(out, r#"[[],5,true,1,false,"x",true,3,5,true,5000,4999,true]"#);
+}
+
 pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
     let out = json(
         e,
