@@ -9,6 +9,8 @@ pub mod channel;
 
 mod mailbox;
 
+mod turn;
+
 #[cfg(all(test, hz_loom))]
 mod loom_tests;
 

@@ -7,6 +7,7 @@ use loom::thread;
 use crate::channel::{Attempt, Case, Chan, Outcome, Recv, Registration, Selected, SendResult, Waiter, select};
 use crate::mailbox::{Mailbox, ResultCell};
 use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::turn::TurnWord;
 
 fn send(ch: &Chan<u32>, v: u32) -> Result<(), u32> {
     ch.send_blocking(v)
@@ -263,5 +264,45 @@ fn join_racing_the_end_hears_it_once() {
         assert!(r == 42 || r == 7);
         // The joiner heard it exactly once, whenever it registered.
         assert_eq!(heard.load(Ordering::SeqCst), 1000 + r as usize);
+    });
+}
+
+#[test]
+fn a_long_turn_ends_once_by_its_thread_or_the_monitor() {
+    loom::model(|| {
+        let word = Arc::new(TurnWord::default());
+        let n = word.begin();
+        let w = word.clone();
+        let monitor = thread::spawn(move || {
+            let seen = w.now();
+            if !w.take(seen) {
+                return false;
+            }
+            // The thread the slot goes to runs turns of its own on it.
+            let m = w.begin();
+            assert!(w.end(m), "the new thread's turn was taken");
+            true
+        });
+        let kept = word.end(n);
+        let took = monitor.join().unwrap();
+        assert!(kept ^ took, "the turn ended twice or never: kept {kept}, took {took}");
+        // Either way the word is even: no turn runs, none can be taken.
+        assert!(!word.take(word.now()));
+    });
+}
+
+#[test]
+fn a_hand_off_before_a_block_races_the_monitor() {
+    loom::model(|| {
+        let word = Arc::new(TurnWord::default());
+        let n = word.begin();
+        let w = word.clone();
+        let monitor = thread::spawn(move || w.take(w.now()));
+        // The slot's thread, about to block, gives the slot away itself.
+        let gave = word.take(n);
+        let took = monitor.join().unwrap();
+        assert!(gave ^ took, "the slot went to two threads or none");
+        // The turn's end then finds the slot gone.
+        assert!(!word.end(n));
     });
 }

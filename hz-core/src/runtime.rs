@@ -21,6 +21,7 @@ use crate::engine::{Agent, AgentBox, DynEngine, Engine};
 use crate::mailbox::Life;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock};
 use crate::timer::Timers;
+use crate::turn::TurnWord;
 
 /// How many tasks one agent runs before the worker looks at other agents.
 const BATCH: usize = 64;
@@ -39,6 +40,9 @@ const MAX_GRAVES: usize = 8;
 /// Default cap on threads (workers plus those of blocked agents). Past it a
 /// blocking agent keeps its worker (no hand-off).
 const MAX_THREADS: usize = 1024;
+/// How often the monitor looks at the worker slots while agents run: a
+/// turn seen on two looks in a row has run at least this long.
+const TICK: std::time::Duration = std::time::Duration::from_millis(5);
 
 static NEXT_RUNTIME_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
@@ -50,6 +54,9 @@ thread_local! {
     /// Set when this thread gave its worker slot away (its agent blocked):
     /// it finishes the agent's turn, then parks as a spare.
     static HANDED_OFF: Cell<bool> = const { Cell::new(false) };
+    /// The number of the turn this thread runs now on its slot's
+    /// [`TurnWord`], if that turn may be taken from it (0: none).
+    static TURN: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Builds a [`Runtime`].
@@ -171,6 +178,7 @@ impl RuntimeBuilder {
             blocked_forever: AtomicUsize::new(0),
             wakes: AtomicU64::new(0),
             spares: Mutex::new(Vec::new()),
+            monitor: Monitor::default(),
             thread_count: AtomicUsize::new(n),
             max_threads: self.max_threads.max(n),
             host_fns: Default::default(),
@@ -190,6 +198,13 @@ impl RuntimeBuilder {
                 .name("hz-timer".into())
                 .spawn(move || rt.timers.run())
                 .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning the timer: {e}") })?,
+        );
+        let rt = inner.clone();
+        handles.push(
+            std::thread::Builder::new()
+                .name("hz-monitor".into())
+                .spawn(move || rt.monitor_main())
+                .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning the monitor: {e}") })?,
         );
         *lock(&inner.threads) = handles;
         Ok(Runtime { inner: inner.clone(), _guard: Arc::new(ShutdownGuard(inner)) })
@@ -223,6 +238,18 @@ struct Worker {
     /// Pinned agents of this home blocked in a wait now: while one is, the
     /// thread runs nothing else, so new pinned agents are placed elsewhere.
     blocked: AtomicUsize,
+    /// The turn running on this slot's thread, for the monitor (see
+    /// [`TurnWord`]).
+    turn: TurnWord,
+}
+
+/// The monitor's sleep: it ticks while agents run and sleeps while none
+/// does, until `run_agent` wakes it.
+#[derive(Default)]
+struct Monitor {
+    lock: Mutex<()>,
+    cv: Condvar,
+    asleep: AtomicBool,
 }
 
 /// A thread whose blocked agent woke up, parked until a worker slot is
@@ -312,6 +339,7 @@ pub(crate) struct RuntimeInner {
     pub(crate) wakes: AtomicU64,
     /// Threads waiting to take over a worker slot.
     spares: Mutex<Vec<Arc<Spare>>>,
+    monitor: Monitor,
     /// OS threads running workers or blocked agents (not the timer).
     thread_count: AtomicUsize,
     max_threads: usize,
@@ -355,6 +383,10 @@ pub struct Activity {
     /// Waiters woken by `Atomics.notify` since the runtime started (agents
     /// blocked in `Atomics.wait` make progress inside one turn).
     pub wakes: u64,
+    /// OS threads the pool has: one per worker slot, plus those whose
+    /// agent blocked or ran a long turn (their slot went to another
+    /// thread) and spares waiting to take a slot over.
+    pub threads: usize,
 }
 
 impl Activity {
@@ -743,6 +775,11 @@ impl RuntimeInner {
             }
             spares.push(me.clone());
         }
+        self.wait_for_slot(&me)
+    }
+
+    /// Waits as spare `me` until a slot is handed to it; `None` on shutdown.
+    fn wait_for_slot(&self, me: &Spare) -> Option<usize> {
         let mut slot = lock(&me.slot);
         loop {
             if let Some(i) = slot.take() {
@@ -758,40 +795,162 @@ impl RuntimeInner {
         }
     }
 
-    /// Called by an agent about to sleep in a blocking wait: if it runs on a
-    /// worker slot, the slot (its queues, hence the other agents) goes to a
-    /// spare or new thread, as Go hands off its P on a blocking syscall.
-    /// Pinned engines live on their thread, so a thread holding any stays.
-    pub(crate) fn before_block(self: &Arc<Self>, migratable: bool) {
-        let Some(idx) = self.current_worker() else { return };
-        if !migratable || HANDED_OFF.with(Cell::get) || PINNED.with(|p| !p.borrow().is_empty()) {
-            return;
-        }
-        if self.shutdown.load(Ordering::Acquire) {
-            return;
-        }
-        let spare = lock(&self.spares).pop();
-        if let Some(s) = spare {
-            *lock(&s.slot) = Some(idx);
-            s.cv.notify_one();
-            HANDED_OFF.with(|h| h.set(true));
-            return;
+    /// A spare thread to give a slot to: a parked one, or a new one (up to
+    /// `max_threads`). `None` on shutdown or when there is none to be had.
+    /// The caller gives it a slot ([`RuntimeInner::give_slot`]) or puts it
+    /// back ([`RuntimeInner::put_spare`]).
+    fn get_spare(self: &Arc<Self>) -> Option<Arc<Spare>> {
+        {
+            let mut spares = lock(&self.spares);
+            if self.shutdown.load(Ordering::Acquire) {
+                return None;
+            }
+            if let Some(s) = spares.pop() {
+                return Some(s);
+            }
         }
         if self.thread_count.fetch_add(1, Ordering::SeqCst) >= self.max_threads {
             self.thread_count.fetch_sub(1, Ordering::SeqCst);
-            return;
+            return None;
         }
-        match self.spawn_thread(idx) {
+        let me = Arc::new(Spare::default());
+        let (rt, spare) = (self.clone(), me.clone());
+        let spawned =
+            std::thread::Builder::new().name("hz-worker".into()).stack_size(STACK_SIZE).spawn(move || {
+                match rt.wait_for_slot(&spare) {
+                    Some(idx) => rt.thread_main(idx),
+                    None => {
+                        rt.thread_count.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        match spawned {
             Ok(h) => {
                 let mut threads = lock(&self.threads);
                 threads.retain(|t| !t.is_finished());
                 threads.push(h);
-                HANDED_OFF.with(|h| h.set(true));
+                Some(me)
             }
             Err(_) => {
-                // No thread to hand off to: block holding the slot.
                 self.thread_count.fetch_sub(1, Ordering::SeqCst);
+                None
             }
+        }
+    }
+
+    /// Hands worker slot `idx` to spare `s`.
+    fn give_slot(&self, s: Arc<Spare>, idx: usize) {
+        *lock(&s.slot) = Some(idx);
+        s.cv.notify_one();
+    }
+
+    /// Puts back a spare that got no slot (after shutdown began, it exits).
+    fn put_spare(&self, s: Arc<Spare>) {
+        let mut spares = lock(&self.spares);
+        if self.shutdown.load(Ordering::Acquire) {
+            drop(spares);
+            let _slot = lock(&s.slot);
+            s.cv.notify_one();
+        } else {
+            spares.push(s);
+        }
+    }
+
+    /// Called by an agent about to sleep in a blocking wait: if it runs on a
+    /// worker slot, the slot (its queues, hence the other agents) goes to a
+    /// spare or new thread, as Go hands off its P on a blocking syscall.
+    /// Pinned engines live on their thread, so a thread holding any stays
+    /// (its turns are not takeable: see `run_agent_inner`). If the monitor
+    /// took the slot during this turn already, there is nothing to give.
+    pub(crate) fn before_block(self: &Arc<Self>, migratable: bool) {
+        let Some(idx) = self.current_worker() else { return };
+        let turn = TURN.with(Cell::get);
+        if !migratable || turn == 0 || HANDED_OFF.with(Cell::get) {
+            return;
+        }
+        // No thread to hand off to: block holding the slot.
+        let Some(spare) = self.get_spare() else { return };
+        if self.workers[idx].turn.take(turn) {
+            self.give_slot(spare, idx);
+        } else {
+            self.put_spare(spare);
+        }
+        HANDED_OFF.with(|h| h.set(true));
+    }
+
+    /// The monitor thread: while agents run, it looks at every worker slot
+    /// each [`TICK`]. A turn it sees on two looks in a row (it ran long: a
+    /// CPU-bound loop, a busy-wait on `Atomics.load`) while agents wait
+    /// that no free worker will take, loses its slot to a spare thread, as
+    /// Go's sysmon retakes a P from a long syscall. The long turn goes on
+    /// on its own thread, which then parks as a spare.
+    fn monitor_main(self: Arc<Self>) {
+        let mut seen = vec![0u64; self.workers.len()];
+        let mut guard = lock(&self.monitor.lock);
+        loop {
+            guard = match self.monitor.cv.wait_timeout(guard, TICK) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+            if self.shutdown.load(Ordering::Acquire) {
+                break;
+            }
+            if self.active.load(Ordering::SeqCst) == 0 {
+                // Nothing runs: sleep until `run_agent` wakes us.
+                self.monitor.asleep.store(true, Ordering::SeqCst);
+                while self.monitor.asleep.load(Ordering::SeqCst)
+                    && self.active.load(Ordering::SeqCst) == 0
+                    && !self.shutdown.load(Ordering::Acquire)
+                {
+                    guard = match self.monitor.cv.wait(guard) {
+                        Ok(g) => g,
+                        Err(p) => p.into_inner(),
+                    };
+                }
+                self.monitor.asleep.store(false, Ordering::SeqCst);
+                seen.fill(0);
+                continue;
+            }
+            drop(guard);
+            for (i, w) in self.workers.iter().enumerate() {
+                let turn = w.turn.now();
+                if turn % 2 == 1 && turn == seen[i] && self.waits_for_a_thread(i) {
+                    self.retake(i, turn);
+                }
+                seen[i] = turn;
+            }
+            guard = lock(&self.monitor.lock);
+        }
+    }
+
+    /// Whether agents are ready that no free worker will take while slot
+    /// `idx`'s thread runs a long turn: pinned agents homed on the slot
+    /// (only its thread runs them), or any queued agent while no worker
+    /// is idle.
+    fn waits_for_a_thread(&self, idx: usize) -> bool {
+        if !lock(&self.workers[idx].pinned).is_empty() {
+            return true;
+        }
+        self.num_idle.load(Ordering::SeqCst) == 0
+            && (!lock(&self.injector).is_empty() || self.workers.iter().any(|w| !lock(&w.local).is_empty()))
+    }
+
+    /// Gives slot `idx`, whose thread runs turn `turn`, to a spare thread.
+    fn retake(self: &Arc<Self>, idx: usize, turn: u64) {
+        let Some(spare) = self.get_spare() else { return };
+        if self.workers[idx].turn.take(turn) {
+            tracing::debug!(worker = idx, "hz: a long turn's worker slot goes to another thread");
+            self.give_slot(spare, idx);
+        } else {
+            self.put_spare(spare);
+        }
+    }
+
+    /// Wakes the monitor if it sleeps (an agent is about to run).
+    fn wake_monitor(&self) {
+        let _guard = lock(&self.monitor.lock);
+        if self.monitor.asleep.swap(false, Ordering::SeqCst) {
+            self.monitor.cv.notify_one();
         }
     }
 
@@ -848,6 +1007,9 @@ impl RuntimeInner {
     /// parks or requeues it.
     fn run_agent(&self, agent: Arc<AgentShared>) {
         self.active.fetch_add(1, Ordering::SeqCst);
+        if self.monitor.asleep.load(Ordering::SeqCst) {
+            self.wake_monitor();
+        }
         self.run_agent_inner(agent);
         self.active.fetch_sub(1, Ordering::SeqCst);
     }
@@ -907,6 +1069,12 @@ impl RuntimeInner {
                 }
             }
         };
+        // A turn may be taken from this thread (its slot given to another)
+        // unless the thread holds pinned engines, which cannot leave it.
+        let slot = match agent.home.is_none() && PINNED.with(|p| p.borrow().is_empty()) {
+            true => Some(&self.workers[CURRENT.with(Cell::get).1].turn),
+            false => None,
+        };
         for _ in 0..BATCH {
             // A thread that handed its slot off finishes this turn only.
             if HANDED_OFF.with(Cell::get) {
@@ -931,7 +1099,17 @@ impl RuntimeInner {
             );
             let turn = span.enter();
             agent.begin_turn();
+            if let Some(slot) = slot {
+                TURN.with(|t| t.set(slot.begin()));
+            }
             let ran = catch_unwind(AssertUnwindSafe(|| body.run_task(task)));
+            if let Some(slot) = slot {
+                // A taken slot (by the monitor or `before_block`) is no
+                // longer this thread's: finish as a handed-off thread.
+                if !slot.end(TURN.with(|t| t.replace(0))) {
+                    HANDED_OFF.with(|h| h.set(true));
+                }
+            }
             let cpu_spent = agent.end_turn();
             drop(turn);
             if let Err(panic) = ran {
@@ -976,6 +1154,7 @@ impl RuntimeInner {
             blocked: self.blocked_forever.load(Ordering::SeqCst),
             live: lock(&self.live).len(),
             wakes: self.wakes.load(Ordering::SeqCst),
+            threads: self.thread_count.load(Ordering::SeqCst),
         }
     }
 
@@ -1030,6 +1209,10 @@ impl RuntimeInner {
         self.terminate_all();
         self.shutdown.store(true, Ordering::Release);
         self.timers.shutdown();
+        {
+            let _guard = lock(&self.monitor.lock);
+            self.monitor.cv.notify_all();
+        }
         for w in self.workers.iter() {
             w.parker.unpark();
         }

@@ -375,3 +375,106 @@ fn a_spawn_with_no_warm_agent_ready_takes_the_one_being_made() {
     drop(rt);
     assert_eq!(engine.counting.live(), 0, "an engine instance outlived its runtime");
 }
+
+/// A migratable engine whose agents spin on a counter the engine's agents
+/// share, each in one long turn: `add` adds one to it; `wait N` adds one,
+/// then busy-waits until it reaches N; `busy MS` spins for MS milliseconds.
+/// The result is 1 if the wait saw its count, 0 if it gave up after 20 s.
+#[derive(Default, Clone)]
+struct SpinEngine(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+struct SpinAgent(crate::Host, std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::Agent for SpinAgent {
+    fn run_task(&mut self, task: crate::Task) {
+        use std::sync::atomic::Ordering::SeqCst;
+        use std::time::{Duration, Instant};
+        let crate::Task::Start(spec) = task else { return };
+        let crate::Source::Script { code, .. } = &spec.source else { return };
+        let spin_until = |done: &dyn Fn() -> bool, limit: Duration| {
+            let start = Instant::now();
+            while !done() {
+                if start.elapsed() > limit {
+                    return false;
+                }
+                std::hint::spin_loop();
+            }
+            true
+        };
+        let saw = match code.split_once(' ') {
+            None => {
+                self.1.fetch_add(1, SeqCst);
+                true
+            }
+            Some(("wait", n)) => {
+                let n: usize = n.parse().unwrap();
+                self.1.fetch_add(1, SeqCst);
+                spin_until(&|| self.1.load(SeqCst) >= n, Duration::from_secs(20))
+            }
+            Some((_, ms)) => {
+                let end = Instant::now() + Duration::from_millis(ms.parse().unwrap());
+                spin_until(&|| Instant::now() >= end, Duration::from_secs(20))
+            }
+        };
+        self.0.settle(Ok(Value::Number(if saw { 1.0 } else { 0.0 }).to_payload().expect("encodes")));
+    }
+}
+
+impl crate::Engine for SpinEngine {
+    const NAME: &'static str = "spin";
+    const MIGRATABLE: bool = true;
+    type Agent = SpinAgent;
+
+    fn create_agent(&self, host: crate::Host) -> Result<SpinAgent, crate::Error> {
+        Ok(SpinAgent(host, self.0.clone()))
+    }
+
+    fn boxed(agent: SpinAgent) -> crate::AgentBox {
+        crate::AgentBox::Migratable(Box::new(agent))
+    }
+}
+
+fn spin_runtime(threads: usize) -> Runtime {
+    RuntimeBuilder::new().threads(threads).warm_agents(0).engine(SpinEngine::default()).build().unwrap()
+}
+
+fn saw(h: crate::AgentHandle) -> bool {
+    h.join().unwrap().as_f64() == Some(1.0)
+}
+
+#[test]
+fn a_long_turn_gives_its_slot_to_another_thread_for_the_agent_it_waits_on() {
+    // One worker: the waiter's turn holds it until the adder has run.
+    let rt = spin_runtime(1);
+    let waiter = rt.spawn::<SpinEngine>(AgentSpec::script("t", "wait 2")).unwrap();
+    let adder = rt.spawn::<SpinEngine>(AgentSpec::script("t", "add")).unwrap();
+    assert!(saw(adder));
+    assert!(saw(waiter), "the waiting agent gave up: the agent it waited on never ran");
+    // The waiter's thread ended its turn as a spare: two threads now.
+    assert_eq!(rt.activity().threads, 2);
+}
+
+#[test]
+fn agents_spinning_on_each_other_get_a_thread_each() {
+    // Five agents each wait for all five to have started, on two workers.
+    let rt = spin_runtime(2);
+    let waiters: Vec<_> = (0..5).map(|_| rt.spawn::<SpinEngine>(AgentSpec::script("t", "wait 5")).unwrap()).collect();
+    for w in waiters {
+        assert!(saw(w), "an agent gave up waiting for the others to start");
+    }
+    let threads = rt.activity().threads;
+    assert!((5..=6).contains(&threads), "{threads} threads for five agents spinning at once");
+}
+
+#[test]
+fn a_long_turn_with_no_agent_waiting_keeps_its_slot() {
+    let rt = spin_runtime(1);
+    assert!(saw(rt.spawn::<SpinEngine>(AgentSpec::script("t", "busy 100")).unwrap()));
+    // Two long turns on two workers, nothing else ready.
+    let rt2 = spin_runtime(2);
+    let busy: Vec<_> = (0..2).map(|_| rt2.spawn::<SpinEngine>(AgentSpec::script("t", "busy 100")).unwrap()).collect();
+    for b in busy {
+        assert!(saw(b));
+    }
+    assert_eq!((rt.activity().threads, rt2.activity().threads), (1, 2), "a thread was added with nothing to run");
+}

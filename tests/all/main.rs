@@ -327,6 +327,10 @@ macro_rules! backend_suite {
                 suite::message_port_closes_when_its_holder_ends(E)
             }
             #[test]
+            fn agents_busy_waiting_on_another_do_not_starve_it() {
+                suite::agents_busy_waiting_on_another_do_not_starve_it(E)
+            }
+            #[test]
             fn join_twice_and_terminate_after_the_end() {
                 suite::join_twice_and_terminate_after_the_end(E)
             }

@@ -1339,6 +1339,39 @@ pub(crate) fn blocked_waiters_hand_off_their_threads(e: &str) {
     assert_eq!(rt.activity().blocked, 0);
 }
 
+pub(crate) fn agents_busy_waiting_on_another_do_not_starve_it(e: &str) {
+    // Two agents busy-wait with Atomics.load (no Atomics.wait, so no
+    // hand-off before a block) until the main agent stores a flag; they
+    // hold both workers, and the main agent's timer comes due after they
+    // started. The scheduler's monitor sees their long turns with an agent
+    // waiting and gives a worker slot to a new thread, which runs it.
+    //
+    // A pinned engine's agent cannot leave its home thread (a gap of pinned
+    // engines): there the spinner homed with the main agent holds it, gives
+    // up after its one second, and only then does the main agent run.
+    let pinned = !runtime(1).engine_migratable(e).expect("a built engine");
+    let out = json(
+        e,
+        r#"(async () => {
+            const ia = new Int32Array(new SharedArrayBuffer(8));
+            const spin = (ia) => {
+                const end = Date.now() + 1000;
+                while (Atomics.load(ia, 0) === 0) if (Date.now() > end) return 'gave up';
+                return 'saw it';
+            };
+            const a = hz.spawn(spin, ia), b = hz.spawn(spin, ia);
+            await new Promise((r) => setTimeout(r, 20));
+            Atomics.store(ia, 0, 1);
+            return [await a.join(), await b.join()];
+        })()"#,
+    );
+    if pinned {
+        assert!(out.contains("gave up"), "{out}");
+    } else {
+        assert_eq!(out, r#"["saw it","saw it"]"#);
+    }
+}
+
 pub(crate) fn atomics_wait_results_and_errors(e: &str) {
     let out = json(
         e,
