@@ -280,11 +280,19 @@ fn run_script(host: &Host, rel: &str, engine: &str, code: String, meta: &Meta, t
     // The host is its own script, evaluated first: a test's top-level
     // `var $262` must not hoist above it (HOST.md: the host defines the
     // globals before the test runs).
-    // Agent tests busy-wait on each other: give each agent a thread.
-    let starts = code.matches("$262.agent.start").count();
-    let threads = (starts + 1).clamp(1, 16);
-    let rt = match Runtime::builder().threads(threads).build() {
-        Ok(rt) => rt,
+    // Agent tests busy-wait on each other. Where agents migrate, one
+    // worker does: the scheduler's monitor gives a long turn's worker slot
+    // to another thread while agents wait. A pinned engine's agent holds
+    // its home thread, so there each agent gets a thread of its own.
+    let rt = match Runtime::builder().threads(1).build() {
+        Ok(rt) if rt.engine_migratable(engine) != Some(false) => rt,
+        Ok(_) => {
+            let starts = code.matches("$262.agent.start").count();
+            match Runtime::builder().threads((starts + 1).clamp(1, 16)).build() {
+                Ok(rt) => rt,
+                Err(e) => return Outcome::Fail(format!("runtime: {e}")),
+            }
+        }
         Err(e) => return Outcome::Fail(format!("runtime: {e}")),
     };
     let (out, reports) = (rt.channel(4096), rt.channel(4096));

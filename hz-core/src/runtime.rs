@@ -888,6 +888,11 @@ impl RuntimeInner {
         let mut seen = vec![0u64; self.workers.len()];
         let mut guard = lock(&self.monitor.lock);
         loop {
+            // Checked under the lock `shutdown` notifies under, so its
+            // notification cannot fall between this check and the wait.
+            if self.shutdown.load(Ordering::Acquire) {
+                break;
+            }
             guard = match self.monitor.cv.wait_timeout(guard, TICK) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
