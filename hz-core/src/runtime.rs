@@ -32,6 +32,10 @@ const STACK_SIZE: usize = 16 << 20;
 /// Threads parked as spares (for the next hand-off) beyond which a thread
 /// whose blocked agent woke up exits instead.
 const MAX_SPARES: usize = 64;
+/// How long a spare waits for a slot before its thread exits (idle extra
+/// threads retire).
+const SPARE_IDLE: std::time::Duration =
+    if cfg!(test) { std::time::Duration::from_secs(1) } else { std::time::Duration::from_secs(10) };
 /// Default for [`RuntimeBuilder::warm_agents`].
 const WARM_AGENTS: usize = 2;
 /// Ended agents' engine instances that may wait to be freed (see
@@ -778,8 +782,11 @@ impl RuntimeInner {
         self.wait_for_slot(&me)
     }
 
-    /// Waits as spare `me` until a slot is handed to it; `None` on shutdown.
-    fn wait_for_slot(&self, me: &Spare) -> Option<usize> {
+    /// Waits as spare `me` until a slot is handed to it; `None` on shutdown,
+    /// or once it has waited [`SPARE_IDLE`] on the spare list (the thread
+    /// retires). A spare taken off the list by a giver waits on: the giver
+    /// gives it a slot or puts it back.
+    fn wait_for_slot(&self, me: &Arc<Spare>) -> Option<usize> {
         let mut slot = lock(&me.slot);
         loop {
             if let Some(i) = slot.take() {
@@ -788,10 +795,24 @@ impl RuntimeInner {
             if self.shutdown.load(Ordering::Acquire) {
                 return None;
             }
-            slot = match me.cv.wait(slot) {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
+            let (guard, idle) = match me.cv.wait_timeout(slot, SPARE_IDLE) {
+                Ok((g, t)) => (g, t.timed_out()),
+                Err(p) => {
+                    let (g, t) = p.into_inner();
+                    (g, t.timed_out())
+                }
             };
+            slot = guard;
+            if idle && slot.is_none() {
+                drop(slot);
+                let mut spares = lock(&self.spares);
+                if let Some(p) = spares.iter().position(|s| Arc::ptr_eq(s, me)) {
+                    spares.swap_remove(p);
+                    return None;
+                }
+                drop(spares);
+                slot = lock(&me.slot);
+            }
         }
     }
 
