@@ -9,6 +9,7 @@ pub mod channel;
 
 mod mailbox;
 
+#[cfg(any(not(hz_loom), test))]
 mod turn;
 
 #[cfg(all(test, hz_loom))]
