@@ -161,7 +161,7 @@ pub(crate) fn to_payload<'js>(h: &Helpers<'js>, v: &Value<'js>, transfer: &[Valu
     // 1. Each transferable is an ArrayBuffer, not shared, not detached, listed once.
     let mut slots = Vec::with_capacity(transfer.len());
     for t in transfer {
-        let class_id = t.as_object().map(|o| {
+        let class_id = object_of(t).map(|o| {
             // SAFETY: a live object; only its class id is read.
             unsafe { qjs::JS_GetClassID(o.as_raw()) }
         });
@@ -270,7 +270,7 @@ struct Serializer<'a, 'js> {
 /// The shared memory behind a SharedArrayBuffer of this runtime (a new
 /// reference to it), or `None` if `v` is not one.
 pub(crate) fn shared_memory(h: &Helpers<'_>, v: &Value<'_>) -> Option<hz_atomics::SharedMemory> {
-    let o = v.as_object()?;
+    let o = object_of(v)?;
     // SAFETY: a live object; only its class id is read.
     if unsafe { qjs::JS_GetClassID(o.as_raw()) } != h.ids.shared_array_buffer {
         return None;
@@ -319,6 +319,13 @@ fn uncloneable(what: &str) -> CloneErr {
 
 impl<'js> Serializer<'_, 'js> {
     fn write(&mut self, v: &Value<'js>, depth: usize) -> Result<(), CloneErr> {
+        if let Some(obj) = object_of(v) {
+            // SAFETY: a live object; only its class id is read.
+            if unsafe { qjs::JS_GetClassID(obj.as_raw()) } == JS_CLASS_OBJECT {
+                // An ordinary object: none of the kinds `type_of` sorts out.
+                return self.object(v, depth);
+            }
+        }
         match v.type_of() {
             Type::Uninitialized | Type::Undefined => self.w.undefined(),
             Type::Null => self.w.null(),
@@ -380,7 +387,7 @@ impl<'js> Serializer<'_, 'js> {
             self.w.back_ref(id);
             return Ok(());
         }
-        let obj = v.as_object().ok_or_else(|| uncloneable("value"))?;
+        let obj = object_of(v).ok_or_else(|| uncloneable("value"))?;
         let raw = v.as_raw();
         // SAFETY: `raw` is a live value owned by `v` for this whole call;
         // only its class id is read.
@@ -775,7 +782,17 @@ impl From<CloneErr> for rquickjs::Error {
 }
 
 fn as_object<'a, 'js>(v: &'a Value<'js>) -> Result<&'a Object<'js>, CloneErr> {
-    v.as_object().ok_or(CloneErr::Decode(DecodeError::Malformed("expected an object")))
+    object_of(v).ok_or(CloneErr::Decode(DecodeError::Malformed("expected an object")))
+}
+
+/// `v` as an object, if it is one, from its tag alone. rquickjs's
+/// `Value::as_object` first classifies the value (array, constructor,
+/// function, promise, error, proxy: six calls into QuickJS), which costs
+/// more than defining a property.
+pub(crate) fn object_of<'a, 'js>(v: &'a Value<'js>) -> Option<&'a Object<'js>> {
+    // SAFETY: every value tagged JS_TAG_OBJECT is an rquickjs `Object`
+    // (which wraps any object, whatever its class).
+    v.is_object().then(|| unsafe { v.ref_object() })
 }
 
 /// CreateDataProperty: an own, writable, enumerable, configurable data

@@ -87,7 +87,7 @@ fn throw_error(ctx: &Ctx<'_>, name: &str, message: &str) -> rquickjs::Error {
 }
 
 fn chan<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arc<PayloadChan>> {
-    match v.as_object().and_then(Class::<JsChannel>::from_object) {
+    match crate::clone::object_of(v).and_then(Class::<JsChannel>::from_object) {
         Some(c) => Ok(c.borrow().chan.clone()),
         None => Err(Exception::throw_type(ctx, "not a channel")),
     }
