@@ -711,15 +711,31 @@ impl<'s> Builder<'_, 's, '_> {
         Ok(self.new_string(key, v8::NewStringType::Internalized)?.into())
     }
 
+    /// A new ArrayBuffer holding a copy of `bytes`. Its memory is an hz
+    /// block made here, counted against the agent's heap limit as the
+    /// isolate's allocator would count it: `v8::ArrayBuffer::New` aborts
+    /// the whole process when the allocator refuses (an agent past its
+    /// heap limit receiving a copied buffer), so it is not used. Refused,
+    /// the copy is a clone error (the agent is ending with its limit).
     fn copy_buffer(&mut self, bytes: &[u8]) -> Result<v8::Local<'s, v8::ArrayBuffer>, CloneErr> {
-        let ab = v8::ArrayBuffer::new(self.scope, bytes.len());
-        if let Some(p) = ab.data()
-            && !bytes.is_empty()
-        {
-            // SAFETY: a fresh buffer of exactly `bytes.len()` bytes.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.as_ptr().cast::<u8>(), bytes.len()) };
+        let len = bytes.len();
+        if len == 0 {
+            return Ok(v8::ArrayBuffer::new(self.scope, 0));
         }
-        Ok(ab)
+        let host = natives::host(self.scope);
+        if !host.heap_admit(len) {
+            return Err(CloneErr::Clone(CloneError::TooLarge));
+        }
+        let memory = SharedMemory::new(len).ok_or(CloneErr::Clone(CloneError::TooLarge))?;
+        // SAFETY: a fresh block of at least `len` bytes, not shared yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory.as_ptr(), len) };
+        let data = memory.into_raw();
+        let handed = crate::alloc::hold_handed(host, len);
+        // SAFETY: `data` is one reference to a block of at least `len`
+        // bytes no one else uses, released once by `release_shared` (with
+        // `handed`) when the store dies.
+        let store = unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(data.cast(), len, release_shared, handed) };
+        Ok(v8::ArrayBuffer::with_backing_store(self.scope, &store.make_shared()))
     }
 }
 

@@ -331,6 +331,10 @@ macro_rules! backend_suite {
                 suite::agents_busy_waiting_on_another_do_not_starve_it(E)
             }
             #[test]
+            fn copies_past_the_heap_limit_end_only_that_agent() {
+                suite::copies_past_the_heap_limit_end_only_that_agent(E)
+            }
+            #[test]
             fn join_twice_and_terminate_after_the_end() {
                 suite::join_twice_and_terminate_after_the_end(E)
             }
