@@ -935,7 +935,16 @@ impl RuntimeInner {
                 }
                 self.monitor.asleep.store(false, Ordering::SeqCst);
                 seen.fill(0);
-                continue;
+                // Woken as an agent starts: look again once its turn has
+                // begun, not a whole tick later, so that a long turn from
+                // idle is taken after about one tick too.
+                guard = match self.monitor.cv.wait_timeout(guard, TICK / 5) {
+                    Ok((g, _)) => g,
+                    Err(p) => p.into_inner().0,
+                };
+                if self.shutdown.load(Ordering::Acquire) {
+                    break;
+                }
             }
             drop(guard);
             for (i, w) in self.workers.iter().enumerate() {
