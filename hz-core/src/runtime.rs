@@ -907,6 +907,7 @@ impl RuntimeInner {
     /// on its own thread, which then parks as a spare.
     fn monitor_main(self: Arc<Self>) {
         let mut seen = vec![0u64; self.workers.len()];
+        let mut idle_looks = 0;
         let mut guard = lock(&self.monitor.lock);
         loop {
             // Checked under the lock `shutdown` notifies under, so its
@@ -921,8 +922,13 @@ impl RuntimeInner {
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }
-            if self.active.load(Ordering::SeqCst) == 0 {
-                // Nothing runs: sleep until `run_agent` wakes us.
+            // Nothing has run on two looks in a row: sleep until `run_agent`
+            // wakes us. (One look would put it to sleep in the gaps between
+            // the turns of a busy runtime, and each wake-up costs the waker
+            // a system call.)
+            idle_looks = if self.active.load(Ordering::SeqCst) == 0 { idle_looks + 1 } else { 0 };
+            if idle_looks >= 2 {
+                idle_looks = 0;
                 self.monitor.asleep.store(true, Ordering::SeqCst);
                 while self.monitor.asleep.load(Ordering::SeqCst)
                     && self.active.load(Ordering::SeqCst) == 0
