@@ -19,7 +19,7 @@ use crate::Error;
 use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Task};
 use crate::engine::{Agent, AgentBox, DynEngine, Engine};
 use crate::mailbox::Life;
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, wait_for};
 use crate::timer::Timers;
 use crate::turn::TurnWord;
 
@@ -192,7 +192,7 @@ impl RuntimeBuilder {
         let mut handles = Vec::with_capacity(n + 1);
         for i in 0..n {
             let h = inner
-                .spawn_thread(i)
+                .spawn_thread(format!("hz-worker-{i}"), move |rt| rt.thread_main(i))
                 .map_err(|e| Error::Engine { engine: "runtime", message: format!("spawning a worker: {e}") })?;
             handles.push(h);
         }
@@ -759,13 +759,14 @@ impl RuntimeInner {
         PINNED.with(|p| p.borrow_mut().clear());
     }
 
-    /// Starts a pool thread serving worker slot `idx` (see `thread_main`).
-    fn spawn_thread(self: &Arc<Self>, idx: usize) -> std::io::Result<JoinHandle<()>> {
+    /// Starts a pool thread (a worker's stack size) running `body`.
+    fn spawn_thread(
+        self: &Arc<Self>,
+        name: String,
+        body: impl FnOnce(Arc<Self>) + Send + 'static,
+    ) -> std::io::Result<JoinHandle<()>> {
         let rt = self.clone();
-        std::thread::Builder::new()
-            .name(format!("hz-worker-{idx}"))
-            .stack_size(STACK_SIZE)
-            .spawn(move || rt.thread_main(idx))
+        std::thread::Builder::new().name(name).stack_size(STACK_SIZE).spawn(move || body(rt))
     }
 
     /// Parks this thread as a spare until a slot is handed to it; `None` on
@@ -795,13 +796,7 @@ impl RuntimeInner {
             if self.shutdown.load(Ordering::Acquire) {
                 return None;
             }
-            let (guard, idle) = match me.cv.wait_timeout(slot, SPARE_IDLE) {
-                Ok((g, t)) => (g, t.timed_out()),
-                Err(p) => {
-                    let (g, t) = p.into_inner();
-                    (g, t.timed_out())
-                }
-            };
+            let (guard, idle) = wait_for(&me.cv, slot, SPARE_IDLE);
             slot = guard;
             if idle && slot.is_none() {
                 drop(slot);
@@ -835,16 +830,13 @@ impl RuntimeInner {
             return None;
         }
         let me = Arc::new(Spare::default());
-        let (rt, spare) = (self.clone(), me.clone());
-        let spawned =
-            std::thread::Builder::new().name("hz-worker".into()).stack_size(STACK_SIZE).spawn(move || {
-                match rt.wait_for_slot(&spare) {
-                    Some(idx) => rt.thread_main(idx),
-                    None => {
-                        rt.thread_count.fetch_sub(1, Ordering::SeqCst);
-                    }
-                }
-            });
+        let spare = me.clone();
+        let spawned = self.spawn_thread("hz-worker".into(), move |rt| match rt.wait_for_slot(&spare) {
+            Some(idx) => rt.thread_main(idx),
+            None => {
+                rt.thread_count.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
         match spawned {
             Ok(h) => {
                 let mut threads = lock(&self.threads);
@@ -889,14 +881,25 @@ impl RuntimeInner {
         if !migratable || turn == 0 || HANDED_OFF.with(Cell::get) {
             return;
         }
-        // No thread to hand off to: block holding the slot.
-        let Some(spare) = self.get_spare() else { return };
-        if self.workers[idx].turn.take(turn) {
+        // No thread to hand off to (`None`): block holding the slot. Not
+        // taken by us: the monitor took it during this turn.
+        if self.hand_off(idx, turn).is_some() {
+            HANDED_OFF.with(|h| h.set(true));
+        }
+    }
+
+    /// Takes slot `idx` from the thread running turn `turn` and gives it to
+    /// a spare thread: `Some(true)` if given, `Some(false)` if that turn had
+    /// ended or was taken already, `None` if there is no thread to give it to.
+    fn hand_off(self: &Arc<Self>, idx: usize, turn: u64) -> Option<bool> {
+        let spare = self.get_spare()?;
+        let taken = self.workers[idx].turn.take(turn);
+        if taken {
             self.give_slot(spare, idx);
         } else {
             self.put_spare(spare);
         }
-        HANDED_OFF.with(|h| h.set(true));
+        Some(taken)
     }
 
     /// The monitor thread: while agents run, it looks at every worker slot
@@ -915,10 +918,7 @@ impl RuntimeInner {
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }
-            guard = match self.monitor.cv.wait_timeout(guard, TICK) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+            guard = wait_for(&self.monitor.cv, guard, TICK).0;
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }
@@ -944,10 +944,7 @@ impl RuntimeInner {
                 // Woken as an agent starts: look again once its turn has
                 // begun, not a whole tick later, so that a long turn from
                 // idle is taken after about one tick too.
-                guard = match self.monitor.cv.wait_timeout(guard, TICK / 5) {
-                    Ok((g, _)) => g,
-                    Err(p) => p.into_inner().0,
-                };
+                guard = wait_for(&self.monitor.cv, guard, TICK / 5).0;
                 if self.shutdown.load(Ordering::Acquire) {
                     break;
                 }
@@ -956,7 +953,8 @@ impl RuntimeInner {
             for (i, w) in self.workers.iter().enumerate() {
                 let turn = w.turn.now();
                 if turn % 2 == 1 && turn == seen[i] && self.waits_for_a_thread(i) {
-                    self.retake(i, turn);
+                    let given = self.hand_off(i, turn);
+                    tracing::debug!(worker = i, ?given, "hz: a long turn's worker slot to another thread");
                 }
                 seen[i] = turn;
             }
@@ -974,17 +972,6 @@ impl RuntimeInner {
         }
         self.num_idle.load(Ordering::SeqCst) == 0
             && (!lock(&self.injector).is_empty() || self.workers.iter().any(|w| !lock(&w.local).is_empty()))
-    }
-
-    /// Gives slot `idx`, whose thread runs turn `turn`, to a spare thread.
-    fn retake(self: &Arc<Self>, idx: usize, turn: u64) {
-        let Some(spare) = self.get_spare() else { return };
-        if self.workers[idx].turn.take(turn) {
-            tracing::debug!(worker = idx, "hz: a long turn's worker slot goes to another thread");
-            self.give_slot(spare, idx);
-        } else {
-            self.put_spare(spare);
-        }
     }
 
     /// Wakes the monitor if it sleeps (an agent is about to run).

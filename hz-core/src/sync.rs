@@ -24,6 +24,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// Waits on `cv` (whose mutex `guard` holds) once, for at most `timeout`,
+/// ignoring poisoning; the guard again, and whether the time ran out.
+#[cfg(not(hz_loom))]
+pub(crate) fn wait_for<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    let (guard, result) = match cv.wait_timeout(guard, timeout) {
+        Ok(r) => r,
+        Err(p) => p.into_inner(),
+    };
+    (guard, result.timed_out())
+}
+
 /// Waits on `cv` (whose mutex `guard` holds) until `done` holds or
 /// `timeout` passes; true if `done` held.
 #[cfg(not(hz_loom))]
@@ -39,10 +54,7 @@ pub(crate) fn wait_until<T>(
         if left.is_zero() {
             return false;
         }
-        guard = match cv.wait_timeout(guard, left) {
-            Ok((g, _)) => g,
-            Err(p) => p.into_inner().0,
-        };
+        guard = wait_for(cv, guard, left).0;
     }
     true
 }
