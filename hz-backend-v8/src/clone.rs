@@ -729,13 +729,20 @@ impl<'s> Builder<'_, 's, '_> {
         let memory = SharedMemory::new(len).ok_or(CloneErr::Clone(CloneError::TooLarge))?;
         // SAFETY: a fresh block of at least `len` bytes, not shared yet.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory.as_ptr(), len) };
+        Ok(self.buffer_over(memory, len))
+    }
+
+    /// An ArrayBuffer of `len` bytes whose store is `memory` (held for the
+    /// store's life, counted against the agent's heap limit). `memory` holds
+    /// at least `len` bytes and no one else reads or writes them.
+    fn buffer_over(&mut self, memory: SharedMemory, len: usize) -> v8::Local<'s, v8::ArrayBuffer> {
         let data = memory.into_raw();
-        let handed = crate::alloc::hold_handed(host, len);
+        let handed = crate::alloc::hold_handed(natives::host(self.scope), len);
         // SAFETY: `data` is one reference to a block of at least `len`
         // bytes no one else uses, released once by `release_shared` (with
         // `handed`) when the store dies.
         let store = unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(data.cast(), len, release_shared, handed) };
-        Ok(v8::ArrayBuffer::with_backing_store(self.scope, &store.make_shared()))
+        v8::ArrayBuffer::with_backing_store(self.scope, &store.make_shared())
     }
 }
 
@@ -882,16 +889,7 @@ impl<'s> Sink for Builder<'_, 's, '_> {
             // Shared memory given up by a sender (a V8 agent): the new
             // buffer's store is that memory, so every fixed-length V8 buffer
             // stays an hz SharedMemory block, as the sender side expects.
-            Ok(memory) => {
-                let data = memory.into_raw();
-                let handed = crate::alloc::hold_handed(natives::host(self.scope), len);
-                // SAFETY: `data` is one reference to memory holding at least
-                // `len` bytes no one else uses, released once by
-                // `release_shared` (with `handed`) when the store dies.
-                let store =
-                    unsafe { v8::ArrayBuffer::new_backing_store_from_ptr(data.cast(), len, release_shared, handed) };
-                Ok(v8::ArrayBuffer::with_backing_store(self.scope, &store.make_shared()).into())
-            }
+            Ok(memory) => Ok(self.buffer_over(memory, len).into()),
             // Bytes in a block of another engine's layout: copied into a
             // buffer of this isolate's allocator.
             Err(buffer) => self.array_buffer(buffer.as_slice()),
