@@ -192,12 +192,21 @@ pub(crate) fn try_send_and_try_recv(e: &str) {
         r#"(async () => {
             const ch = hz.channel(1);
             const r = [ch.tryRecv() === undefined, ch.trySend(1), ch.trySend(2), ch.tryRecv().value, ch.tryRecv() === undefined];
+            // A transfer list is refused (the buffer stays with its
+            // owner), whether or not the send could go now; options
+            // without one are accepted.
+            const buf = new ArrayBuffer(8);
+            for (const full of [false, true]) {
+                if (full) ch.trySend(0);
+                try { ch.trySend(buf, { transfer: [buf] }); r.push('sent'); } catch (err) { r.push(err.name); }
+            }
+            r.push(buf.byteLength, ch.tryRecv().value, ch.trySend(3, {}), ch.tryRecv().value);
             ch.close();
             r.push(ch.tryRecv().done);
             return r;
         })()"#,
     );
-    assert_eq!(out, "[true,true,false,1,true,true]");
+    assert_eq!(out, r#"[true,true,false,1,true,"TypeError","TypeError",8,0,true,3,true]"#);
 }
 
 pub(crate) fn select_picks_a_ready_case(e: &str) {

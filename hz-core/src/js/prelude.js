@@ -269,7 +269,13 @@
     recv() {
       return op(RECV, undefined, ops.recv, this);
     },
-    trySend(value) {
+    // A transfer list is refused, not ignored: a buffer detached for a
+    // send that then would block would be lost (send(v, { transfer })
+    // waits instead).
+    trySend(value, options) {
+      if (options != null && options.transfer !== undefined) {
+        throw new TypeError('trySend takes no transfer list; use send(value, { transfer })');
+      }
       return ops.trySend(this, value);
     },
     tryRecv() {
