@@ -208,9 +208,13 @@ struct Serializer {
     transfers: Vec<(JsObject, usize)>,
 }
 
-/// A string's exact contents: UTF-8 if it has no lone surrogate, else its
-/// UTF-16 code units.
+/// A string's exact contents: Latin-1 as it is, else UTF-8 if it has no
+/// lone surrogate, else its UTF-16 code units.
 fn write_string(w: &mut Writer, s: &JsString) {
+    if let boa_engine::string::JsStrVariant::Latin1(chars) = s.as_str().variant() {
+        w.string_latin1(chars);
+        return;
+    }
     match s.to_std_string() {
         Ok(text) => w.string(&text),
         Err(_) => {
@@ -545,6 +549,7 @@ fn as_object(v: &JsValue) -> Result<JsObject, CloneErr> {
 fn js_str(s: JsStr<'_>) -> JsString {
     match s {
         JsStr::Utf8(s) => JsString::from(s),
+        JsStr::Latin1(chars) => JsString::from(boa_engine::string::JsStr::latin1(chars)),
         JsStr::Utf16(bytes) => {
             let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
             JsString::from(&units[..])

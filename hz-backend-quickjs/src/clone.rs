@@ -346,6 +346,11 @@ impl<'js> Serializer<'_, 'js> {
     }
 
     fn string(&mut self, v: &Value<'js>) -> Result<(), CloneErr> {
+        // A one-byte string goes as it is (Latin-1): no scan, no UTF-8.
+        if let Some(chars) = string8(v) {
+            self.w.string_latin1(chars);
+            return Ok(());
+        }
         let w = &mut self.w;
         let written = with_text(v.ctx(), Text::Value(v.as_raw()), |bytes| {
             std::str::from_utf8(bytes).map(|s| w.string(s)).is_ok()
@@ -542,11 +547,20 @@ impl<'js> Serializer<'_, 'js> {
         Ok(())
     }
 
-    /// Writes a property key. QuickJS hands out an ASCII key's characters
-    /// without a copy, so no cache is kept.
+    /// Writes a property key. QuickJS hands out a one-byte key's
+    /// characters in place, so no cache is kept.
     fn key(&mut self, ctx: &Ctx<'js>, atom: qjs::JSAtom) -> Result<(), CloneErr> {
         if atom & ATOM_TAG_INT != 0 {
             self.w.string(&(atom & !ATOM_TAG_INT).to_string());
+            return Ok(());
+        }
+        let mut len: qjs::size_t = 0;
+        // SAFETY: `atom` is live (held by the caller's KeyList); the
+        // characters are copied into the payload before anything can free it.
+        let chars = unsafe { JS_HzAtom8(ctx.as_raw().as_ptr(), atom, &mut len) };
+        if !chars.is_null() {
+            // SAFETY: JS_HzAtom8 returned `len` characters of the live atom.
+            self.w.string_latin1(unsafe { std::slice::from_raw_parts(chars, len as usize) });
             return Ok(());
         }
         let written =
@@ -655,6 +669,30 @@ fn utf16_units(v: &Value<'_>) -> Result<Vec<u16>, CloneErr> {
         qjs::JS_FreeCStringUTF16(ctx, ptr);
         Ok(units)
     }
+}
+
+// hz patches to the vendored quickjs.c (vendor/rquickjs-sys/HZ-PATCHES.md),
+// which rquickjs-sys's pregenerated bindings do not list.
+unsafe extern "C" {
+    /// The characters of an 8-bit string value (Latin-1) and their number,
+    /// in place; null for a wide string, a rope or a non-string.
+    fn JS_HzString8(val: qjs::JSValue, len: *mut qjs::size_t) -> *const u8;
+    /// The same for a string atom; null for an integer atom, a symbol or a
+    /// wide string.
+    fn JS_HzAtom8(ctx: *mut qjs::JSContext, atom: qjs::JSAtom, len: *mut qjs::size_t) -> *const u8;
+    /// A new string of `len` Latin-1 characters, copied (an exception if
+    /// too long or out of memory).
+    fn JS_HzNewString8(ctx: *mut qjs::JSContext, chars: *const u8, len: qjs::size_t) -> qjs::JSValue;
+}
+
+/// A one-byte string's characters (Latin-1), read in place while `v` lives.
+fn string8<'a>(v: &'a Value<'_>) -> Option<&'a [u8]> {
+    let mut len: qjs::size_t = 0;
+    // SAFETY: only reads `v`'s tag and, for an 8-bit string, its header.
+    let chars = unsafe { JS_HzString8(v.as_raw(), &mut len) };
+    // SAFETY: the `len` characters belong to the string `v` holds, which
+    // outlives the borrow.
+    (!chars.is_null()).then(|| unsafe { std::slice::from_raw_parts(chars, len as usize) })
 }
 
 /// quickjs.c's `JS_ATOM_TAG_INT`: an atom with this bit is the integer
@@ -879,6 +917,19 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn string(&mut self, s: JsStr<'_>) -> Result<Value<'js>, CloneErr> {
         match s {
             JsStr::Utf8(s) => Ok(rquickjs::String::from_str(self.ctx.clone(), s)?.into_value()),
+            JsStr::Latin1(chars) => {
+                let ctx = self.ctx.as_raw().as_ptr();
+                // SAFETY: `chars` is a valid buffer of `len` bytes that
+                // QuickJS copies; the result is a new owned value (or an
+                // exception).
+                let v = unsafe {
+                    Value::from_raw(self.ctx.clone(), JS_HzNewString8(ctx, chars.as_ptr(), chars.len() as _))
+                };
+                if v.is_exception() {
+                    return Err(CloneErr::Js(rquickjs::Error::Exception));
+                }
+                Ok(v)
+            }
             JsStr::Utf16(bytes) => {
                 let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
                 let ctx = self.ctx.as_raw().as_ptr();
@@ -905,9 +956,10 @@ impl<'js> Sink for Builder<'_, 'js> {
     fn define(&mut self, target: &Value<'js>, key: JsStr<'_>, value: Value<'js>) -> Result<(), CloneErr> {
         match key {
             JsStr::Utf8(k) => data_property(target, DataKey::Name(k), value),
-            // May hold a lone surrogate: the key is the exact JS string.
-            utf16 => {
-                let key = self.string(utf16)?;
+            // Latin-1 above U+007F, or UTF-16 that may hold a lone
+            // surrogate: the key is the exact JS string.
+            other => {
+                let key = self.string(other)?;
                 data_property(target, DataKey::String(key.as_raw()), value)
             }
         }

@@ -239,11 +239,8 @@ fn write_string(scope: &mut v8::PinScope<'_, '_>, w: &mut Writer, s: v8::Local<'
     // string meanwhile.
     let view = v8::ValueView::new(scope, s);
     match view.data() {
-        v8::ValueViewData::OneByte(bytes) if bytes.is_ascii() => {
-            w.string(std::str::from_utf8(bytes).unwrap_or_default())
-        }
-        // Latin-1 above 0x7F: each byte is its own code point.
-        v8::ValueViewData::OneByte(bytes) => w.string(&bytes.iter().map(|&b| char::from(b)).collect::<String>()),
+        // A one-byte string goes as it is (Latin-1): no scan, no UTF-8.
+        v8::ValueViewData::OneByte(chars) => w.string_latin1(chars),
         v8::ValueViewData::TwoByte(units) => match String::from_utf16(units) {
             Ok(text) => w.string(&text),
             Err(_) => w.string_utf16(units),
@@ -692,11 +689,12 @@ impl<'s> Builder<'_, 's, '_> {
         Ok(self.new_string(JsStr::Utf8(s), v8::NewStringType::Normal)?.into())
     }
 
-    /// A string of the payload (UTF-8, or UTF-16 that may hold a lone
-    /// surrogate), made as `kind`.
+    /// A string of the payload (UTF-8, Latin-1, or UTF-16 that may hold a
+    /// lone surrogate), made as `kind`.
     fn new_string(&mut self, s: JsStr<'_>, kind: v8::NewStringType) -> Result<v8::Local<'s, v8::String>, CloneErr> {
         let made = match s {
             JsStr::Utf8(s) => v8::String::new_from_utf8(self.scope, s.as_bytes(), kind),
+            JsStr::Latin1(chars) => v8::String::new_from_one_byte(self.scope, chars, kind),
             JsStr::Utf16(bytes) => {
                 let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
                 v8::String::new_from_two_byte(self.scope, &units, kind)

@@ -306,3 +306,30 @@ fn shared_array_buffers_carry_their_memory() {
     w.shared_array_buffer(memory, 64, None);
     assert!(matches!(Value::from_payload(&w.finish()), Err(DecodeError::Malformed(_))));
 }
+
+/// A Latin-1 string (an engine's one-byte string) decodes to the same text
+/// as a value, a key and a wrapped primitive, above U+007F too; its length
+/// is checked against the bytes left like any other.
+#[test]
+fn latin1_strings_decode_to_their_code_points() {
+    let mut w = Writer::new();
+    w.begin_object();
+    w.string_latin1(b"caf\xe9");
+    w.string_latin1(b"\xff\x00x");
+    w.string_latin1(b"key");
+    w.string_latin1(b"");
+    w.end();
+    let v = Value::from_payload(&w.finish()).unwrap();
+    let want = Value::Object(vec![
+        ("café".into(), Value::String("\u{ff}\u{0}x".into())),
+        ("key".into(), Value::String(String::new())),
+    ]);
+    assert_eq!(v, want);
+    assert_eq!(
+        decode_bytes(b"hz\x01\x1b\x0a\x01\xe9".to_vec()),
+        Ok(Value::PrimitiveObject(Box::new(Value::String("é".into()))))
+    );
+    let mut b = b"hz\x01\x0a".to_vec();
+    b.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20, b'x']);
+    assert!(matches!(decode_bytes(b), Err(DecodeError::LengthTooLarge(..))));
+}

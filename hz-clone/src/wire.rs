@@ -24,6 +24,7 @@ pub(crate) mod tag {
     pub(crate) const UTF8: u8 = 0x07;
     pub(crate) const UTF16: u8 = 0x08;
     pub(crate) const HOLE: u8 = 0x09;
+    pub(crate) const LATIN1: u8 = 0x0a;
     pub(crate) const OBJECT: u8 = 0x10;
     pub(crate) const DENSE_ARRAY: u8 = 0x11;
     pub(crate) const SPARSE_ARRAY: u8 = 0x12;
@@ -121,12 +122,15 @@ impl ViewKind {
     }
 }
 
-/// A string as it sits in the wire: UTF-8, or UTF-16 code units (little
-/// endian bytes) for strings with lone surrogates.
+/// A string as it sits in the wire: UTF-8, Latin-1 (an engine's one-byte
+/// string, copied as it is), or UTF-16 code units (little endian bytes) for
+/// strings with lone surrogates.
 #[derive(Debug, Clone, Copy)]
 pub enum JsStr<'a> {
     /// Well-formed text.
     Utf8(&'a str),
+    /// Latin-1: each byte is the code point U+0000 to U+00FF.
+    Latin1(&'a [u8]),
     /// UTF-16 code units as little-endian byte pairs (may hold lone surrogates).
     Utf16(&'a [u8]),
 }
@@ -136,6 +140,7 @@ impl JsStr<'_> {
     pub fn to_string_lossy(&self) -> String {
         match self {
             JsStr::Utf8(s) => (*s).to_owned(),
+            JsStr::Latin1(b) => b.iter().map(|&c| char::from(c)).collect(),
             JsStr::Utf16(b) => {
                 let units = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
                 char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)).collect()
@@ -240,6 +245,14 @@ impl Writer {
         self.buf.push(tag::UTF8);
         self.varint(s.len() as u64);
         self.buf.extend_from_slice(s.as_bytes());
+    }
+    /// A string given as Latin-1 characters (an engine's one-byte string:
+    /// each byte is one code point below U+0100). Copied as it is, with no
+    /// scan or conversion on either side.
+    pub fn string_latin1(&mut self, chars: &[u8]) {
+        self.buf.push(tag::LATIN1);
+        self.varint(chars.len() as u64);
+        self.buf.extend_from_slice(chars);
     }
     /// A string given as UTF-16 code units (may hold lone surrogates).
     pub fn string_utf16(&mut self, units: &[u16]) {
@@ -602,6 +615,10 @@ impl<'p, S: Sink> Decoder<'p, S> {
                 let b = self.take(n)?;
                 std::str::from_utf8(b).map(JsStr::Utf8).map_err(|_| DecodeError::BadString)
             }
+            tag::LATIN1 => {
+                let n = self.len(1)?;
+                Ok(JsStr::Latin1(self.take(n)?))
+            }
             tag::UTF16 => {
                 let n = self.len(2)?;
                 Ok(JsStr::Utf16(self.take(n * 2)?))
@@ -624,10 +641,15 @@ impl<'p, S: Sink> Decoder<'p, S> {
             if t == tag::END {
                 return Ok(());
             }
-            if t != tag::UTF8 && t != tag::UTF16 {
+            if !matches!(t, tag::UTF8 | tag::LATIN1 | tag::UTF16) {
                 return Err(DecodeError::Malformed("property key must be a string").into());
             }
-            let key = self.string_body(t)?;
+            let key = match self.string_body(t)? {
+                // An ASCII key is handed over as UTF-8 (it is), so that a
+                // backend's key path sees Latin-1 only above U+007F.
+                JsStr::Latin1(b) if b.is_ascii() => std::str::from_utf8(b).map_or(JsStr::Latin1(b), JsStr::Utf8),
+                key => key,
+            };
             let v = self.value(sink, depth + 1)?;
             sink.define(target, key, v)?;
         }
@@ -652,7 +674,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
                 sink.number(n)
             }
             tag::BIGINT => self.bigint(sink),
-            tag::UTF8 | tag::UTF16 => {
+            tag::UTF8 | tag::LATIN1 | tag::UTF16 => {
                 let s = self.string_body(t)?;
                 sink.string(s)
             }
@@ -842,7 +864,7 @@ impl<'p, S: Sink> Decoder<'p, S> {
     fn primitive_object(&mut self, sink: &mut S, depth: usize) -> Result<S::Value, S::Error> {
         // The wrapped primitive: a boolean, number, string or BigInt only.
         match self.peek()? {
-            tag::FALSE | tag::TRUE | tag::INT | tag::DOUBLE | tag::UTF8 | tag::UTF16 | tag::BIGINT => {}
+            tag::FALSE | tag::TRUE | tag::INT | tag::DOUBLE | tag::UTF8 | tag::LATIN1 | tag::UTF16 | tag::BIGINT => {}
             _ => return Err(DecodeError::Malformed("a wrapper object must wrap a primitive").into()),
         }
         let slot = self.objects.len();

@@ -86,7 +86,8 @@ function sample() {
   const v = {
     prims: [undefined, null, true, false, 0, -0, 1.5, NaN, Infinity, -Infinity, 2 ** 53 + 2],
     bigints: [0n, -1n, 2n ** 64n + 1n, -(2n ** 100n)],
-    strings: ['', 'plain', 'ünïcödé', '😀 astral', '\ud800 lone \udc00', 'nul\0inside'],
+    strings: ['', 'plain', 'ünïcödé', '😀 astral', '\ud800 lone \udc00', 'nul\0inside', 'ÿ\x80'.repeat(5000)],
+    'clé ÿ': { 'ß': 1, '\xff': 2 },
     wrappers: [new Number(3), new String('str'), new Boolean(false), Object(7n)],
     date: new Date(1700000000123),
     regexps: [/a+b/gi, new RegExp('\\d{2}', 'suy')],

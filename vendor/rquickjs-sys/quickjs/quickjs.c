@@ -64998,6 +64998,47 @@ uintptr_t js_std_cmd(int cmd, ...) {
     return rv;
 }
 
+/* hz patch: one-byte strings read and made in place, for hz's structured
+   clone. JS_HzString8 returns the characters of an 8-bit string value
+   (Latin-1, any kind: normal, slice or indirect) and its length, valid
+   while the value lives; NULL for a wide string, a rope or a non-string.
+   JS_HzAtom8 does the same for a string atom (NULL for an integer atom, a
+   symbol or a wide string). JS_HzNewString8 makes a string of `len`
+   Latin-1 characters, copied with no scan. Copying a 1 MiB string through
+   UTF-8 scanned it three times and converted it twice. */
+const uint8_t *JS_HzString8(JSValueConst val, size_t *plen)
+{
+    JSString *p;
+
+    if (JS_VALUE_GET_TAG(val) != JS_TAG_STRING)
+        return NULL;
+    p = JS_VALUE_GET_STRING(val);
+    if (p->is_wide_char)
+        return NULL;
+    *plen = p->len;
+    return str8(p);
+}
+
+const uint8_t *JS_HzAtom8(JSContext *ctx, JSAtom atom, size_t *plen)
+{
+    JSAtomStruct *p;
+
+    if (__JS_AtomIsTaggedInt(atom))
+        return NULL;
+    p = ctx->rt->atom_array[atom];
+    if (p->atom_type != JS_ATOM_TYPE_STRING || p->is_wide_char)
+        return NULL;
+    *plen = p->len;
+    return str8(p);
+}
+
+JSValue JS_HzNewString8(JSContext *ctx, const uint8_t *buf, size_t len)
+{
+    if (len > JS_STRING_LEN_MAX)
+        return JS_ThrowRangeError(ctx, "invalid string length");
+    return js_new_string8_len(ctx, (const char *)buf, len);
+}
+
 /* hz patch: builtins made fresh from this file's tables. An embedder that
    must call a builtin method or getter safe from user code replacing it
    (hz's prelude units: structured clone, Atomics.wait, console) would have

@@ -1324,6 +1324,10 @@ typedef union JSCFunctionType {
                              int argc, JSValueConst *argv, int *pdone, int magic);
 } JSCFunctionType;
 
+/* hz patch: one-byte strings read and made in place (see quickjs.c). */
+JS_EXTERN const uint8_t *JS_HzString8(JSValueConst val, size_t *plen);
+JS_EXTERN const uint8_t *JS_HzAtom8(JSContext *ctx, JSAtom atom, size_t *plen);
+JS_EXTERN JSValue JS_HzNewString8(JSContext *ctx, const uint8_t *buf, size_t len);
 /* hz patch: builtins made fresh from QuickJS's own tables (see quickjs.c). */
 JS_EXTERN JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
