@@ -254,7 +254,8 @@ fn take_buffer<'js>(h: &Helpers<'js>, b: &Value<'js>) -> Result<OwnedBuffer, Clo
 
 /// Deserializes one payload.
 pub(crate) fn from_payload<'js>(ctx: &Ctx<'js>, h: &Helpers<'js>, p: &Payload) -> Result<Value<'js>, CloneErr> {
-    decode(p, &mut Builder { ctx: ctx.clone(), h })
+    let mut builder = Builder { keys: KeyAtoms::new(ctx), ctx: ctx.clone(), h };
+    decode(p, &mut builder)
 }
 
 struct Serializer<'a, 'js> {
@@ -683,6 +684,14 @@ unsafe extern "C" {
     /// A new string of `len` Latin-1 characters, copied (an exception if
     /// too long or out of memory).
     fn JS_HzNewString8(ctx: *mut qjs::JSContext, chars: *const u8, len: qjs::size_t) -> qjs::JSValue;
+    /// CreateDataProperty, taking `val`: added at once to an ordinary
+    /// extensible object that lacks the key, else JS_DefinePropertyValue;
+    /// -1 on an exception.
+    fn JS_HzDefineData(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atom: qjs::JSAtom, val: qjs::JSValue) -> i32;
+    /// CreateDataProperty of element `idx`, taking `val`: appended at once
+    /// to a fast array whose next element it is, else
+    /// JS_DefinePropertyValueUint32; -1 on an exception.
+    fn JS_HzDefineIndex(ctx: *mut qjs::JSContext, obj: qjs::JSValue, idx: u32, val: qjs::JSValue) -> i32;
 }
 
 /// A one-byte string's characters (Latin-1), read in place while `v` lives.
@@ -809,8 +818,103 @@ fn own_property<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, atom: qjs::JSAtom) -> Re
 }
 
 struct Builder<'a, 'js> {
+    keys: KeyAtoms,
     ctx: Ctx<'js>,
     h: &'a Helpers<'js>,
+}
+
+/// The longest key [`KeyAtoms`] keeps.
+const KEY_MAX: usize = 22;
+/// How many keys [`KeyAtoms`] keeps (a power of two).
+const KEY_SLOTS: usize = 64;
+/// How many keys a decode defines before [`KeyAtoms`] starts keeping them:
+/// a small message would pay more for the table than it saves.
+const KEY_WARMUP: u32 = 32;
+
+/// The atoms of the short property keys one decode has defined, by a hash
+/// of their text. Keys repeat from object to object (1,000 objects of one
+/// shape have 3 keys between them), and making an atom hashes the text and
+/// looks it up in the runtime's table every time. Each kept atom is freed
+/// when it is replaced or the decode ends.
+struct KeyAtoms {
+    ctx: *mut qjs::JSContext,
+    /// Keys defined so far, up to [`KEY_WARMUP`].
+    seen: u32,
+    /// Empty until [`KEY_WARMUP`] keys have been defined.
+    slots: Vec<KeySlot>,
+}
+
+#[derive(Clone, Copy)]
+struct KeySlot {
+    len: u8,
+    text: [u8; KEY_MAX],
+    /// `JS_ATOM_NULL` in an empty slot.
+    atom: qjs::JSAtom,
+}
+
+impl KeyAtoms {
+    fn new(ctx: &Ctx<'_>) -> Self {
+        KeyAtoms { ctx: ctx.as_raw().as_ptr(), seen: 0, slots: Vec::new() }
+    }
+
+    /// Runs `f` with the atom of `key` (valid during the call).
+    fn with_atom<R>(&mut self, key: &str, f: impl FnOnce(qjs::JSAtom) -> R) -> Result<R, CloneErr> {
+        let bytes = key.as_bytes();
+        if self.seen < KEY_WARMUP {
+            self.seen += 1;
+        }
+        if bytes.len() > KEY_MAX || self.seen < KEY_WARMUP {
+            let atom = self.make(bytes)?;
+            let r = f(atom);
+            // SAFETY: `atom` was made above and is not used again.
+            unsafe { qjs::JS_FreeAtom(self.ctx, atom) };
+            return Ok(r);
+        }
+        if self.slots.is_empty() {
+            let empty = KeySlot { len: 0, text: [0; KEY_MAX], atom: qjs::JS_ATOM_NULL as qjs::JSAtom };
+            self.slots = vec![empty; KEY_SLOTS];
+        }
+        let mut h = bytes.len() as u32;
+        for &b in bytes {
+            h = (h.rotate_left(5) ^ u32::from(b)).wrapping_mul(0x9e37_79b9);
+        }
+        let i = (h >> (32 - KEY_SLOTS.trailing_zeros())) as usize;
+        let slot = self.slots[i];
+        if slot.atom != qjs::JS_ATOM_NULL as qjs::JSAtom && &slot.text[..usize::from(slot.len)] == bytes {
+            return Ok(f(slot.atom));
+        }
+        let atom = self.make(bytes)?;
+        if slot.atom != qjs::JS_ATOM_NULL as qjs::JSAtom {
+            // SAFETY: the slot owned this atom; it is replaced below.
+            unsafe { qjs::JS_FreeAtom(self.ctx, slot.atom) };
+        }
+        let mut text = [0; KEY_MAX];
+        text[..bytes.len()].copy_from_slice(bytes);
+        self.slots[i] = KeySlot { len: bytes.len() as u8, text, atom };
+        Ok(f(atom))
+    }
+
+    /// A new atom for the UTF-8 text `bytes`.
+    fn make(&self, bytes: &[u8]) -> Result<qjs::JSAtom, CloneErr> {
+        // SAFETY: `ctx` is the decode's live context; the text is copied.
+        let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, bytes.as_ptr().cast(), bytes.len() as _) };
+        if atom == qjs::JS_ATOM_NULL as qjs::JSAtom {
+            return Err(CloneErr::Js(rquickjs::Error::Exception));
+        }
+        Ok(atom)
+    }
+}
+
+impl Drop for KeyAtoms {
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            if slot.atom != qjs::JS_ATOM_NULL as qjs::JSAtom {
+                // SAFETY: each kept atom is owned by its slot, freed once,
+                // while the context lives (the Builder holds it).
+                unsafe { qjs::JS_FreeAtom(self.ctx, slot.atom) };
+            }
+        }
+    }
 }
 
 impl From<CloneErr> for rquickjs::Error {
@@ -835,7 +939,7 @@ pub(crate) fn object_of<'a, 'js>(v: &'a Value<'js>) -> Option<&'a Object<'js>> {
 
 /// CreateDataProperty: an own, writable, enumerable, configurable data
 /// property; never a setter, and `__proto__` stays an ordinary key.
-fn data_property<'js>(target: &Value<'js>, key: DataKey<'_>, value: Value<'js>) -> Result<(), CloneErr> {
+fn data_property<'js>(target: &Value<'js>, key: DataKey, value: Value<'js>) -> Result<(), CloneErr> {
     let obj = as_object(target)?;
     let p = obj.ctx().as_raw().as_ptr();
     let flags = (qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE) as i32;
@@ -844,18 +948,11 @@ fn data_property<'js>(target: &Value<'js>, key: DataKey<'_>, value: Value<'js>) 
     // made here is freed once used.
     let r = unsafe {
         match key {
-            DataKey::Index(i) => {
-                qjs::JS_DefinePropertyValueUint32(p, obj.as_raw(), i, qjs::JS_DupValue(p, value.as_raw()), flags)
-            }
-            DataKey::Name(k) => {
-                let atom = qjs::JS_NewAtomLen(p, k.as_ptr().cast(), k.len() as _);
-                if atom == qjs::JS_ATOM_NULL as qjs::JSAtom {
-                    return Err(CloneErr::Js(rquickjs::Error::Exception));
-                }
-                let r = qjs::JS_DefinePropertyValue(p, obj.as_raw(), atom, qjs::JS_DupValue(p, value.as_raw()), flags);
-                qjs::JS_FreeAtom(p, atom);
-                r
-            }
+            // Appended straight to a fast array, added straight to a fresh
+            // object's shape (the decoder's own arrays and objects), else
+            // defined through JS_DefinePropertyValue*.
+            DataKey::Index(i) => JS_HzDefineIndex(p, obj.as_raw(), i, qjs::JS_DupValue(p, value.as_raw())),
+            DataKey::Atom(atom) => JS_HzDefineData(p, obj.as_raw(), atom, qjs::JS_DupValue(p, value.as_raw())),
             DataKey::String(k) => {
                 let atom = qjs::JS_ValueToAtom(p, k);
                 if atom == qjs::JS_ATOM_NULL as qjs::JSAtom {
@@ -874,9 +971,10 @@ fn data_property<'js>(target: &Value<'js>, key: DataKey<'_>, value: Value<'js>) 
 }
 
 /// A property key the decoder defines.
-enum DataKey<'a> {
+enum DataKey {
     Index(u32),
-    Name(&'a str),
+    /// Held by the caller.
+    Atom(qjs::JSAtom),
     /// A string value (UTF-16 text, maybe with a lone surrogate), held by
     /// the caller.
     String(qjs::JSValue),
@@ -955,7 +1053,7 @@ impl<'js> Sink for Builder<'_, 'js> {
     }
     fn define(&mut self, target: &Value<'js>, key: JsStr<'_>, value: Value<'js>) -> Result<(), CloneErr> {
         match key {
-            JsStr::Utf8(k) => data_property(target, DataKey::Name(k), value),
+            JsStr::Utf8(k) => self.keys.with_atom(k, |atom| data_property(target, DataKey::Atom(atom), value))?,
             // Latin-1 above U+007F, or UTF-16 that may hold a lone
             // surrogate: the key is the exact JS string.
             other => {

@@ -252,6 +252,59 @@ fn host_functions_answer_every_engine_alike() {
     }
 }
 
+/// A payload's objects decode alike on every engine however their keys
+/// come: many objects sharing keys (past the decoders' key caches' warm-up,
+/// with more distinct keys than they keep, so entries are replaced), a key
+/// given twice (the last value wins, once, in its first place), a long key,
+/// an index-like key, `__proto__` as an own data property, and arrays
+/// filled in order after holes.
+#[test]
+fn payload_objects_decode_alike_on_every_engine() {
+    let rt = Runtime::builder().threads(2).build().unwrap();
+    let long = "k".repeat(40);
+    let objects: Vec<Value> = (0..200)
+        .map(|i| {
+            let mut props = vec![
+                (format!("key{}", i % 90), Value::from(i)),
+                ("a".to_string(), Value::from(1)),
+                ("__proto__".to_string(), Value::from("own")),
+                ("10".to_string(), Value::from("ten")),
+                (long.clone(), Value::from(true)),
+                ("a".to_string(), Value::from(2)),
+            ];
+            if i % 2 == 0 {
+                props.push(("é".to_string(), Value::Array(vec![Value::Hole, Value::from(i), Value::from("x")])));
+            }
+            Value::Object(props)
+        })
+        .collect();
+    let payload = Value::Array(objects);
+    rt.register_fn("payload", move |_| Ok(payload.clone()));
+    let src = r#"
+        const out = [];
+        for (const o of hz.host('payload')()) {
+            const own = Object.getPrototypeOf(o) === Object.prototype && Object.hasOwn(o, '__proto__');
+            out.push(Object.keys(o).map((k) => k.length > 12 ? k.length : k).join() + '=' + Object.values(o).map(String).join()
+                + (own ? '' : ' (proto changed)') + ('é' in o ? ' ' + (1 in o['é']) + (0 in o['é']) : ''));
+        }
+        out.join('|')"#;
+    let want: Vec<String> = (0..200)
+        .map(|i| {
+            let (keys, values) = if i % 2 == 0 {
+                (format!("10,key{},a,__proto__,40,é", i % 90), format!("ten,{i},2,own,true,,{i},x"))
+            } else {
+                (format!("10,key{},a,__proto__,40", i % 90), format!("ten,{i},2,own,true"))
+            };
+            format!("{keys}={values}{}", if i % 2 == 0 { " truefalse" } else { "" })
+        })
+        .collect();
+    let want = Value::from(want.join("|"));
+    for engine in rt.engines() {
+        let h = rt.spawn_on(engine, AgentSpec::script("payload.js", src)).unwrap();
+        assert_eq!(h.join().unwrap(), want, "on {engine}");
+    }
+}
+
 /// `Runtime::shutdown` called from a host function (on one of the runtime's
 /// own threads) does not wait for the agent calling it, which would never
 /// end: every agent, the caller and a busy sibling included, is

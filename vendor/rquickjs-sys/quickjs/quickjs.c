@@ -65039,6 +65039,50 @@ JSValue JS_HzNewString8(JSContext *ctx, const uint8_t *buf, size_t len)
     return js_new_string8_len(ctx, (const char *)buf, len);
 }
 
+/* hz patch: a data property (writable, enumerable, configurable) defined
+   on an object, as CreateDataProperty does, taking `val`. An ordinary
+   extensible object that has no such property yet gets it added at once
+   (hz's structured clone decoder builds each object this way); anything
+   else takes JS_DefinePropertyValue. Returns -1 on an exception. */
+int JS_HzDefineData(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValue val)
+{
+    JSObject *p;
+    JSProperty *pr;
+
+    if (JS_VALUE_GET_TAG(this_obj) == JS_TAG_OBJECT) {
+        p = JS_VALUE_GET_OBJ(this_obj);
+        if (p->class_id == JS_CLASS_OBJECT && p->extensible &&
+            !find_own_property(&pr, p, prop)) {
+            pr = add_property(ctx, p, prop, JS_PROP_C_W_E);
+            if (unlikely(!pr)) {
+                JS_FreeValue(ctx, val);
+                return -1;
+            }
+            pr->u.value = val;
+            return true;
+        }
+    }
+    return JS_DefinePropertyValue(ctx, this_obj, prop, val, JS_PROP_C_W_E);
+}
+
+/* hz patch: element `idx` of an array defined as CreateDataProperty does,
+   taking `val`: appended at once to a fast, extensible array whose next
+   element it is (hz's structured clone decoder fills each dense array in
+   order this way); anything else takes JS_DefinePropertyValueUint32.
+   Returns -1 on an exception. */
+int JS_HzDefineIndex(JSContext *ctx, JSValueConst this_obj, uint32_t idx, JSValue val)
+{
+    JSObject *p;
+
+    if (JS_VALUE_GET_TAG(this_obj) == JS_TAG_OBJECT) {
+        p = JS_VALUE_GET_OBJ(this_obj);
+        if (p->class_id == JS_CLASS_ARRAY && p->fast_array && p->extensible &&
+            idx == p->u.array.count && idx < INT32_MAX)
+            return add_fast_array_element(ctx, p, val, JS_PROP_C_W_E);
+    }
+    return JS_DefinePropertyValueUint32(ctx, this_obj, idx, val, JS_PROP_C_W_E);
+}
+
 /* hz patch: builtins made fresh from this file's tables. An embedder that
    must call a builtin method or getter safe from user code replacing it
    (hz's prelude units: structured clone, Atomics.wait, console) would have

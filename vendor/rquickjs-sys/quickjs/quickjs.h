@@ -1328,6 +1328,10 @@ typedef union JSCFunctionType {
 JS_EXTERN const uint8_t *JS_HzString8(JSValueConst val, size_t *plen);
 JS_EXTERN const uint8_t *JS_HzAtom8(JSContext *ctx, JSAtom atom, size_t *plen);
 JS_EXTERN JSValue JS_HzNewString8(JSContext *ctx, const uint8_t *buf, size_t len);
+/* hz patch: a data property defined on an object, fast on a fresh one. */
+JS_EXTERN int JS_HzDefineData(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValue val);
+/* hz patch: an array element defined, fast when appended to a fast array. */
+JS_EXTERN int JS_HzDefineIndex(JSContext *ctx, JSValueConst this_obj, uint32_t idx, JSValue val);
 /* hz patch: builtins made fresh from QuickJS's own tables (see quickjs.c). */
 JS_EXTERN JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
