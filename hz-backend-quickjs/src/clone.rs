@@ -535,7 +535,7 @@ impl<'js> Serializer<'_, 'js> {
         skip: Option<u32>,
     ) -> Result<(), CloneErr> {
         let ctx = obj.ctx();
-        for &atom in keys.atoms() {
+        for atom in keys.atoms() {
             if let Some(n) = skip
                 && atom_index(ctx, atom)?.is_some_and(|i| i < n)
             {
@@ -587,7 +587,7 @@ impl<'js> Serializer<'_, 'js> {
         // properties (HTML snapshots them once, before any getter runs).
         let keys = KeyList::own_enumerable(ctx, obj)?;
         let mut present = Vec::with_capacity(keys.len as usize);
-        for &atom in keys.atoms() {
+        for atom in keys.atoms() {
             if let Some(i) = atom_index(ctx, atom)? {
                 present.push(i);
             }
@@ -692,6 +692,14 @@ unsafe extern "C" {
     /// to a fast array whose next element it is, else
     /// JS_DefinePropertyValueUint32; -1 on an exception.
     fn JS_HzDefineIndex(ctx: *mut qjs::JSContext, obj: qjs::JSValue, idx: u32, val: qjs::JSValue) -> i32;
+    /// An ordinary object's own property `atom`: 1 with a new reference
+    /// in `val` for a plain data property, 0 if it has none, 2 to read it
+    /// the generic way (another class, an accessor, a lazy property).
+    fn JS_HzGetOwnData(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atom: qjs::JSAtom, val: *mut qjs::JSValue) -> i32;
+    /// An ordinary object's own enumerable string keys in order, read off
+    /// its shape: up to `cap` new references written to `atoms`, and their
+    /// number; -1 (none written) to use JS_GetOwnPropertyNames instead.
+    fn JS_HzOwnKeys(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atoms: *mut qjs::JSAtom, cap: i32) -> i32;
 }
 
 /// A one-byte string's characters (Latin-1), read in place while `v` lives.
@@ -745,16 +753,29 @@ fn with_text<R>(ctx: &Ctx<'_>, text: Text, f: impl FnOnce(&[u8]) -> R) -> Result
     }
 }
 
+/// How many keys of an ordinary object a [`KeyList`] holds inline.
+const INLINE_KEYS: usize = 16;
+
 /// The own enumerable string-keyed property atoms of an object, owned
 /// until dropped (a snapshot: later deletions do not change it).
 struct KeyList<'js> {
     ctx: Ctx<'js>,
+    /// JS_GetOwnPropertyNames's table; null if the keys are inline.
     tab: *mut qjs::JSPropertyEnum,
     len: u32,
+    /// An ordinary object's keys read off its shape (the first `len`).
+    inline: [qjs::JSAtom; INLINE_KEYS],
 }
 
 impl<'js> KeyList<'js> {
     fn own_enumerable(ctx: &Ctx<'js>, obj: &Object<'js>) -> Result<Self, CloneErr> {
+        let mut inline = [qjs::JS_ATOM_NULL as qjs::JSAtom; INLINE_KEYS];
+        // SAFETY: `obj` is a live object; QuickJS writes at most
+        // INLINE_KEYS atoms, each a new reference we own, or none.
+        let n = unsafe { JS_HzOwnKeys(ctx.as_raw().as_ptr(), obj.as_raw(), inline.as_mut_ptr(), INLINE_KEYS as i32) };
+        if let Ok(len) = u32::try_from(n) {
+            return Ok(KeyList { ctx: ctx.clone(), tab: std::ptr::null_mut(), len, inline });
+        }
         let mut tab = std::ptr::null_mut();
         let mut len = 0u32;
         let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as i32;
@@ -764,24 +785,32 @@ impl<'js> KeyList<'js> {
         if r < 0 {
             return Err(CloneErr::Js(rquickjs::Error::Exception));
         }
-        Ok(KeyList { ctx: ctx.clone(), tab, len })
+        Ok(KeyList { ctx: ctx.clone(), tab, len, inline: [qjs::JS_ATOM_NULL as qjs::JSAtom; INLINE_KEYS] })
     }
 
-    fn atoms(&self) -> impl Iterator<Item = &qjs::JSAtom> {
-        let entries: &[qjs::JSPropertyEnum] = if self.tab.is_null() {
-            &[]
+    fn atoms(&self) -> impl Iterator<Item = qjs::JSAtom> + '_ {
+        let (inline, entries): (&[qjs::JSAtom], &[qjs::JSPropertyEnum]) = if self.tab.is_null() {
+            (&self.inline[..self.len as usize], &[])
         } else {
             // SAFETY: QuickJS returned `len` initialised entries at `tab`.
-            unsafe { std::slice::from_raw_parts(self.tab, self.len as usize) }
+            (&[], unsafe { std::slice::from_raw_parts(self.tab, self.len as usize) })
         };
-        entries.iter().map(|e| &e.atom)
+        inline.iter().copied().chain(entries.iter().map(|e| e.atom))
     }
 }
 
 impl Drop for KeyList<'_> {
     fn drop(&mut self) {
+        let p = self.ctx.as_raw().as_ptr();
+        if self.tab.is_null() {
+            for &atom in &self.inline[..self.len as usize] {
+                // SAFETY: each inline atom is a reference we own, freed once.
+                unsafe { qjs::JS_FreeAtom(p, atom) };
+            }
+            return;
+        }
         // SAFETY: the table came from JS_GetOwnPropertyNames and is freed once.
-        unsafe { qjs::JS_FreePropertyEnum(self.ctx.as_raw().as_ptr(), self.tab, self.len) }
+        unsafe { qjs::JS_FreePropertyEnum(p, self.tab, self.len) }
     }
 }
 
@@ -790,6 +819,16 @@ impl Drop for KeyList<'_> {
 /// code); an accessor's getter runs through [[Get]].
 fn own_property<'js>(ctx: &Ctx<'js>, obj: &Object<'js>, atom: qjs::JSAtom) -> Result<Option<Value<'js>>, CloneErr> {
     let p = ctx.as_raw().as_ptr();
+    // An ordinary object's plain data property, read in place.
+    let mut value = std::mem::MaybeUninit::<qjs::JSValue>::uninit();
+    // SAFETY: a live object and a live atom; on 1 QuickJS wrote a new
+    // reference to the value, which we then own.
+    match unsafe { JS_HzGetOwnData(p, obj.as_raw(), atom, value.as_mut_ptr()) } {
+        0 => return Ok(None),
+        // SAFETY: written on 1 (above).
+        1 => return Ok(Some(unsafe { Value::from_raw(ctx.clone(), value.assume_init()) })),
+        _ => {}
+    }
     let mut desc = std::mem::MaybeUninit::<qjs::JSPropertyDescriptor>::uninit();
     // SAFETY: a live ordinary object and a live atom; on 1 QuickJS filled
     // `desc`, whose three values we then own (wrapped below, so freed).

@@ -1170,12 +1170,22 @@ pub(crate) fn clone_follows_the_html_rules(e: &str) {
             // HOSTILE 11: only own enumerable string keys; symbols and non-enumerables are skipped.
             const hidden = { shown: 1, [Symbol('s')]: 2 };
             Object.defineProperty(hidden, 'secret', { value: 3, enumerable: false });
-            const c = structuredClone([o, new MyError('x'), accessor, hidden]);
+            // Keys keep their order: integer keys first, ascending, then the
+            // others as added (a deleted one gone), however many there are.
+            const many = {};
+            for (let i = 0; i < 20; i++) many['k' + i] = i;
+            delete many.k3;
+            const mixed = { z: 1, '2x': 0, 5: 2, a: 3, '07': 4, 1: 5 };
+            const c = structuredClone([o, new MyError('x'), accessor, hidden, many, mixed]);
             return [Object.keys(c[0]), c[1].name, c[1].message, c[1] instanceof Error, c[2] instanceof TypeError,
-                c[2].message, Object.getOwnPropertyNames(c[3]), Object.getOwnPropertySymbols(c[3]).length];
+                c[2].message, Object.getOwnPropertyNames(c[3]), Object.getOwnPropertySymbols(c[3]).length,
+                Object.keys(c[4]).join(), Object.values(c[4]).join(), Object.keys(c[5]).join()];
         })()"#,
     );
-    assert_eq!(out, r#"[["a","c"],"Error","x",true,true,"",["shown"],0]"#);
+    assert_eq!(
+        out,
+        r#"[["a","c"],"Error","x",true,true,"",["shown"],0,"k0,k1,k2,k4,k5,k6,k7,k8,k9,k10,k11,k12,k13,k14,k15,k16,k17,k18,k19","0,1,2,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19","1,5,z,2x,a,07"]"#
+    );
 }
 
 pub(crate) fn shared_array_buffers_are_shared(e: &str) {

@@ -65083,6 +65083,79 @@ int JS_HzDefineIndex(JSContext *ctx, JSValueConst this_obj, uint32_t idx, JSValu
     return JS_DefinePropertyValueUint32(ctx, this_obj, idx, val, JS_PROP_C_W_E);
 }
 
+/* hz patch: an own property of an ordinary object read for hz's structured
+   clone serializer, which walks every property of every object it copies:
+   JS_GetOwnProperty fills a whole descriptor (value, getter and setter).
+   Returns 1 with `*pval` (a new reference) for a plain data property, 0 if
+   the object has no such own property, and 2 when the caller must read it
+   the generic way (another class, an accessor, a lazily made property).
+   Runs no JS. */
+int JS_HzGetOwnData(JSContext *ctx, JSValueConst obj, JSAtom prop, JSValue *pval)
+{
+    JSObject *p;
+    JSShapeProperty *prs;
+    JSProperty *pr;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
+        return 2;
+    p = JS_VALUE_GET_OBJ(obj);
+    if (p->class_id != JS_CLASS_OBJECT)
+        return 2;
+    prs = find_own_property(&pr, p, prop);
+    if (!prs)
+        return 0;
+    if ((prs->flags & JS_PROP_TMASK) != JS_PROP_NORMAL)
+        return 2;
+    *pval = js_dup(pr->u.value);
+    return 1;
+}
+
+/* hz patch: the own enumerable string keys of an ordinary object, for hz's
+   structured clone serializer, read off its shape: JS_GetOwnPropertyNames
+   counts, allocates and fills a table in two passes. Writes up to `cap`
+   atoms (each a new reference) in insertion order and returns their
+   number; returns -1, writing none, when the caller must use
+   JS_GetOwnPropertyNames: another class, more than `cap` keys, or a key
+   that is or may be an array index (those come first, ascending). */
+int JS_HzOwnKeys(JSContext *ctx, JSValueConst obj, JSAtom *atoms, int cap)
+{
+    JSObject *p;
+    JSShape *sh;
+    JSShapeProperty *prs;
+    JSAtomStruct *s;
+    JSAtom atom;
+    int i, n, c;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
+        return -1;
+    p = JS_VALUE_GET_OBJ(obj);
+    if (p->class_id != JS_CLASS_OBJECT)
+        return -1;
+    sh = p->shape;
+    n = 0;
+    for (i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        atom = prs->atom;
+        if (atom == JS_ATOM_NULL || !(prs->flags & JS_PROP_ENUMERABLE))
+            continue;
+        if (__JS_AtomIsTaggedInt(atom))
+            return -1;
+        s = ctx->rt->atom_array[atom];
+        if (s->atom_type != JS_ATOM_TYPE_STRING)
+            continue; /* a symbol */
+        if (s->len > 0) {
+            c = s->is_wide_char ? str16(s)[0] : str8(s)[0];
+            if (c >= '0' && c <= '9')
+                return -1;
+        }
+        if (n == cap)
+            return -1;
+        atoms[n++] = atom;
+    }
+    for (i = 0; i < n; i++)
+        JS_DupAtom(ctx, atoms[i]);
+    return n;
+}
+
 /* hz patch: builtins made fresh from this file's tables. An embedder that
    must call a builtin method or getter safe from user code replacing it
    (hz's prelude units: structured clone, Atomics.wait, console) would have

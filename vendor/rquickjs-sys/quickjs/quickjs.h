@@ -1332,6 +1332,10 @@ JS_EXTERN JSValue JS_HzNewString8(JSContext *ctx, const uint8_t *buf, size_t len
 JS_EXTERN int JS_HzDefineData(JSContext *ctx, JSValueConst this_obj, JSAtom prop, JSValue val);
 /* hz patch: an array element defined, fast when appended to a fast array. */
 JS_EXTERN int JS_HzDefineIndex(JSContext *ctx, JSValueConst this_obj, uint32_t idx, JSValue val);
+/* hz patch: an ordinary object's own data property read in place. */
+JS_EXTERN int JS_HzGetOwnData(JSContext *ctx, JSValueConst obj, JSAtom prop, JSValue *pval);
+/* hz patch: an ordinary object's own enumerable string keys off its shape. */
+JS_EXTERN int JS_HzOwnKeys(JSContext *ctx, JSValueConst obj, JSAtom *atoms, int cap);
 /* hz patch: builtins made fresh from QuickJS's own tables (see quickjs.c). */
 JS_EXTERN JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
