@@ -2,6 +2,8 @@
 //! clone every engine reads).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use hz_atomics::{OwnedBuffer, SharedMemory};
@@ -147,7 +149,7 @@ pub(crate) fn to_payload<'s>(
     v: v8::Local<'s, v8::Value>,
     transfer: &[v8::Local<'s, v8::Value>],
 ) -> Result<Payload, CloneErr> {
-    let mut s = Serializer { w: Writer::new(), memory: HashMap::new(), transfers: Vec::new() };
+    let mut s = Serializer { w: Writer::new(), memory: HashMap::default(), last_hash: None, transfers: Vec::new() };
     // 1. Each transferable is an ArrayBuffer, not shared, not detached,
     //    detachable, listed once.
     let mut slots = Vec::with_capacity(transfer.len());
@@ -226,13 +228,42 @@ fn buffer_bytes<'a>(ab: v8::Local<'a, v8::ArrayBuffer>) -> &'a [u8] {
 struct Serializer<'s> {
     w: Writer,
     /// Objects already written, by identity hash, then identity.
-    memory: HashMap<i32, Vec<(v8::Local<'s, v8::Object>, u32)>>,
+    memory: HashMap<i32, Seen<'s>, BuildHasherDefault<SpreadHash>>,
+    /// The object whose identity hash `seen` last read, and that hash
+    /// (`remember` follows `seen` for the same object).
+    last_hash: Option<(v8::Local<'s, v8::Object>, i32)>,
     /// ArrayBuffers of the transfer list with their side-table slot.
     transfers: Vec<(v8::Local<'s, v8::Object>, usize)>,
 }
 
-/// A string's exact contents: UTF-8 if it has no lone surrogate, else its
-/// UTF-16 code units.
+/// The objects written under one identity hash (distinct objects may
+/// share one), with their ids.
+enum Seen<'s> {
+    One(v8::Local<'s, v8::Object>, u32),
+    Many(Vec<(v8::Local<'s, v8::Object>, u32)>),
+}
+
+/// Hashes a V8 identity hash (already random, but small: hashbrown reads
+/// the top bits) by one multiplication, not SipHash.
+#[derive(Default)]
+struct SpreadHash(u64);
+
+impl std::hash::Hasher for SpreadHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.0 = u64::from(n as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A string's exact contents: Latin-1 as it is, else UTF-8 if it has no
+/// lone surrogate, else its UTF-16 code units.
 fn write_string(scope: &mut v8::PinScope<'_, '_>, w: &mut Writer, s: v8::Local<'_, v8::String>) {
     // Read in place (a ValueView: no copy, no allocation for ASCII); the
     // writer allocates on the Rust heap only, so V8's heap cannot move the
@@ -259,13 +290,34 @@ fn string_of(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<'_, v8::Value>) -> O
 }
 
 impl<'s> Serializer<'s> {
-    fn seen(&self, o: v8::Local<'s, v8::Object>) -> Option<u32> {
-        let list = self.memory.get(&o.get_identity_hash().get())?;
-        list.iter().find(|(x, _)| *x == o).map(|(_, id)| *id)
+    fn seen(&mut self, o: v8::Local<'s, v8::Object>) -> Option<u32> {
+        let hash = o.get_identity_hash().get();
+        self.last_hash = Some((o, hash));
+        match self.memory.get(&hash)? {
+            Seen::One(x, id) => (*x == o).then_some(*id),
+            Seen::Many(list) => list.iter().find(|(x, _)| *x == o).map(|(_, id)| *id),
+        }
     }
 
     fn remember(&mut self, o: v8::Local<'s, v8::Object>, id: u32) {
-        self.memory.entry(o.get_identity_hash().get()).or_default().push((o, id));
+        let hash = match self.last_hash {
+            Some((x, hash)) if x == o => hash,
+            _ => o.get_identity_hash().get(),
+        };
+        match self.memory.entry(hash) {
+            Entry::Vacant(e) => {
+                e.insert(Seen::One(o, id));
+            }
+            Entry::Occupied(mut e) => {
+                let seen = e.get_mut();
+                if let Seen::One(x, first) = *seen {
+                    *seen = Seen::Many(vec![(x, first)]);
+                }
+                if let Seen::Many(list) = seen {
+                    list.push((o, id));
+                }
+            }
+        }
     }
 
     fn write(
@@ -418,7 +470,11 @@ impl<'s> Serializer<'s> {
         }
         let id = self.w.begin_object();
         self.remember(o, id);
-        let keys = own_enumerable_keys(scope, o)?;
+        // Deep in a nested value, the walk's own frames may have used the
+        // stack V8 allows JS (its limit is set as a turn starts): a call
+        // into JS there throws a RangeError, so the API, which runs none,
+        // lists the keys instead.
+        let keys = if depth < ORDINARY_KEYS_DEPTH { ordinary_keys(scope, o)? } else { own_enumerable_keys(scope, o)? };
         self.properties(scope, o, keys, depth, None)?;
         self.w.end();
         Ok(())
@@ -601,6 +657,26 @@ fn own_enumerable_keys<'s>(
         let k = names.get_index(scope, i).ok_or(CloneErr::Js)?;
         let index = if k.is_number() { k.uint32_value(scope) } else { None };
         keys.push((k, index));
+    }
+    Ok(keys)
+}
+
+/// How deep in a value [`ordinary_keys`] may call into JS.
+const ORDINARY_KEYS_DEPTH: usize = 64;
+
+/// An ordinary object's own enumerable string keys (index keys as strings,
+/// no index: its elements are written as properties). Through the
+/// prelude's `Object.keys`: V8's builtin copies the object's enum cache,
+/// where `GetOwnPropertyNames` (the API) adds the keys one by one to a hash
+/// set (about 3 k instructions for an object of 3 keys).
+fn ordinary_keys<'s>(scope: &mut v8::PinScope<'s, '_>, o: v8::Local<'s, v8::Object>) -> Result<Vec<Key<'s>>, CloneErr> {
+    let f = natives::internals(scope, |i| v8::Local::new(scope, &i.object_keys));
+    let undefined = v8::undefined(scope).into();
+    let names = f.call(scope, undefined, &[o.into()]).ok_or(CloneErr::Js)?;
+    let names = v8::Local::<v8::Array>::try_from(names).map_err(|_| uncloneable("an object whose keys"))?;
+    let mut keys = Vec::with_capacity(names.length() as usize);
+    for i in 0..names.length() {
+        keys.push((names.get_index(scope, i).ok_or(CloneErr::Js)?, None));
     }
     Ok(keys)
 }

@@ -18,6 +18,8 @@ pub(crate) struct Internals {
     pub(crate) start: v8::Global<v8::Function>,
     pub(crate) set_args: v8::Global<v8::Function>,
     pub(crate) make_error: v8::Global<v8::Function>,
+    /// `Object.keys`, as the prelude found it (before user code ran).
+    pub(crate) object_keys: v8::Global<v8::Function>,
     pub(crate) helpers: Helpers,
 }
 
@@ -654,10 +656,11 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     let start = get(tc, "start")?;
     let set_args = get(tc, "setArgs")?;
     let make_error = get(tc, "makeError")?;
+    let object_keys = get(tc, "objectKeys")?;
     let k = v8::String::new(tc, "clone").ok_or("out of memory")?;
     let helpers = internals.get(tc, k.into()).and_then(|h| v8::Local::<v8::Object>::try_from(h).ok());
     let helpers = Helpers::new(tc, helpers.ok_or("internals.clone")?)?;
-    let internals = Internals { dispatch, start, set_args, make_error, helpers };
+    let internals = Internals { dispatch, start, set_args, make_error, object_keys, helpers };
     if let Some(s) = tc.get_slot_mut::<State>() {
         s.internals = Some(internals);
     }

@@ -595,5 +595,9 @@
     },
     makeError,
     clone: cloneHelpers,
+    // Taken by the V8 backend for an ordinary object's keys: the builtin
+    // reads the object's enum cache, where V8's API collects the keys one
+    // by one.
+    objectKeys: Object.keys,
   };
 })
