@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use hz_atomics::OwnedBuffer;
 use hz_clone::{
-    CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, Transferred, ViewKind, Writer, decode,
+    BuildIdentity, CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, Transferred, ViewKind,
+    Writer, decode,
 };
 use hz_core::PayloadChan;
 use rquickjs::object::Property;
@@ -286,33 +287,6 @@ pub(crate) fn shared_memory(h: &Helpers<'_>, v: &Value<'_>) -> Option<hz_atomics
     // runtime's SAB hooks), and this object holds a reference to it.
     Some(unsafe { hz_atomics::SharedMemory::retain(data) })
 }
-
-/// A cheap hasher for keys that are already well spread (object pointers,
-/// atom numbers): SipHash was 5% of cloning an array of objects.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl std::hash::Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_i32(&mut self, n: i32) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    }
-}
-
-type BuildIdentity = std::hash::BuildHasherDefault<IdentityHasher>;
 
 fn uncloneable(what: &str) -> CloneErr {
     CloneErr::Clone(CloneError::Uncloneable(what.into()))

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use hz_atomics::{OwnedBuffer, SharedMemory};
 use hz_clone::{
-    CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, Transferred, ViewKind, Writer,
-    decode as decode_payload,
+    BuildIdentity, CloneError, DecodeError, ErrorFields, HostObject, JsStr, Payload, Sink, Transferred, ViewKind,
+    Writer, decode as decode_payload,
 };
 use hz_core::PayloadChan;
 
@@ -228,7 +227,7 @@ fn buffer_bytes<'a>(ab: v8::Local<'a, v8::ArrayBuffer>) -> &'a [u8] {
 struct Serializer<'s> {
     w: Writer,
     /// Objects already written, by identity hash, then identity.
-    memory: HashMap<i32, Seen<'s>, BuildHasherDefault<SpreadHash>>,
+    memory: HashMap<i32, Seen<'s>, BuildIdentity>,
     /// The object whose identity hash `seen` last read, and that hash
     /// (`remember` follows `seen` for the same object).
     last_hash: Option<(v8::Local<'s, v8::Object>, i32)>,
@@ -241,25 +240,6 @@ struct Serializer<'s> {
 enum Seen<'s> {
     One(v8::Local<'s, v8::Object>, u32),
     Many(Vec<(v8::Local<'s, v8::Object>, u32)>),
-}
-
-/// Hashes a V8 identity hash (already random, but small: hashbrown reads
-/// the top bits) by one multiplication, not SipHash.
-#[derive(Default)]
-struct SpreadHash(u64);
-
-impl std::hash::Hasher for SpreadHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-    fn write_i32(&mut self, n: i32) {
-        self.0 = u64::from(n as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
 }
 
 /// A string's exact contents: Latin-1 as it is, else UTF-8 if it has no

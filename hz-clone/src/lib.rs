@@ -8,12 +8,14 @@
 //! The format is described in `FORMAT.md` beside this crate.
 
 mod error;
+mod hash;
 mod payload;
 mod stack;
 mod value;
 mod wire;
 
 pub use error::{CloneError, DecodeError};
+pub use hash::{BuildIdentity, IdentityHasher};
 pub use payload::{HostObject, Payload, Transferred};
 pub use stack::set_thread_stack;
 pub use value::{BigInt, ErrorValue, Value, from_value, to_value};
