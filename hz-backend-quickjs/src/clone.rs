@@ -14,6 +14,9 @@ use rquickjs::{Array, ArrayBuffer, Class, Ctx, Function, Object, Type, Value, qj
 
 use crate::alloc;
 use crate::natives::JsChannel;
+use crate::patches::{
+    JS_HzAtom8, JS_HzDefineData, JS_HzDefineIndex, JS_HzGetOwnData, JS_HzNewString8, JS_HzOwnKeys, JS_HzString8,
+};
 
 /// Whether a moved buffer can be adopted as it is: its bytes sit
 /// ARENA_HEADER bytes into its block, after the large-block marker that
@@ -644,36 +647,6 @@ fn utf16_units(v: &Value<'_>) -> Result<Vec<u16>, CloneErr> {
         qjs::JS_FreeCStringUTF16(ctx, ptr);
         Ok(units)
     }
-}
-
-// hz patches to the vendored quickjs.c (vendor/rquickjs-sys/HZ-PATCHES.md),
-// which rquickjs-sys's pregenerated bindings do not list.
-unsafe extern "C" {
-    /// The characters of an 8-bit string value (Latin-1) and their number,
-    /// in place; null for a wide string, a rope or a non-string.
-    fn JS_HzString8(val: qjs::JSValue, len: *mut qjs::size_t) -> *const u8;
-    /// The same for a string atom; null for an integer atom, a symbol or a
-    /// wide string.
-    fn JS_HzAtom8(ctx: *mut qjs::JSContext, atom: qjs::JSAtom, len: *mut qjs::size_t) -> *const u8;
-    /// A new string of `len` Latin-1 characters, copied (an exception if
-    /// too long or out of memory).
-    fn JS_HzNewString8(ctx: *mut qjs::JSContext, chars: *const u8, len: qjs::size_t) -> qjs::JSValue;
-    /// CreateDataProperty, taking `val`: added at once to an ordinary
-    /// extensible object that lacks the key, else JS_DefinePropertyValue;
-    /// -1 on an exception.
-    fn JS_HzDefineData(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atom: qjs::JSAtom, val: qjs::JSValue) -> i32;
-    /// CreateDataProperty of element `idx`, taking `val`: appended at once
-    /// to a fast array whose next element it is, else
-    /// JS_DefinePropertyValueUint32; -1 on an exception.
-    fn JS_HzDefineIndex(ctx: *mut qjs::JSContext, obj: qjs::JSValue, idx: u32, val: qjs::JSValue) -> i32;
-    /// An ordinary object's own property `atom`: 1 with a new reference
-    /// in `val` for a plain data property, 0 if it has none, 2 to read it
-    /// the generic way (another class, an accessor, a lazy property).
-    fn JS_HzGetOwnData(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atom: qjs::JSAtom, val: *mut qjs::JSValue) -> i32;
-    /// An ordinary object's own enumerable string keys in order, read off
-    /// its shape: up to `cap` new references written to `atoms`, and their
-    /// number; -1 (none written) to use JS_GetOwnPropertyNames instead.
-    fn JS_HzOwnKeys(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atoms: *mut qjs::JSAtom, cap: i32) -> i32;
 }
 
 /// A one-byte string's characters (Latin-1), read in place while `v` lives.

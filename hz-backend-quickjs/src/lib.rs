@@ -9,6 +9,7 @@ mod alloc;
 mod clone;
 mod modules;
 mod natives;
+mod patches;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

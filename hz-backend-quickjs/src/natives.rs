@@ -14,6 +14,7 @@ use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value, qjs};
 
 use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
+use crate::patches::JS_HzBuiltin;
 
 /// A channel as a JS object: the native class whose prototype the prelude
 /// fills with `send`, `recv`... The clone code recognises it as a host value.
@@ -261,20 +262,6 @@ unsafe fn write_raw(ctx: &Ctx<'_>, function: qjs::JSValue, flags: i32) -> Option
         qjs::js_free(raw, buf.cast());
         Some(bytecode)
     }
-}
-
-// hz patches to the vendored quickjs.c (vendor/rquickjs-sys/HZ-PATCHES.md),
-// which rquickjs-sys's pregenerated bindings do not list.
-unsafe extern "C" {
-    /// A fresh function for the builtin method `key` of `holder` (such as
-    /// `"Map.prototype"`), or with `getter` for the getter of its accessor
-    /// `key`, made from QuickJS's own tables; undefined if they have none.
-    fn JS_HzBuiltin(
-        ctx: *mut qjs::JSContext,
-        holder: *const std::ffi::c_char,
-        key: *const std::ffi::c_char,
-        getter: bool,
-    ) -> qjs::JSValue;
 }
 
 /// Whether a raw value is QuickJS's exception marker.
