@@ -3,7 +3,9 @@
 //! Each agent is a V8 isolate with one context. Isolates are
 //! [`v8::SharedIsolate`]s: every turn takes the isolate's `v8::Locker` on
 //! the worker thread that runs it, so an idle thread can run an agent's
-//! next turn (`MIGRATABLE = true`). Microtasks run under the explicit
+//! next turn (`MIGRATABLE = true`). A thread keeps the lock of an isolate
+//! it ran between turns, released but not torn down (`parked`), so the
+//! next turn on the same thread skips V8's per-thread setup. Microtasks run under the explicit
 //! policy: the queue is drained after every task. Terminate goes through
 //! `TerminateExecution`, which also ends a turn blocked in `Atomics.wait`
 //! (the wait itself is woken by hz-core).
@@ -17,6 +19,7 @@ mod alloc;
 mod clone;
 mod modules;
 mod natives;
+mod parked;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -94,6 +97,14 @@ impl V8Engine {
         self.max_agents = Some(n);
         self
     }
+
+    /// V8 isolates alive in this process (all runtimes): those of live
+    /// agents, warm ones, and those of ended agents a worker thread has not
+    /// let go of yet (a thread keeps the lock of each isolate it ran until
+    /// it next starts a turn or goes idle). For tests and diagnostics.
+    pub fn live_isolates() -> usize {
+        parked::isolates()
+    }
 }
 
 impl Engine for V8Engine {
@@ -114,6 +125,11 @@ impl Engine for V8Engine {
     fn can_warm(&self) -> bool {
         self.max_agents.is_none()
     }
+
+    /// Ends the isolate locks this thread keeps between turns.
+    fn thread_idle(&self) {
+        parked::end_idle();
+    }
 }
 
 pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {
@@ -122,8 +138,9 @@ pub(crate) fn engine_error(e: impl std::fmt::Display) -> Error {
 
 /// One V8 agent: an isolate and its context.
 pub struct V8Agent {
-    /// `None` only while dropping.
-    isolate: Option<v8::SharedIsolate>,
+    /// `None` only while dropping. Shared with the isolate locks threads
+    /// keep between turns (see `parked`).
+    isolate: Option<Arc<parked::IsolateCell>>,
     context: Option<v8::Global<v8::Context>>,
     host: Host,
     terminate: Arc<AtomicBool>,
@@ -279,6 +296,9 @@ impl V8Agent {
         // SAFETY: only dereferenced by the near-heap-limit callback, on the
         // isolate's thread while it is locked (the same isolate once shared).
         let raw = IsolatePtr(unsafe { isolate.as_raw_isolate_ptr() });
+        // SAFETY: the address is only used to lock and enter the isolate
+        // (see `parked`), which lives as long as its cell.
+        let raw_isolate = unsafe { isolate.as_raw_isolate_ptr() };
         // SAFETY: the isolate is fresh: no weak handles, finalizers or cppgc
         // heap; it is converted on the thread that created it.
         let shared = unsafe { isolate.try_into_shared() }.map_err(|e| engine_error(format!("{e:?}")))?;
@@ -311,7 +331,7 @@ impl V8Agent {
             global_context
         };
         Ok(V8Agent {
-            isolate: Some(shared),
+            isolate: Some(parked::IsolateCell::new(shared, raw_isolate)),
             context: Some(context),
             host,
             terminate,
@@ -334,7 +354,7 @@ fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &
     let host = &agent.host;
     let terminate = &agent.terminate;
     let meter = agent.meter.as_deref();
-    let mut locker = isolate.lock();
+    let mut locker = parked::turn(isolate);
     if let Some(bytes) = host.limits().stack_bytes {
         set_stack_limit(&mut locker, bytes);
     }
@@ -572,14 +592,21 @@ impl hz_core::Agent for V8Agent {
 
 impl Drop for V8Agent {
     fn drop(&mut self) {
-        // Handles into the isolate go first, under its lock.
-        if let Some(isolate) = self.isolate.take() {
+        // Handles into the isolate go first, under its lock. Other threads
+        // may still keep a lock pair for it (see `parked`): the last of them
+        // to let go disposes of the isolate, so nothing here may outlive
+        // this agent in it (the heap-limit callback's data goes with it).
+        if let Some(cell) = self.isolate.take() {
+            parked::end_here(&cell);
             {
-                let mut locker = isolate.lock();
+                let mut locker = cell.shared().lock();
+                locker.remove_near_heap_limit_callback(near_heap_limit, 0);
                 self.context = None;
                 natives::clear(&mut locker);
             }
-            drop(isolate);
+            if cell.mark_dead() {
+                self.host.nudge_idle_workers();
+            }
         }
     }
 }

@@ -781,6 +781,14 @@ impl Host {
         &self.agent.rt.modules
     }
 
+    /// Has every idle worker thread call its engines'
+    /// [`Engine::thread_idle`](crate::Engine::thread_idle) again soon: the
+    /// backend freed something (an ended agent's engine instance) that a
+    /// worker which went idle earlier may still hold.
+    pub fn nudge_idle_workers(&self) {
+        self.agent.rt.nudge_idle();
+    }
+
     /// How many worker threads the runtime has (`hz.threads`).
     pub fn threads(&self) -> usize {
         self.agent.rt.threads()

@@ -37,6 +37,13 @@ pub trait Engine: Send + Sync + 'static {
         let _ = limits;
         Ok(())
     }
+
+    /// The calling pool thread has no agent to run and is about to sleep,
+    /// wait as a spare or exit. An engine that keeps per-thread state
+    /// between turns (V8 keeps each isolate's lock on the thread that ran
+    /// it last) lets go of what it can here. Called outside any turn;
+    /// nothing by default.
+    fn thread_idle(&self) {}
 }
 
 /// An agent as the scheduler holds it.
@@ -62,6 +69,7 @@ pub(crate) trait DynEngine: Send + Sync {
     fn create(&self, host: Host) -> Result<AgentBox, Error>;
     fn check_limits(&self, limits: &crate::Limits) -> Result<(), Error>;
     fn can_warm(&self) -> bool;
+    fn thread_idle(&self);
 }
 
 impl<E: Engine> DynEngine for E {
@@ -79,5 +87,8 @@ impl<E: Engine> DynEngine for E {
     }
     fn can_warm(&self) -> bool {
         E::MIGRATABLE && Engine::can_warm(self)
+    }
+    fn thread_idle(&self) {
+        Engine::thread_idle(self)
     }
 }

@@ -168,6 +168,7 @@ impl RuntimeBuilder {
             injector: Mutex::new(VecDeque::new()),
             idle: Mutex::new(Vec::new()),
             num_idle: AtomicUsize::new(0),
+            nudges: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             timers: Timers::default(),
@@ -322,6 +323,10 @@ pub(crate) struct RuntimeInner {
     injector: Mutex<VecDeque<Arc<AgentShared>>>,
     idle: Mutex<Vec<usize>>,
     num_idle: AtomicUsize,
+    /// Bumped by [`RuntimeInner::nudge_idle`]: a worker that saw it change
+    /// while going idle runs its engines' `thread_idle` again instead of
+    /// parking.
+    nudges: AtomicUsize,
     shutdown: AtomicBool,
     /// [`Runtime::shutdown`] was called: no new agents.
     closing: AtomicBool,
@@ -637,6 +642,23 @@ impl RuntimeInner {
         self.wake_one();
     }
 
+    /// Has every idle worker run its engines' `thread_idle` again (an
+    /// engine let go of something a worker may hold since it went idle).
+    /// A worker about to park re-checks `nudges` after registering as idle,
+    /// as it re-checks the queues, so none misses it.
+    pub(crate) fn nudge_idle(&self) {
+        self.nudges.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.num_idle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let idle = std::mem::take(&mut *lock(&self.idle));
+        self.num_idle.fetch_sub(idle.len(), Ordering::SeqCst);
+        for w in idle {
+            self.workers[w].parker.unpark();
+        }
+    }
+
     fn wake_one(&self) {
         if self.num_idle.load(Ordering::SeqCst) == 0 {
             return;
@@ -746,6 +768,7 @@ impl RuntimeInner {
             CURRENT.with(|c| c.set((self.id, idx)));
             HANDED_OFF.with(|h| h.set(false));
             self.serve(idx);
+            self.thread_idle();
             if !HANDED_OFF.with(Cell::get) {
                 break; // shutdown
             }
@@ -754,6 +777,7 @@ impl RuntimeInner {
                 None => break,
             }
         }
+        self.thread_idle();
         self.thread_count.fetch_sub(1, Ordering::SeqCst);
         // Pinned engines whose home this was are dropped on this thread.
         PINNED.with(|p| p.borrow_mut().clear());
@@ -767,6 +791,14 @@ impl RuntimeInner {
     ) -> std::io::Result<JoinHandle<()>> {
         let rt = self.clone();
         std::thread::Builder::new().name(name).stack_size(STACK_SIZE).spawn(move || body(rt))
+    }
+
+    /// Tells every engine this thread is going idle (to sleep, to wait as
+    /// a spare, or to exit): see [`Engine::thread_idle`](crate::Engine::thread_idle).
+    fn thread_idle(&self) {
+        for engine in &self.engines {
+            engine.thread_idle();
+        }
     }
 
     /// Parks this thread as a spare until a slot is handed to it; `None` on
@@ -1014,13 +1046,18 @@ impl RuntimeInner {
             if self.shutdown.load(Ordering::Acquire) {
                 break;
             }
+            let nudged = self.nudges.load(Ordering::SeqCst);
+            self.thread_idle();
             {
                 let mut idle = lock(&self.idle);
                 idle.push(idx);
                 self.num_idle.fetch_add(1, Ordering::SeqCst);
             }
             fence(Ordering::SeqCst);
-            if !self.has_work(idx) && !self.shutdown.load(Ordering::Acquire) {
+            if !self.has_work(idx)
+                && self.nudges.load(Ordering::SeqCst) == nudged
+                && !self.shutdown.load(Ordering::Acquire)
+            {
                 self.workers[idx].parker.park();
             }
             let mut idle = lock(&self.idle);
