@@ -45,7 +45,6 @@
 //! waits on no turn: microseconds).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -181,6 +180,8 @@ impl IsolateCell {
 /// A Locker this thread keeps for an isolate, with the Unlocker on top of
 /// it between turns.
 struct Kept {
+    /// The isolate's address (what the thread looks its pairs up by).
+    key: usize,
     cell: Arc<IsolateCell>,
     locker: Box<RawLocker>,
     unlocker: Box<RawUnlocker>,
@@ -208,8 +209,8 @@ impl Kept {
 }
 
 thread_local! {
-    /// Pairs this thread keeps, by isolate address.
-    static KEPT: RefCell<HashMap<usize, Kept>> = RefCell::new(HashMap::new());
+    /// Pairs this thread keeps (at most MAX_KEPT: looked up by a scan).
+    static KEPT: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
     /// DEATHS as this thread last looked.
     static SEEN: Cell<usize> = const { Cell::new(0) };
 }
@@ -234,7 +235,7 @@ pub(crate) fn turn(cell: &Arc<IsolateCell>) -> Turn<'_> {
     let key = raw as usize;
     let own = KEPT.with(|k| {
         let mut kept = k.borrow_mut();
-        if let Some(pair) = kept.get_mut(&key) {
+        if let Some(pair) = kept.iter_mut().find(|p| p.key == key) {
             // SAFETY: this thread made the pair and constructed its Unlocker
             // when its last turn ended; destroying it takes the mutex back
             // (no other thread runs the isolate: the cell is ours).
@@ -248,7 +249,7 @@ pub(crate) fn turn(cell: &Arc<IsolateCell>) -> Turn<'_> {
         unsafe { v8__Locker__CONSTRUCT(&mut *locker, raw) };
         if kept.len() < MAX_KEPT {
             cell.keepers.fetch_add(1, Ordering::SeqCst);
-            kept.insert(key, Kept { cell: cell.clone(), locker, unlocker: Box::new(RawUnlocker([0])) });
+            kept.push(Kept { key, cell: cell.clone(), locker, unlocker: Box::new(RawUnlocker([0])) });
             None
         } else {
             Some(locker)
@@ -286,7 +287,7 @@ impl Drop for Turn<'_> {
             // SAFETY: constructed by `turn` on this thread, destroyed once.
             Some(mut locker) => unsafe { v8__Locker__DESTRUCT(&mut *locker) },
             None => KEPT.with(|k| {
-                if let Some(pair) = k.borrow_mut().get_mut(&(raw as usize)) {
+                if let Some(pair) = k.borrow_mut().iter_mut().find(|p| p.key == raw as usize) {
                     // SAFETY: the pair's Locker is held by this thread (its
                     // Unlocker was destroyed when the turn began) and the
                     // isolate is exited, as an Unlocker requires.
@@ -328,11 +329,12 @@ pub(crate) fn end_idle() {
 /// turn); holding one claim at a time, no two threads can wait on each
 /// other.
 fn end_where(which: impl Fn(&IsolateCell) -> bool) {
-    let keys: Vec<usize> = KEPT.with(|k| k.borrow().keys().copied().collect());
+    let keys: Vec<usize> = KEPT.with(|k| k.borrow().iter().map(|p| p.key).collect());
     for key in keys {
         let pair = KEPT.with(|k| {
             let mut kept = k.borrow_mut();
-            let cell = &kept.get(&key)?.cell;
+            let at = kept.iter().position(|p| p.key == key)?;
+            let cell = &kept[at].cell;
             if !which(cell) {
                 return None;
             }
@@ -343,7 +345,7 @@ fn end_where(which: impl Fn(&IsolateCell) -> bool) {
                     Err(_) => std::hint::spin_loop(),
                 }
             }
-            kept.remove(&key)
+            Some(kept.swap_remove(at))
         });
         // Outside the borrow: the last reference disposes of an isolate,
         // which must not find KEPT borrowed.

@@ -39,6 +39,8 @@ mod limits;
 #[cfg(not(hz_loom))]
 pub mod modules;
 #[cfg(not(hz_loom))]
+mod runq;
+#[cfg(not(hz_loom))]
 mod runtime;
 #[cfg(not(hz_loom))]
 mod timer;

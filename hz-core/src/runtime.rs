@@ -8,7 +8,6 @@
 //! `SCHEDULER.md` for the protocol.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::fence;
 use std::thread::JoinHandle;
@@ -19,6 +18,7 @@ use crate::Error;
 use crate::agent::{AgentId, AgentShared, AgentSpec, Failure, Task};
 use crate::engine::{Agent, AgentBox, DynEngine, Engine};
 use crate::mailbox::Life;
+use crate::runq::Queue;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, lock, wait_for};
 use crate::timer::Timers;
 use crate::turn::TurnWord;
@@ -160,12 +160,12 @@ impl RuntimeBuilder {
             cpus,
             id: NEXT_RUNTIME_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             warm: self.engines.iter().map(|_| Mutex::new(WarmPool::default())).collect(),
-            warm_jobs: Mutex::new(VecDeque::new()),
-            graves: Mutex::new(Vec::new()),
+            warm_jobs: Queue::default(),
+            graves: Queue::default(),
             warm_target: self.warm,
             engines: self.engines,
             workers: (0..n).map(|_| Worker::default()).collect(),
-            injector: Mutex::new(VecDeque::new()),
+            injector: Queue::default(),
             idle: Mutex::new(Vec::new()),
             num_idle: AtomicUsize::new(0),
             nudges: AtomicUsize::new(0),
@@ -235,8 +235,8 @@ impl Drop for ShutdownGuard {
 
 #[derive(Default)]
 struct Worker {
-    local: Mutex<VecDeque<Arc<AgentShared>>>,
-    pinned: Mutex<VecDeque<Arc<AgentShared>>>,
+    local: Queue<Arc<AgentShared>>,
+    pinned: Queue<Arc<AgentShared>>,
     parker: Parker,
     /// Live pinned agents whose home this is (placement balances these).
     homed: AtomicUsize,
@@ -311,16 +311,16 @@ pub(crate) struct RuntimeInner {
     /// Warm agents, per engine (same order as `engines`).
     warm: Box<[Mutex<WarmPool>]>,
     /// Warm agents to make, when a worker has nothing else to do.
-    warm_jobs: Mutex<VecDeque<Arc<AgentShared>>>,
+    warm_jobs: Queue<Arc<AgentShared>>,
     /// Engine instances of ended agents, to free when a worker has nothing
     /// else to do (see [`RuntimeInner::bury`]).
-    graves: Mutex<Vec<Box<dyn Agent + Send>>>,
+    graves: Queue<Box<dyn Agent + Send>>,
     warm_target: usize,
     /// The CPU each worker slot keeps to (empty: none; see
     /// [`RuntimeBuilder::pin_threads`]).
     cpus: Vec<core_affinity::CoreId>,
     workers: Box<[Worker]>,
-    injector: Mutex<VecDeque<Arc<AgentShared>>>,
+    injector: Queue<Arc<AgentShared>>,
     idle: Mutex<Vec<usize>>,
     num_idle: AtomicUsize,
     /// Bumped by [`RuntimeInner::nudge_idle`]: a worker that saw it change
@@ -514,7 +514,7 @@ impl RuntimeInner {
             (agent, missing)
         };
         if missing > 0 {
-            let mut jobs = lock(&self.warm_jobs);
+            let mut jobs = self.warm_jobs.lock();
             for _ in 0..missing {
                 let id = self.next_agent.fetch_add(1, Ordering::Relaxed);
                 jobs.push_back(AgentShared::warm(id, self.clone(), engine.clone()));
@@ -580,8 +580,8 @@ impl RuntimeInner {
     /// runtime is ending). Their records hold the runtime, so they must go
     /// for it to be freed.
     fn drop_leftovers(&self) {
-        lock(&self.warm_jobs).clear();
-        let graves = std::mem::take(&mut *lock(&self.graves));
+        self.warm_jobs.lock().clear();
+        let graves = std::mem::take(&mut *self.graves.lock());
         drop(graves);
         let ready: Vec<_> = self.warm.iter().flat_map(|p| std::mem::take(&mut lock(p).ready)).collect();
         for agent in ready {
@@ -627,16 +627,16 @@ impl RuntimeInner {
     /// Puts a scheduled agent on a run queue and wakes a worker for it.
     pub(crate) fn schedule(&self, agent: Arc<AgentShared>) {
         if let Some(home) = agent.home {
-            lock(&self.workers[home].pinned).push_back(agent);
+            self.workers[home].pinned.push_back(agent);
             fence(Ordering::SeqCst);
             self.wake_worker(home);
             return;
         }
         let (rt, idx) = CURRENT.with(Cell::get);
         if rt == self.id {
-            lock(&self.workers[idx].local).push_back(agent);
+            self.workers[idx].local.push_back(agent);
         } else {
-            lock(&self.injector).push_back(agent);
+            self.injector.push_back(agent);
         }
         fence(Ordering::SeqCst);
         self.wake_one();
@@ -694,17 +694,17 @@ impl RuntimeInner {
     }
 
     fn find_work(&self, idx: usize) -> Option<Arc<AgentShared>> {
-        if let Some(a) = lock(&self.workers[idx].pinned).pop_front() {
+        if let Some(a) = self.workers[idx].pinned.pop_front() {
             return Some(a);
         }
-        if let Some(a) = lock(&self.workers[idx].local).pop_front() {
+        if let Some(a) = self.workers[idx].local.pop_front() {
             return Some(a);
         }
-        if let Some(a) = lock(&self.injector).pop_front() {
+        if let Some(a) = self.injector.pop_front() {
             return Some(a);
         }
         let n = self.workers.len();
-        (1..n).find_map(|k| lock(&self.workers[(idx + k) % n].local).pop_front())
+        (1..n).find_map(|k| self.workers[(idx + k) % n].local.pop_front())
     }
 
     /// Does one piece of work for worker `idx`, if there is any: a ready
@@ -715,12 +715,12 @@ impl RuntimeInner {
             self.run_agent(a);
             return true;
         }
-        let grave = lock(&self.graves).pop();
+        let grave = self.graves.pop_back();
         if let Some(body) = grave {
             drop(body);
             return true;
         }
-        let warm = lock(&self.warm_jobs).pop_front();
+        let warm = self.warm_jobs.pop_front();
         if let Some(a) = warm {
             self.run_agent(a);
             return true;
@@ -737,9 +737,9 @@ impl RuntimeInner {
     fn bury(&self, agent: &AgentShared, body: Body) {
         if let Body::Migratable(b) = body {
             if agent.engine.can_warm() {
-                let mut graves = lock(&self.graves);
+                let mut graves = self.graves.lock();
                 if graves.len() < MAX_GRAVES {
-                    graves.push(b);
+                    graves.push_back(b);
                     return;
                 }
             }
@@ -748,11 +748,11 @@ impl RuntimeInner {
     }
 
     fn has_work(&self, idx: usize) -> bool {
-        !lock(&self.workers[idx].pinned).is_empty()
-            || !lock(&self.injector).is_empty()
-            || self.workers.iter().any(|w| !lock(&w.local).is_empty())
-            || !lock(&self.warm_jobs).is_empty()
-            || !lock(&self.graves).is_empty()
+        !self.workers[idx].pinned.is_empty()
+            || !self.injector.is_empty()
+            || self.workers.iter().any(|w| !w.local.is_empty())
+            || !self.warm_jobs.is_empty()
+            || !self.graves.is_empty()
     }
 
     /// A pool thread: serves worker slot `idx` until shutdown or until its
@@ -999,11 +999,11 @@ impl RuntimeInner {
     /// (only its thread runs them), or any queued agent while no worker
     /// is idle.
     fn waits_for_a_thread(&self, idx: usize) -> bool {
-        if !lock(&self.workers[idx].pinned).is_empty() {
+        if !self.workers[idx].pinned.is_empty() {
             return true;
         }
         self.num_idle.load(Ordering::SeqCst) == 0
-            && (!lock(&self.injector).is_empty() || self.workers.iter().any(|w| !lock(&w.local).is_empty()))
+            && (!self.injector.is_empty() || self.workers.iter().any(|w| !w.local.is_empty()))
     }
 
     /// Wakes the monitor if it sleeps (an agent is about to run).
@@ -1209,8 +1209,7 @@ impl RuntimeInner {
     }
 
     pub(crate) fn activity(&self) -> Activity {
-        let queued = lock(&self.injector).len()
-            + self.workers.iter().map(|w| lock(&w.local).len() + lock(&w.pinned).len()).sum::<usize>();
+        let queued = self.injector.len() + self.workers.iter().map(|w| w.local.len() + w.pinned.len()).sum::<usize>();
         Activity {
             turns: self.turns.load(Ordering::SeqCst),
             running: self.active.load(Ordering::SeqCst),
