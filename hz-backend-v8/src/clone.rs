@@ -426,7 +426,7 @@ impl<'s> Serializer<'s> {
             let primitive = call(scope, |h| &h.primitive_of, &[v])?;
             return self.write(scope, primitive, depth + 1);
         }
-        if let Some(ch) = natives::channel_of(scope, v) {
+        if let Some(ch) = natives::channel_of(v) {
             self.w.host(HostObject::new(ch));
             return Ok(());
         }

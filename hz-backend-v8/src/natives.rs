@@ -30,13 +30,23 @@ pub(crate) struct State {
     /// Promises rejected with no handler yet, with their reasons.
     rejections: Vec<(v8::Global<v8::Promise>, v8::Global<v8::Value>)>,
     channel_proto: v8::Global<v8::Object>,
-    /// Makes channel objects: internal field 0 holds the carrier,
-    /// field 1 `channel_proto` as a brand (see `channel_of`).
+    /// Makes channel objects (see [`CHANNEL_FIELDS`]).
     channel_template: v8::Global<v8::ObjectTemplate>,
 }
 
-/// A channel object's internal fields: its carrier and its brand.
-const CHANNEL_FIELDS: usize = 2;
+/// A channel object's internal fields: 0 its carrier (an ArrayBuffer whose
+/// backing store owns a `Box<Arc<PayloadChan>>`), 1 an aligned pointer to
+/// [`CHANNEL_BRAND`], 2 an aligned pointer to that box. No other object
+/// has three: V8 gives its own objects two at most (array buffers and
+/// views), and the channel template is the only template hz makes.
+const CHANNEL_FIELDS: usize = 3;
+
+/// What field 1 of a channel object points to.
+static CHANNEL_BRAND: u64 = 0;
+
+/// The embedder-data tag of a channel object's pointer fields: V8's
+/// default (it checks a tag's range; the brand tells channels apart).
+const CHANNEL_TAG: u16 = 0;
 
 fn state(isolate: &v8::Isolate) -> &State {
     isolate.get_slot::<State>().expect("hz agent state is installed at creation")
@@ -133,7 +143,8 @@ pub(crate) fn channel_object<'s>(
     };
     let carrier = v8::ArrayBuffer::with_backing_store(scope, &store.make_shared());
     obj.set_internal_field(0, carrier.into());
-    obj.set_internal_field(1, proto.into());
+    obj.set_aligned_pointer_in_internal_field(1, std::ptr::from_ref(&CHANNEL_BRAND).cast(), CHANNEL_TAG);
+    obj.set_aligned_pointer_in_internal_field(2, boxed.cast_const().cast(), CHANNEL_TAG);
     Some(obj)
 }
 
@@ -145,28 +156,31 @@ unsafe extern "C" fn drop_channel(data: *mut std::ffi::c_void, _len: usize, _: *
 }
 
 /// The channel behind a JS channel object, or `None`.
-pub(crate) fn channel_of(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<'_, v8::Value>) -> Option<Arc<PayloadChan>> {
+pub(crate) fn channel_of(v: v8::Local<'_, v8::Value>) -> Option<Arc<PayloadChan>> {
     let obj = v8::Local::<v8::Object>::try_from(v).ok()?;
-    // Internal fields, not a private property: reading one is a load,
-    // where a property lookup took the generic path on every channel op.
-    // `get_internal_field` is `None` past the object's count; objects V8
-    // itself gives internal fields (array buffers, typed arrays) hold no
-    // brand in field 1.
-    let brand = obj.get_internal_field(scope, 1)?;
-    if brand != v8::Local::new(scope, &state(scope).channel_proto) {
+    // Pointers in internal fields, not a private property or a handle:
+    // reading one is a load (a property lookup took the generic path on
+    // every channel op, and reading the carrier made handles and asked its
+    // backing store).
+    if obj.internal_field_count() != CHANNEL_FIELDS {
         return None;
     }
-    let carrier = v8::Local::<v8::ArrayBuffer>::try_from(obj.get_internal_field(scope, 0)?).ok()?;
-    let data = carrier.data()?;
-    // SAFETY: only channel_object makes objects from the channel template
-    // (JS cannot), branded in field 1 and with field 0 a carrier over a
-    // live Box<Arc<PayloadChan>> that lives as long as the carrier, which
-    // `obj` keeps alive.
-    Some(unsafe { &*data.as_ptr().cast::<Arc<PayloadChan>>() }.clone())
+    // SAFETY: only channel objects have CHANNEL_FIELDS internal fields (see
+    // there), and channel_object sets fields 1 and 2 as aligned pointers
+    // with CHANNEL_TAG before any JS sees the object.
+    let brand = unsafe { obj.get_aligned_pointer_from_internal_field(1, CHANNEL_TAG) };
+    if !std::ptr::eq(brand.cast::<u64>(), &CHANNEL_BRAND) {
+        return None;
+    }
+    // SAFETY: as above; field 2 points at the Box<Arc<PayloadChan>> that the
+    // carrier in field 0 owns, which `obj` keeps alive.
+    let chan = unsafe { obj.get_aligned_pointer_from_internal_field(2, CHANNEL_TAG) };
+    // SAFETY: a live, aligned Box<Arc<PayloadChan>> (above).
+    Some(unsafe { &*chan.cast::<Arc<PayloadChan>>() }.clone())
 }
 
 fn chan(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<'_, v8::Value>) -> Option<Arc<PayloadChan>> {
-    let c = channel_of(scope, v);
+    let c = channel_of(v);
     if c.is_none() {
         throw_type(scope, "not a channel");
     }

@@ -131,7 +131,8 @@ pub(crate) fn send_on_closed_channel_rejects(e: &str) {
 
 /// A channel's methods called on anything that is not a channel throw a
 /// TypeError (a send or receive rejects with one), whatever the object
-/// holds: its prototype, internal slots of its own (buffers, views), or a
+/// holds: its prototype, internal slots of its own (buffers, views,
+/// promises, maps, regular expressions), or a
 /// channel's own fields copied off. A channel passes as itself, not as any
 /// of these.
 pub(crate) fn channel_methods_reject_other_objects(e: &str) {
@@ -141,7 +142,8 @@ pub(crate) fn channel_methods_reject_other_objects(e: &str) {
             const ch = hz.channel(1);
             const proto = Object.getPrototypeOf(ch);
             const others = [{}, Object.create(proto), new ArrayBuffer(16), new Uint8Array(16),
-                new DataView(new ArrayBuffer(16)), Object.assign(Object.create(proto), ch), 42, undefined];
+                new DataView(new ArrayBuffer(16)), Object.assign(Object.create(proto), ch), 42, undefined,
+                new SharedArrayBuffer(16), Promise.resolve(), new Map(), /x/];
             const names = [];
             for (const x of others) {
                 const row = [];
@@ -156,7 +158,7 @@ pub(crate) fn channel_methods_reject_other_objects(e: &str) {
             return [names, (await ch.recv()).value, Object.prototype.toString.call(copy), copy[1]];
         })()"#,
     );
-    let rows = ["\"TypeError\""; 8].join(",");
+    let rows = ["\"TypeError\""; 12].join(",");
     assert_eq!(out, format!(r#"[[{rows}],"still","[object Uint8Array]",2]"#));
 }
 
