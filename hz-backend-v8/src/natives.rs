@@ -26,6 +26,9 @@ pub(crate) struct Internals {
 /// Per-agent state, in the isolate's slot.
 pub(crate) struct State {
     host: Host,
+    /// The prelude's `ops.resultMeta`: two i32s that send and recv write
+    /// their result's status and index into (see [`result_meta`]).
+    meta: ResultMeta,
     internals: Option<Internals>,
     /// Promises rejected with no handler yet, with their reasons.
     rejections: Vec<(v8::Global<v8::Promise>, v8::Global<v8::Value>)>,
@@ -218,6 +221,53 @@ fn serialize_moving<'s>(
 }
 
 /// An op's JS-visible start: a pending op id, or `[status, value, index]`.
+/// The bytes of `ops.resultMeta` (an `Int32Array(2)`), kept alive by the
+/// buffer's handle.
+struct ResultMeta {
+    at: std::ptr::NonNull<i32>,
+    _buffer: v8::Global<v8::ArrayBuffer>,
+}
+
+impl ResultMeta {
+    fn new<'s>(scope: &mut v8::PinScope<'s, '_>) -> Option<(ResultMeta, v8::Local<'s, v8::Int32Array>)> {
+        let buffer = v8::ArrayBuffer::new(scope, 8);
+        let view = v8::Int32Array::new(scope, buffer, 0, 2)?;
+        let at = buffer.data()?.cast::<i32>();
+        Some((ResultMeta { at, _buffer: v8::Global::new(scope, buffer) }, view))
+    }
+
+    fn write(&self, status: i32, index: i32) {
+        // SAFETY: `at` is the 8-byte, 4-aligned backing store of a buffer
+        // this struct keeps alive; no JS can detach or resize it (only the
+        // prelude holds its view), and JS reads it only on this thread,
+        // after the native that writes it returns.
+        unsafe {
+            self.at.as_ptr().write(status);
+            self.at.as_ptr().add(1).write(index);
+        }
+    }
+}
+
+/// An op's result for the prelude's `op` through `ops.resultMeta`: the op
+/// id (pending) or the value, with the status and index in the meta (no
+/// array made, as [`op_result`] makes).
+fn result_meta<'s>(scope: &mut v8::PinScope<'s, '_>, start: OpStart) -> Option<v8::Local<'s, v8::Value>> {
+    match start {
+        OpStart::Pending(id) => {
+            state(scope).meta.write(-1, 0);
+            Some(v8::Number::new(scope, id as f64).into())
+        }
+        OpStart::Done(c) => {
+            let value = match &c.value {
+                Some(p) => clone::from_payload(scope, p)?,
+                None => v8::undefined(scope).into(),
+            };
+            state(scope).meta.write(c.status as i32, c.index);
+            Some(value)
+        }
+    }
+}
+
 fn op_result<'s>(scope: &mut v8::PinScope<'s, '_>, start: OpStart) -> Option<v8::Local<'s, v8::Value>> {
     match start {
         OpStart::Pending(id) => Some(v8::Number::new(scope, id as f64).into()),
@@ -257,7 +307,7 @@ fn op_send<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>
     let Some(ch) = chan(scope, args.get(0)) else { return };
     let Some(p) = serialize_moving(scope, args.get(1), Some(args.get(2))) else { return };
     let start = host(scope).send(&ch, p);
-    if let Some(r) = op_result(scope, start) {
+    if let Some(r) = result_meta(scope, start) {
         rv.set(r);
     }
 }
@@ -265,7 +315,7 @@ fn op_send<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>
 fn op_recv<'s>(scope: &mut v8::PinScope<'s, '_>, args: Args<'s>, mut rv: Ret<'s>) {
     let Some(ch) = chan(scope, args.get(0)) else { return };
     let start = host(scope).recv(&ch);
-    if let Some(r) = op_result(scope, start) {
+    if let Some(r) = result_meta(scope, start) {
         rv.set(r);
     }
 }
@@ -585,8 +635,10 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     channel_template.set_internal_field_count(CHANNEL_FIELDS);
     let threads = host.threads();
     let epoch = host.epoch_ms();
+    let (meta, meta_view) = ResultMeta::new(scope).ok_or("ops.resultMeta")?;
     let state = State {
         host,
+        meta,
         internals: None,
         rejections: Vec::new(),
         channel_proto: v8::Global::new(scope, channel_proto),
@@ -601,6 +653,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
         Ok(())
     };
     set(scope, "channelPrototype", channel_proto.into())?;
+    set(scope, "resultMeta", meta_view.into())?;
     let engine = v8::String::new(scope, "v8").ok_or("out of memory")?;
     set(scope, "engine", engine.into())?;
     let threads = v8::Number::new(scope, threads as f64);

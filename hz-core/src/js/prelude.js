@@ -5,7 +5,12 @@
 // Native contract (each backend provides these on `ops`):
 //   channelPrototype                 prototype of native channel objects
 //   channel(cap) -> ch               a new channel object
-//   send(ch, v, transfer) -> r       r: op id (pending) or [status, value, index]
+//   send(ch, v, transfer) -> r       r: op id (pending) or [status, value, index]; or,
+//                                    with resultMeta, as that says
+//   resultMeta                       optional: an Int32Array(2) that send and recv may
+//                                    write natively instead of making an array: [0] is
+//                                    -1 (r is the op id) or the status (r the value), [1]
+//                                    the index; a native that does not leaves it -2
 //   recv(ch) -> r
 //   trySend(ch, v) -> bool           throws if closed
 //   tryRecv(ch) -> undefined | [status, value]
@@ -235,11 +240,17 @@
     }
   }
 
+  // A result's status and index, written by natives that can (ops.resultMeta:
+  // the status, or -1 with the op id as the result) instead of an array made
+  // for each result; those that do not leave META_NONE.
+  const meta = ops.resultMeta;
+  const META_NONE = -2;
+
   // Starts the native op `native(a, b, c)` and returns its promise: the op
   // returns its op id (pending) or its result now, and a throw rejects. A
   // result now costs no closure and no executor: the hot path of every send
   // and receive. (Natives ignore arguments they do not take.)
-  function op(shape, extra, native, a, b, c) {
+  function opArray(shape, extra, native, a, b, c) {
     let r;
     try {
       r = native(a, b, c);
@@ -247,18 +258,39 @@
       return PromiseReject(e);
     }
     if (typeof r !== 'number') return present(r[0], r[1], r[2], shape, extra, PromiseResolve, PromiseReject);
+    return pend(r, shape, extra);
+  }
+  // The same for a backend with ops.resultMeta (its send and recv write it).
+  function opMeta(shape, extra, native, a, b, c) {
+    let r;
+    meta[0] = META_NONE;
+    try {
+      r = native(a, b, c);
+    } catch (e) {
+      return PromiseReject(e);
+    }
+    const status = meta[0];
+    if (status >= 0) return present(status, r, meta[1], shape, extra, PromiseResolve, PromiseReject);
+    if (status === META_NONE && typeof r !== 'number') {
+      return present(r[0], r[1], r[2], shape, extra, PromiseResolve, PromiseReject);
+    }
+    return pend(r, shape, extra);
+  }
+  // The promise of pending op `id`, settled by `dispatch`.
+  function pend(id, shape, extra) {
     return new Promise((resolve, reject) => {
       if (slotId < 0) {
-        slotId = r;
+        slotId = id;
         slotResolve = resolve;
         slotReject = reject;
         slotShape = shape;
         slotExtra = extra;
       } else {
-        pending.set(r, [resolve, reject, shape, extra]);
+        pending.set(id, [resolve, reject, shape, extra]);
       }
     });
   }
+  const op = meta === undefined ? opArray : opMeta;
 
   // Channels: native objects with this prototype.
   const proto = ops.channelPrototype;
