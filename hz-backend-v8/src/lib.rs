@@ -5,10 +5,10 @@
 //! the worker thread that runs it, so an idle thread can run an agent's
 //! next turn (`MIGRATABLE = true`). A thread keeps the lock of an isolate
 //! it ran between turns, released but not torn down (`parked`), so the
-//! next turn on the same thread skips V8's per-thread setup. Microtasks run under the explicit
-//! policy: the queue is drained after every task. Terminate goes through
-//! `TerminateExecution`, which also ends a turn blocked in `Atomics.wait`
-//! (the wait itself is woken by hz-core).
+//! next turn on the same thread skips V8's per-thread setup. Microtasks run
+//! under the explicit policy: the queue is drained after every task.
+//! Terminate goes through `TerminateExecution`, which also ends a turn
+//! blocked in `Atomics.wait` (the wait itself is woken by hz-core).
 //!
 //! V8 is initialised once per process by [`init`], which must run before
 //! the threads that will lock isolates are created (V8's memory protection
@@ -295,10 +295,10 @@ impl V8Agent {
         let isolate = v8::Isolate::new(params);
         // SAFETY: only dereferenced by the near-heap-limit callback, on the
         // isolate's thread while it is locked (the same isolate once shared).
-        let raw = IsolatePtr(unsafe { isolate.as_raw_isolate_ptr() });
-        // SAFETY: the address is only used to lock and enter the isolate
-        // (see `parked`), which lives as long as its cell.
+        // It is also what `parked` locks and enters the isolate by, for as
+        // long as its cell lives.
         let raw_isolate = unsafe { isolate.as_raw_isolate_ptr() };
+        let raw = IsolatePtr(raw_isolate);
         // SAFETY: the isolate is fresh: no weak handles, finalizers or cppgc
         // heap; it is converted on the thread that created it.
         let shared = unsafe { isolate.try_into_shared() }.map_err(|e| engine_error(format!("{e:?}")))?;
