@@ -220,7 +220,6 @@ fn serialize_moving<'s>(
     }
 }
 
-/// An op's JS-visible start: a pending op id, or `[status, value, index]`.
 /// The bytes of `ops.resultMeta` (an `Int32Array(2)`), kept alive by the
 /// buffer's handle.
 struct ResultMeta {
@@ -258,16 +257,14 @@ fn result_meta<'s>(scope: &mut v8::PinScope<'s, '_>, start: OpStart) -> Option<v
             Some(v8::Number::new(scope, id as f64).into())
         }
         OpStart::Done(c) => {
-            let value = match &c.value {
-                Some(p) => clone::from_payload(scope, p)?,
-                None => v8::undefined(scope).into(),
-            };
+            let value = completion_value(scope, &c)?;
             state(scope).meta.write(c.status as i32, c.index);
             Some(value)
         }
     }
 }
 
+/// An op's JS-visible start: a pending op id, or `[status, value, index]`.
 fn op_result<'s>(scope: &mut v8::PinScope<'s, '_>, start: OpStart) -> Option<v8::Local<'s, v8::Value>> {
     match start {
         OpStart::Pending(id) => Some(v8::Number::new(scope, id as f64).into()),
@@ -275,11 +272,17 @@ fn op_result<'s>(scope: &mut v8::PinScope<'s, '_>, start: OpStart) -> Option<v8:
     }
 }
 
+/// A completed op's value (undefined if it has none); `None` if it cannot
+/// be read (an exception is pending).
+fn completion_value<'s>(scope: &mut v8::PinScope<'s, '_>, c: &Completion) -> Option<v8::Local<'s, v8::Value>> {
+    match &c.value {
+        Some(p) => clone::from_payload(scope, p),
+        None => Some(v8::undefined(scope).into()),
+    }
+}
+
 fn completion<'s>(scope: &mut v8::PinScope<'s, '_>, c: &Completion) -> Option<v8::Local<'s, v8::Value>> {
-    let value = match &c.value {
-        Some(p) => clone::from_payload(scope, p)?,
-        None => v8::undefined(scope).into(),
-    };
+    let value = completion_value(scope, c)?;
     let items = [v8::Integer::new(scope, c.status as i32).into(), value, v8::Integer::new(scope, c.index).into()];
     Some(v8::Array::new_with_elements(scope, &items).into())
 }

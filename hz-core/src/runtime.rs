@@ -768,10 +768,10 @@ impl RuntimeInner {
             CURRENT.with(|c| c.set((self.id, idx)));
             HANDED_OFF.with(|h| h.set(false));
             self.serve(idx);
-            self.thread_idle();
             if !HANDED_OFF.with(Cell::get) {
                 break; // shutdown
             }
+            self.thread_idle();
             match self.become_spare() {
                 Some(i) => idx = i,
                 None => break,
