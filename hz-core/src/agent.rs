@@ -848,15 +848,16 @@ impl Host {
     /// A waiter whose outcome becomes a [`Task::Complete`] for op `op`.
     /// `cases[i]` is the channel of case `i`, where a received value goes
     /// back if this agent has ended (empty for a plain send).
+    /// (A plain op's cases are an array: no vector to allocate.)
     fn waiter(
         &self,
         op: u64,
-        cases: Vec<Weak<PayloadChan>>,
+        cases: impl AsRef<[Weak<PayloadChan>]> + Send + 'static,
         slot: &mut Option<Arc<Waiter<Payload>>>,
     ) -> Arc<Waiter<Payload>> {
         let agent = Arc::downgrade(&self.agent);
         let w = Waiter::new(move |outcome| {
-            let completion = Completion::from_outcome(outcome, &cases);
+            let completion = Completion::from_outcome(outcome, cases.as_ref());
             match agent.upgrade() {
                 Some(agent) => agent.complete(op, completion),
                 None => completion.give_back(),
@@ -908,7 +909,7 @@ impl Host {
     pub fn send(&self, ch: &Arc<PayloadChan>, value: Payload) -> OpStart {
         let op = self.next_op_id();
         let mut slot = None;
-        match ch.send(value, || self.waiter(op, Vec::new(), &mut slot)) {
+        match ch.send(value, || self.waiter(op, [], &mut slot)) {
             Attempt::Done(channel::SendResult::Sent) => OpStart::Done(Completion::ok(None)),
             Attempt::Done(channel::SendResult::Closed(_)) => {
                 OpStart::Done(Completion::error("Error", "send on a closed channel"))
@@ -925,7 +926,7 @@ impl Host {
     pub fn recv(&self, ch: &Arc<PayloadChan>) -> OpStart {
         let op = self.next_op_id();
         let mut slot = None;
-        match ch.recv(|| self.waiter(op, vec![Arc::downgrade(ch)], &mut slot)) {
+        match ch.recv(|| self.waiter(op, [Arc::downgrade(ch)], &mut slot)) {
             Attempt::Done(r) => OpStart::Done(recv_completion(r)),
             Attempt::WouldBlock(()) => {
                 let w = slot.expect("waiter was made");
@@ -962,7 +963,7 @@ impl Host {
     ) -> OpStart {
         let op = self.next_op_id();
         let mut slot = None;
-        let from = cases.iter().map(|(ch, _)| Arc::downgrade(ch)).collect();
+        let from: Vec<_> = cases.iter().map(|(ch, _)| Arc::downgrade(ch)).collect();
         let cases = cases
             .into_iter()
             .map(|(ch, v)| match v {

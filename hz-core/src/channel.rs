@@ -130,6 +130,10 @@ struct State<T> {
 /// A completion to deliver once the channel locks are released.
 pub(crate) type Deferred<T> = (Arc<Waiter<T>>, Outcome<T>);
 
+/// The completion an op may owe (a send, receive, select or give-back
+/// completes one waiter at most; `close` many).
+type OneDeferred<T> = Option<Deferred<T>>;
+
 /// Result of a non-blocking attempt.
 #[derive(Debug, PartialEq)]
 pub enum Attempt<T, R> {
@@ -191,13 +195,19 @@ pub enum Selected<T> {
 /// entries from the other channels; unsent values are dropped then.
 pub struct Registration<T> {
     waiter: Arc<Waiter<T>>,
-    chans: Vec<Arc<Chan<T>>>,
+    chans: Chans<T>,
+}
+
+/// A registration's channels: a plain op's one needs no vector.
+enum Chans<T> {
+    One(Arc<Chan<T>>),
+    Many(Vec<Arc<Chan<T>>>),
 }
 
 impl<T> Registration<T> {
     /// The registration of a plain (one-channel) blocking op.
     pub fn single(waiter: Arc<Waiter<T>>, chan: Arc<Chan<T>>) -> Self {
-        Registration { waiter, chans: vec![chan] }
+        Registration { waiter, chans: Chans::One(chan) }
     }
     /// The registered waiter.
     pub fn waiter(&self) -> &Arc<Waiter<T>> {
@@ -205,7 +215,18 @@ impl<T> Registration<T> {
     }
     /// Removes the waiter's entries from every channel it was registered on.
     pub fn unregister(&self) {
-        for c in &self.chans {
+        // Only channel entries (and whoever just took one out to complete
+        // it) share the waiter with its registration: if none do, no
+        // channel holds an entry, and no lock need be taken to look. (No
+        // entry is added after registration.)
+        if Arc::strong_count(&self.waiter) == 1 {
+            return;
+        }
+        let chans = match &self.chans {
+            Chans::One(c) => std::slice::from_ref(c),
+            Chans::Many(v) => v.as_slice(),
+        };
+        for c in chans {
             c.remove_waiter(&self.waiter);
         }
     }
@@ -257,7 +278,7 @@ impl<T> Chan<T> {
     /// completed now, `Ok(WouldBlock(()))` if the waiter was queued (it will
     /// be completed with `Sent` or `SendClosed`).
     pub fn send(&self, value: T, waiter: impl FnOnce() -> Arc<Waiter<T>>) -> Attempt<(), SendResult<T>> {
-        let mut deferred = Vec::new();
+        let mut deferred = None;
         let r = {
             let mut st = lock(&self.state);
             match Self::try_send_locked(&mut st, self.cap, value, &mut deferred) {
@@ -308,7 +329,7 @@ impl<T> Chan<T> {
 
     /// Sends without blocking.
     pub fn try_send(&self, value: T) -> Attempt<T, SendResult<T>> {
-        let mut deferred = Vec::new();
+        let mut deferred = None;
         let r = {
             let mut st = lock(&self.state);
             Self::try_send_locked(&mut st, self.cap, value, &mut deferred)
@@ -319,7 +340,7 @@ impl<T> Chan<T> {
 
     /// Receives, blocking through `waiter` if it must wait.
     pub fn recv(&self, waiter: impl FnOnce() -> Arc<Waiter<T>>) -> Attempt<(), Recv<T>> {
-        let mut deferred = Vec::new();
+        let mut deferred = None;
         let r = {
             let mut st = lock(&self.state);
             match Self::try_recv_locked(&mut st, self.cap, &mut deferred) {
@@ -336,7 +357,7 @@ impl<T> Chan<T> {
 
     /// Receives without blocking.
     pub fn try_recv(&self) -> Attempt<(), Recv<T>> {
-        let mut deferred = Vec::new();
+        let mut deferred = None;
         let r = {
             let mut st = lock(&self.state);
             Self::try_recv_locked(&mut st, self.cap, &mut deferred)
@@ -380,14 +401,14 @@ impl<T> Chan<T> {
     /// buffer, past the capacity and even after `close`, for the next
     /// receive. So a value a sender was told is sent is never lost.
     pub fn give_back(&self, value: T) {
-        let mut deferred = Vec::new();
+        let mut deferred = None;
         {
             let mut st = lock(&self.state);
             let mut value = Some(value);
             while let Some(e) = st.recvq.pop_front() {
                 if e.waiter.try_claim() {
                     let value = value.take().expect("given once");
-                    deferred.push((e.waiter, Outcome::Received { case: e.case, value }));
+                    deferred = Some((e.waiter, Outcome::Received { case: e.case, value }));
                     break;
                 }
             }
@@ -402,7 +423,7 @@ impl<T> Chan<T> {
         st: &mut State<T>,
         cap: usize,
         value: T,
-        deferred: &mut Vec<Deferred<T>>,
+        deferred: &mut OneDeferred<T>,
     ) -> Attempt<T, SendResult<T>> {
         if st.closed {
             return Attempt::Done(SendResult::Closed(value));
@@ -411,7 +432,7 @@ impl<T> Chan<T> {
         // whenever receivers wait).
         while let Some(e) = st.recvq.pop_front() {
             if e.waiter.try_claim() {
-                deferred.push((e.waiter, Outcome::Received { case: e.case, value }));
+                *deferred = Some((e.waiter, Outcome::Received { case: e.case, value }));
                 return Attempt::Done(SendResult::Sent);
             }
         }
@@ -422,7 +443,7 @@ impl<T> Chan<T> {
         Attempt::WouldBlock(value)
     }
 
-    fn try_recv_locked(st: &mut State<T>, cap: usize, deferred: &mut Vec<Deferred<T>>) -> Option<Recv<T>> {
+    fn try_recv_locked(st: &mut State<T>, cap: usize, deferred: &mut OneDeferred<T>) -> Option<Recv<T>> {
         if let Some(v) = st.buf.pop_front() {
             // Room was made: move the first live blocked sender into the
             // buffer. (A value given back can overfill the buffer by one, and
@@ -432,7 +453,7 @@ impl<T> Chan<T> {
             {
                 if e.waiter.try_claim() {
                     st.buf.push_back(e.value);
-                    deferred.push((e.waiter, Outcome::Sent { case: e.case }));
+                    *deferred = Some((e.waiter, Outcome::Sent { case: e.case }));
                     break;
                 }
             }
@@ -440,7 +461,7 @@ impl<T> Chan<T> {
         }
         while let Some(e) = st.sendq.pop_front() {
             if e.waiter.try_claim() {
-                deferred.push((e.waiter, Outcome::Sent { case: e.case }));
+                *deferred = Some((e.waiter, Outcome::Sent { case: e.case }));
                 return Some(Recv::Value(e.value));
             }
         }
@@ -461,7 +482,7 @@ impl<T> Chan<T> {
     }
 }
 
-fn run_deferred<T>(deferred: Vec<Deferred<T>>) {
+fn run_deferred<T>(deferred: impl IntoIterator<Item = Deferred<T>>) {
     for (w, outcome) in deferred {
         w.complete(outcome);
     }
@@ -481,7 +502,7 @@ pub fn select<T>(cases: Vec<Case<T>>, has_default: bool, waiter: impl FnOnce() -
         .collect();
     chans.sort_by_key(|c| c.id);
     chans.dedup_by_key(|c| c.id);
-    let mut deferred = Vec::new();
+    let mut deferred = None;
     let result = {
         let mut guards: Vec<MutexGuard<'_, State<T>>> = chans.iter().map(|c| lock(&c.state)).collect();
         let slot = |ch: &Arc<Chan<T>>| chans.iter().position(|c| c.id == ch.id).expect("channel was collected");
@@ -531,7 +552,7 @@ pub fn select<T>(cases: Vec<Case<T>>, has_default: bool, waiter: impl FnOnce() -
                 }
             }
             drop(guards);
-            Selected::Waiting(Registration { waiter: w, chans: chans.clone() })
+            Selected::Waiting(Registration { waiter: w, chans: Chans::Many(chans.clone()) })
         }
     };
     run_deferred(deferred);
