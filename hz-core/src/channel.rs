@@ -45,44 +45,50 @@ pub enum Outcome<T> {
     Timeout,
 }
 
-type WakeFn<T> = Box<dyn FnOnce(Outcome<T>) + Send>;
-
-/// One blocked operation (or select): completed at most once.
-pub struct Waiter<T> {
-    claimed: AtomicBool,
-    wake: Mutex<Option<WakeFn<T>>>,
+/// A waiter's wake function, until it is called or dropped.
+pub trait Wake<T>: Send + Sync {
+    /// Calls the function with `outcome` (at most once: later calls do nothing).
+    fn wake(&self, outcome: Outcome<T>);
+    /// Drops the function uncalled.
+    fn discard(&self);
 }
 
-impl<T> Waiter<T> {
+impl<T, F: FnOnce(Outcome<T>) + Send> Wake<T> for Mutex<Option<F>> {
+    fn wake(&self, outcome: Outcome<T>) {
+        let f = lock(self).take();
+        if let Some(f) = f {
+            f(outcome);
+        }
+    }
+    fn discard(&self) {
+        drop(lock(self).take());
+    }
+}
+
+/// One blocked operation (or select): completed at most once. Its wake
+/// function lives in the same allocation (`W` is unsized once made).
+pub struct Waiter<T, W: ?Sized = dyn Wake<T>> {
+    claimed: AtomicBool,
+    _outcome: std::marker::PhantomData<fn(Outcome<T>)>,
+    wake: W,
+}
+
+impl<T: 'static> Waiter<T> {
     /// A waiter that calls `wake` with its outcome.
     pub fn new(wake: impl FnOnce(Outcome<T>) + Send + 'static) -> Arc<Self> {
-        Arc::new(Waiter { claimed: AtomicBool::new(false), wake: Mutex::new(Some(Box::new(wake))) })
-    }
-
-    /// Takes the right to complete this waiter. AcqRel: the winner sees
-    /// everything the registering thread wrote before it published the waiter.
-    pub fn try_claim(&self) -> bool {
-        self.claimed.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    /// Whether someone claimed (or cancelled) it.
-    pub fn is_claimed(&self) -> bool {
-        self.claimed.load(Ordering::Acquire)
-    }
-
-    /// Delivers the outcome; only the thread that won [`Waiter::try_claim`] calls this.
-    pub fn complete(&self, outcome: Outcome<T>) {
-        let wake = lock(&self.wake).take();
-        if let Some(wake) = wake {
-            wake(outcome);
-        }
+        let w: std::sync::Arc<Self> = std::sync::Arc::new(Waiter {
+            claimed: AtomicBool::new(false),
+            _outcome: std::marker::PhantomData,
+            wake: Mutex::new(Some(wake)),
+        });
+        crate::sync::arc_from_std(w)
     }
 
     /// A waiter for a blocking caller (a Rust thread): the closure returned
     /// with it blocks until the waiter is completed and yields the outcome.
     pub(crate) fn blocking() -> (Arc<Self>, impl FnOnce() -> Outcome<T>)
     where
-        T: std::marker::Send + 'static,
+        T: std::marker::Send,
     {
         let signal = Arc::new(crate::sync::Signal::new());
         let slot = Arc::new(Mutex::new(None));
@@ -97,11 +103,29 @@ impl<T> Waiter<T> {
         };
         (w, wait)
     }
+}
+
+impl<T, W: ?Sized + Wake<T>> Waiter<T, W> {
+    /// Takes the right to complete this waiter. AcqRel: the winner sees
+    /// everything the registering thread wrote before it published the waiter.
+    pub fn try_claim(&self) -> bool {
+        self.claimed.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Whether someone claimed (or cancelled) it.
+    pub fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::Acquire)
+    }
+
+    /// Delivers the outcome; only the thread that won [`Waiter::try_claim`] calls this.
+    pub fn complete(&self, outcome: Outcome<T>) {
+        self.wake.wake(outcome);
+    }
 
     /// Cancels the waiter if no one completed it yet; true if this call cancelled it.
     pub fn cancel(&self) -> bool {
         if self.try_claim() {
-            drop(lock(&self.wake).take());
+            self.wake.discard();
             true
         } else {
             false

@@ -14,6 +14,17 @@ pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering}
 #[cfg(not(hz_loom))]
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+/// An `Arc` of a value whose type is unsized from a `std` one (loom's
+/// `Arc` cannot coerce).
+#[cfg(hz_loom)]
+pub(crate) fn arc_from_std<T: ?Sized>(a: std::sync::Arc<T>) -> Arc<T> {
+    Arc::from_std(a)
+}
+#[cfg(not(hz_loom))]
+pub(crate) fn arc_from_std<T: ?Sized>(a: std::sync::Arc<T>) -> Arc<T> {
+    a
+}
+
 /// Locks a mutex, ignoring poisoning: hz never leaves shared state half
 /// updated across a panic point, and a panic in one agent must not wedge
 /// every other agent that touches the same channel.
