@@ -51,8 +51,46 @@ static CHANNEL_BRAND: u64 = 0;
 /// default (it checks a tag's range; the brand tells channels apart).
 const CHANNEL_TAG: u16 = 0;
 
+/// The isolate data slot holding the address of the agent's [`State`]:
+/// natives read it on every call, where a lookup in the isolate's slot
+/// map costs a hash.
+const STATE_SLOT: u32 = 0;
+
+/// Owns the agent's [`State`], from the isolate's slot map, so the state
+/// goes with the isolate on every path (`clear` takes it out first). Only
+/// [`state`] and [`state_mut`] reach the state, through [`STATE_SLOT`].
+struct StateOwner(std::ptr::NonNull<State>);
+
+impl Drop for StateOwner {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::into_raw` in `set_state`, and
+        // this owner, the only one, is dropped once.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// Installs `state` as the agent's.
+fn set_state(isolate: &mut v8::Isolate, state: State) {
+    let at = std::ptr::NonNull::from(Box::leak(Box::new(state)));
+    isolate.set_data(STATE_SLOT, at.as_ptr().cast());
+    isolate.set_slot(StateOwner(at));
+}
+
 fn state(isolate: &v8::Isolate) -> &State {
-    isolate.get_slot::<State>().expect("hz agent state is installed at creation")
+    let at = isolate.get_data(STATE_SLOT).cast::<State>();
+    // SAFETY: the slot holds null or the address of the live state its
+    // `StateOwner` owns (`clear` nulls it before dropping the owner). The
+    // state is borrowed only through this function and `state_mut`, each
+    // for as long as it borrows the isolate (shared here, unique there),
+    // so no unique borrow of the state lives beside this one.
+    unsafe { at.as_ref() }.expect("hz agent state is installed at creation")
+}
+
+fn state_mut(isolate: &mut v8::Isolate) -> Option<&mut State> {
+    let at = isolate.get_data(STATE_SLOT).cast::<State>();
+    // SAFETY: as in `state`; the isolate is borrowed uniquely for as long
+    // as the result lives.
+    unsafe { at.as_mut() }
 }
 
 /// The agent's host (borrowed: a clone per op would touch its reference
@@ -69,7 +107,8 @@ pub(crate) fn internals<R>(isolate: &v8::Isolate, f: impl FnOnce(&Internals) -> 
 /// Drops every handle the state holds (before the isolate goes).
 pub(crate) fn clear(isolate: &mut v8::Isolate) {
     crate::modules::clear(isolate);
-    drop(isolate.remove_slot::<State>());
+    isolate.set_data(STATE_SLOT, std::ptr::null_mut());
+    drop(isolate.remove_slot::<StateOwner>());
 }
 
 /// The promise rejection callback (HTML "unhandled rejections").
@@ -80,13 +119,13 @@ pub(crate) extern "C" fn track_rejection(msg: v8::PromiseRejectMessage) {
         v8::PromiseRejectEvent::PromiseRejectWithNoHandler => {
             let reason = msg.get_value().unwrap_or_else(|| v8::undefined(scope).into());
             let entry = (v8::Global::new(scope, promise), v8::Global::new(scope, reason));
-            if let Some(s) = scope.get_slot_mut::<State>() {
+            if let Some(s) = state_mut(scope) {
                 s.rejections.push(entry);
             }
         }
         v8::PromiseRejectEvent::PromiseHandlerAddedAfterReject => {
             let promise = v8::Global::new(scope, promise);
-            if let Some(s) = scope.get_slot_mut::<State>() {
+            if let Some(s) = state_mut(scope) {
                 s.rejections.retain(|(p, _)| *p != promise);
             }
         }
@@ -96,7 +135,7 @@ pub(crate) extern "C" fn track_rejection(msg: v8::PromiseRejectMessage) {
 
 /// The reasons of promises still rejected with no handler.
 pub(crate) fn take_rejections(isolate: &mut v8::Isolate) -> Vec<v8::Global<v8::Value>> {
-    match isolate.get_slot_mut::<State>() {
+    match state_mut(isolate) {
         Some(s) => std::mem::take(&mut s.rejections).into_iter().map(|(_, r)| r).collect(),
         None => Vec::new(),
     }
@@ -647,7 +686,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
         channel_proto: v8::Global::new(scope, channel_proto),
         channel_template: v8::Global::new(scope, channel_template),
     };
-    scope.set_slot(state);
+    set_state(scope, state);
 
     let ops = v8::Object::new(scope);
     let set = |scope: &mut v8::PinScope<'_, '_>, name: &str, v: v8::Local<'_, v8::Value>| -> Result<(), String> {
@@ -731,7 +770,7 @@ pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>, host: Host) -> Result<()
     let helpers = internals.get(tc, k.into()).and_then(|h| v8::Local::<v8::Object>::try_from(h).ok());
     let helpers = Helpers::new(tc, helpers.ok_or("internals.clone")?)?;
     let internals = Internals { dispatch, start, set_args, make_error, object_keys, helpers };
-    if let Some(s) = tc.get_slot_mut::<State>() {
+    if let Some(s) = state_mut(tc) {
         s.internals = Some(internals);
     }
     Ok(())
