@@ -124,7 +124,8 @@ impl RuntimeBuilder {
     /// KVM when the other virtual CPU sits halted, and then waits while it
     /// runs; kept apart, both run. Measured on a 2-CPU VM: a spawned agent's
     /// first message 0.70 ms unpinned, 0.20 ms pinned. A thread that takes
-    /// over a blocked agent's worker takes its CPU too.
+    /// over a blocked agent's worker takes its CPU too; the thread that gave
+    /// the worker away may run on any CPU until it serves one again.
     pub fn pin_threads(mut self, pin: bool) -> Self {
         self.pin = pin;
         self
@@ -149,15 +150,8 @@ impl RuntimeBuilder {
             return Err(Error::NotSupported("a runtime needs at least one engine"));
         }
         let n = self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let cpus = match self.pin {
-            true => {
-                let cpus = core_affinity::get_core_ids().unwrap_or_default();
-                (0..n).filter_map(|i| cpus.get(i % cpus.len().max(1)).copied()).collect()
-            }
-            false => Vec::new(),
-        };
         let inner = Arc::new(RuntimeInner {
-            cpus,
+            affinity: Affinity::new(self.pin, n),
             id: NEXT_RUNTIME_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             warm: self.engines.iter().map(|_| Mutex::new(WarmPool::default())).collect(),
             warm_jobs: Queue::default(),
@@ -246,6 +240,64 @@ struct Worker {
     /// The turn running on this slot's thread, for the monitor (see
     /// [`TurnWord`]).
     turn: TurnWord,
+    /// The OS id of the thread serving the slot (0 if unknown), for the
+    /// monitor to unpin when it takes the slot away (see [`Affinity`]).
+    tid: std::sync::atomic::AtomicI32,
+}
+
+/// Where pool threads run. With [`RuntimeBuilder::pin_threads`], the
+/// thread serving a worker slot keeps to the slot's CPU. A thread that
+/// gives its slot away (to block in a wait, or to finish a long turn the
+/// monitor took the slot from) may run on any of the process's CPUs again
+/// until it serves a slot once more: kept to the slot's CPU, it would
+/// share that CPU with the thread that took the slot over, while another
+/// CPU idles. (core_affinity pins to one CPU only: the way back to all of
+/// them is `sched_setaffinity`, on Linux.)
+struct Affinity {
+    /// The CPU of each slot (empty: threads are not pinned).
+    cpus: Vec<core_affinity::CoreId>,
+    /// The process's CPUs, as the runtime was built.
+    #[cfg(target_os = "linux")]
+    all: Option<rustix::process::CpuSet>,
+}
+
+impl Affinity {
+    fn new(pin: bool, slots: usize) -> Self {
+        let cpus = match pin {
+            true => {
+                let cpus = core_affinity::get_core_ids().unwrap_or_default();
+                (0..slots).filter_map(|i| cpus.get(i % cpus.len().max(1)).copied()).collect()
+            }
+            false => Vec::new(),
+        };
+        Affinity {
+            #[cfg(target_os = "linux")]
+            all: if cpus.is_empty() { None } else { rustix::process::sched_getaffinity(None).ok() },
+            cpus,
+        }
+    }
+
+    /// Keeps the calling thread, which is to serve slot `idx`, to the
+    /// slot's CPU.
+    fn pin(&self, idx: usize, slot: &Worker) {
+        let Some(cpu) = self.cpus.get(idx) else { return };
+        core_affinity::set_for_current(*cpu);
+        #[cfg(target_os = "linux")]
+        slot.tid.store(rustix::thread::gettid().as_raw_nonzero().get(), std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(target_os = "linux"))]
+        let _ = slot;
+    }
+
+    /// Lets thread `tid` (0: the calling thread), which gave its slot
+    /// away, run on any of the process's CPUs.
+    fn unpin(&self, tid: i32) {
+        #[cfg(target_os = "linux")]
+        if let Some(all) = &self.all {
+            let _ = rustix::process::sched_setaffinity(rustix::process::Pid::from_raw(tid), all);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = tid;
+    }
 }
 
 /// The monitor's sleep: it ticks while agents run and sleeps while none
@@ -316,9 +368,8 @@ pub(crate) struct RuntimeInner {
     /// else to do (see [`RuntimeInner::bury`]).
     graves: Queue<Box<dyn Agent + Send>>,
     warm_target: usize,
-    /// The CPU each worker slot keeps to (empty: none; see
-    /// [`RuntimeBuilder::pin_threads`]).
-    cpus: Vec<core_affinity::CoreId>,
+    /// The CPU each worker slot keeps to (see [`Affinity`]).
+    affinity: Affinity,
     workers: Box<[Worker]>,
     injector: Queue<Arc<AgentShared>>,
     idle: Mutex<Vec<usize>>,
@@ -762,9 +813,7 @@ impl RuntimeInner {
         // Clone walks stop cleanly with 4 MiB left for the engine below them.
         hz_clone::set_thread_stack(STACK_SIZE, 4 << 20);
         loop {
-            if let Some(cpu) = self.cpus.get(idx) {
-                core_affinity::set_for_current(*cpu);
-            }
+            self.affinity.pin(idx, &self.workers[idx]);
             CURRENT.with(|c| c.set((self.id, idx)));
             HANDED_OFF.with(|h| h.set(false));
             self.serve(idx);
@@ -917,6 +966,7 @@ impl RuntimeInner {
         // taken by us: the monitor took it during this turn.
         if self.hand_off(idx, turn).is_some() {
             HANDED_OFF.with(|h| h.set(true));
+            self.affinity.unpin(0);
         }
     }
 
@@ -985,7 +1035,13 @@ impl RuntimeInner {
             for (i, w) in self.workers.iter().enumerate() {
                 let turn = w.turn.now();
                 if turn % 2 == 1 && turn == seen[i] && self.waits_for_a_thread(i) {
+                    // The long turn's thread: the one serving the slot
+                    // (read before a spare takes the slot over).
+                    let tid = w.tid.load(std::sync::atomic::Ordering::Relaxed);
                     let given = self.hand_off(i, turn);
+                    if given == Some(true) && tid != 0 {
+                        self.affinity.unpin(tid);
+                    }
                     tracing::debug!(worker = i, ?given, "hz: a long turn's worker slot to another thread");
                 }
                 seen[i] = turn;

@@ -380,6 +380,9 @@ fn a_spawn_with_no_warm_agent_ready_takes_the_one_being_made() {
 /// share, each in one long turn: `add` adds one to it; `wait N` adds one,
 /// then busy-waits until it reaches N; `busy MS` spins for MS milliseconds.
 /// The result is 1 if the wait saw its count, 0 if it gave up after 20 s.
+/// On Linux, `cpus` adds one and gives the number of CPUs its thread may
+/// run on; `waitcpus N` waits as `wait N` does, then (5 s at most) until
+/// its thread may run on more than one CPU, and gives that number.
 #[derive(Default, Clone)]
 struct SpinEngine(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
@@ -401,6 +404,23 @@ impl crate::Agent for SpinAgent {
             }
             true
         };
+        #[cfg(target_os = "linux")]
+        let cpus = || rustix::process::sched_getaffinity(None).map_or(0, |s| s.count());
+        #[cfg(target_os = "linux")]
+        match code.split_once(' ') {
+            None if code == "cpus" => {
+                self.1.fetch_add(1, SeqCst);
+                return self.0.settle(Ok(Value::Number(cpus().into()).to_payload().expect("encodes")));
+            }
+            Some(("waitcpus", n)) => {
+                let n: usize = n.parse().unwrap();
+                self.1.fetch_add(1, SeqCst);
+                spin_until(&|| self.1.load(SeqCst) >= n, Duration::from_secs(20));
+                spin_until(&|| cpus() > 1, Duration::from_secs(5));
+                return self.0.settle(Ok(Value::Number(cpus().into()).to_payload().expect("encodes")));
+            }
+            _ => {}
+        }
         let saw = match code.split_once(' ') {
             None => {
                 self.1.fetch_add(1, SeqCst);
@@ -456,6 +476,24 @@ fn a_long_turn_gives_its_slot_to_another_thread_for_the_agent_it_waits_on() {
     settles("the spare thread to retire", || rt.activity().threads == 1);
     // The runtime goes on with its one worker.
     assert!(saw(rt.spawn::<SpinEngine>(AgentSpec::script("t", "add")).unwrap()));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_thread_whose_slot_is_taken_runs_on_any_cpu_again() {
+    let all = rustix::process::sched_getaffinity(None).unwrap().count();
+    if all < 2 {
+        return; // one CPU: every thread runs there anyway
+    }
+    let rt = RuntimeBuilder::new().threads(1).pin_threads(true).warm_agents(0).engine(SpinEngine::default()).build();
+    let rt = rt.unwrap();
+    let cpus = |h: crate::AgentHandle| h.join().unwrap().as_f64().unwrap() as u32;
+    // The waiter's long turn loses the one slot (and its CPU) to a spare
+    // thread, which runs the adder there.
+    let waiter = rt.spawn::<SpinEngine>(AgentSpec::script("t", "waitcpus 2")).unwrap();
+    let adder = rt.spawn::<SpinEngine>(AgentSpec::script("t", "cpus")).unwrap();
+    assert_eq!(cpus(adder), 1, "the thread serving the slot keeps to its CPU");
+    assert_eq!(cpus(waiter), all, "the thread that lost the slot still keeps to the slot's CPU");
 }
 
 #[test]
