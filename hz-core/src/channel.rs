@@ -504,6 +504,13 @@ impl<T> Chan<T> {
         st.recvq.retain(|e| !e.waiter.is_claimed());
         st.sendq.retain(|e| !e.waiter.is_claimed());
     }
+
+    /// Entries queued, live or not (for the models).
+    #[cfg(all(test, hz_loom))]
+    pub(crate) fn queued(&self) -> usize {
+        let st = lock(&self.state);
+        st.recvq.len() + st.sendq.len()
+    }
 }
 
 fn run_deferred<T>(deferred: impl IntoIterator<Item = Deferred<T>>) {

@@ -137,6 +137,41 @@ fn cancel_racing_send_never_loses_the_value() {
     });
 }
 
+#[test]
+fn unregistering_a_select_leaves_no_entry_on_any_channel() {
+    // A select receiving on two channels: a send on the first completes it
+    // while its owner cancels it (its agent ends). Whichever wins, once the
+    // owner unregisters, neither channel keeps an entry: unregister may
+    // skip the channels' locks only when no entry shares the waiter, and
+    // the second channel's entry does until it is removed.
+    loom::model(|| {
+        let (a, b) = (Chan::new(0), Chan::new(0));
+        let got = Arc::new(AtomicUsize::new(0));
+        let g = got.clone();
+        let waiter = || {
+            Waiter::new(move |o| {
+                if let Outcome::Received { value, .. } = o {
+                    g.store(value as usize, Ordering::SeqCst);
+                }
+            })
+        };
+        let Selected::Waiting(reg) = select(vec![Case::Recv(a.clone()), Case::Recv(b.clone())], false, waiter) else {
+            panic!("nothing was ready");
+        };
+        let tx = a.clone();
+        let sender = thread::spawn(move || tx.try_send(5));
+        let cancelled = reg.waiter().cancel();
+        reg.unregister();
+        let sent = sender.join().unwrap();
+        assert_eq!((a.queued(), b.queued()), (0, 0), "an entry was left behind");
+        match (cancelled, sent) {
+            (true, Attempt::WouldBlock(5)) => assert_eq!(got.load(Ordering::SeqCst), 0),
+            (false, Attempt::Done(SendResult::Sent)) => assert_eq!(got.load(Ordering::SeqCst), 5),
+            other => panic!("cancelled and sent disagree: {other:?}"),
+        }
+    });
+}
+
 // Agent teardown: the mailbox and result cell the scheduler uses, with the
 // hand-back rule of `AgentShared` (a received value its agent will never
 // run goes back to the front of its channel).
