@@ -294,13 +294,14 @@ const SPIN_ALONE: std::time::Duration = std::time::Duration::from_micros(1);
 /// Spins until `w` is completed, `SPIN` has passed or the deadline has.
 ///
 /// Past [`SPIN_ALONE`] it yields between looks: the thread that will
-/// notify may be waiting for this very CPU (two pool threads kept to one
-/// CPU: a blocked agent's thread and the spare that took its worker slot,
-/// as `hz run` pins workers), and a spin that never yields made each wait
-/// last the whole spin and an OS wake-up. A QuickJS `Atomics.wait`/`notify`
-/// ping-pong that lands so (about one run in three here) took about 62 µs a
-/// round trip, and takes about 22 µs yielding (7 µs when the two threads
-/// have a CPU each, with or without the yield).
+/// notify may be waiting for this very CPU (more threads than CPUs), and a
+/// spin that never yields makes each wait last the whole spin and an OS
+/// wake-up. Measured when hz-core still kept a blocked agent's thread on
+/// its worker's CPU, shared with the spare that took the worker over
+/// (about one run in three here): a QuickJS `Atomics.wait`/`notify`
+/// ping-pong took about 62 µs a round trip, 22 µs yielding, and 7 µs when
+/// the two threads had a CPU each, as they now do (hz-core lets a thread
+/// that gives its worker away run on any CPU).
 #[cfg(not(hz_loom))]
 fn spin(w: &Waiter, deadline: Option<Instant>) {
     let start = Instant::now();
