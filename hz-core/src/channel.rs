@@ -583,7 +583,7 @@ pub fn select<T>(cases: Vec<Case<T>>, has_default: bool, waiter: impl FnOnce() -
                 }
             }
             drop(guards);
-            Selected::Waiting(Registration { waiter: w, chans: Chans::Many(chans.clone()) })
+            Selected::Waiting(Registration { waiter: w, chans: Chans::Many(chans) })
         }
     };
     run_deferred(deferred);
