@@ -175,6 +175,10 @@ macro_rules! backend_suite {
                 suite::builtin_accessors_behave_before_and_after_first_use(E)
             }
             #[test]
+            fn structured_clone_of_a_primitive_is_itself() {
+                suite::structured_clone_of_a_primitive_is_itself(E)
+            }
+            #[test]
             fn clone_errors_have_no_side_effects() {
                 suite::clone_errors_have_no_side_effects(E)
             }

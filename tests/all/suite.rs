@@ -1035,6 +1035,32 @@ pub(crate) fn clone_defines_array_elements(e: &str) {
     assert_eq!(out, r#"[[],5,true,1,false,"x",true,3,5,true,5000,4999,true]"#);
 }
 
+/// A primitive clones to itself (no serializer trip), a symbol still
+/// throws DataCloneError, wrapper objects are still cloned, and a transfer
+/// list given with a primitive is still honoured.
+pub(crate) fn structured_clone_of_a_primitive_is_itself(e: &str) {
+    let out = json(
+        e,
+        r#"(() => {
+            const big = 'x'.repeat(1 << 20);
+            const same = [big, 'é', 0, 1.5, NaN, 10n ** 30n, true, false, null, undefined]
+                .map((v) => Object.is(structuredClone(v), v) && Object.is(structuredClone(v, {}), v));
+            const negZero = Object.is(structuredClone(-0), -0);
+            let sym;
+            try { structuredClone(Symbol('s')); sym = 'cloned'; } catch (err) { sym = err.name; }
+            const boxed = new String('w');
+            const copy = structuredClone(boxed);
+            const buf = new ArrayBuffer(8);
+            const moved = structuredClone('s', { transfer: [buf] });
+            return [same, negZero, sym, typeof copy, copy !== boxed, String(copy), moved, buf.byteLength];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[[true,true,true,true,true,true,true,true,true,true],true,"DataCloneError","object",true,"w","s",0]"#
+    );
+}
+
 pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
     let out = json(
         e,

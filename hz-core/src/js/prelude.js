@@ -461,6 +461,13 @@
 
   function structuredClone(value, options) {
     const transfer = options == null ? undefined : options.transfer;
+    // A primitive other than a symbol is its own clone (a string is
+    // immutable, so sharing it is not observable), as in Deno and Bun: with
+    // nothing to transfer, it needs no trip through the serializer.
+    if (transfer === undefined) {
+      const t = typeof value;
+      if (value === null || (t !== 'object' && t !== 'function' && t !== 'symbol')) return value;
+    }
     return ops.clone(value, transfer);
   }
 
