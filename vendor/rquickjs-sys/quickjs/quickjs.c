@@ -1392,6 +1392,7 @@ static JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,
 static JSValue js_regexp_constructor_internal(JSContext *ctx, JSValueConst ctor,
                                               JSValue pattern, JSValue bc);
 static void gc_decref(JSRuntime *rt);
+static void gc_free_all(JSRuntime *rt); /* hz patch */
 static int JS_NewClass1(JSRuntime *rt, JSClassID class_id,
                         const JSClassDef *class_def, JSAtom name);
 static JSValue js_array_push(JSContext *ctx, JSValueConst this_val,
@@ -2669,7 +2670,7 @@ void JS_FreeRuntime(JSRuntime *rt)
     }
     init_list_head(&rt->job_list);
 
-    JS_RunGC(rt);
+    gc_free_all(rt); /* hz patch: was JS_RunGC(rt) */
 
 #ifdef ENABLE_DUMPS // JS_DUMP_LEAKS
     /* leaking objects */
@@ -7500,6 +7501,45 @@ void JS_RunGC(JSRuntime *rt)
     gc_scan(rt);
 
     /* free the GC objects in a cycle */
+    gc_free_cycles(rt);
+}
+
+/* hz patch: frees every GC object of a runtime that is ending. Every one
+   left is garbage: one still referenced from outside would be a leak,
+   which JS_FreeRuntime asserts against. So the cycle collector's two
+   marking passes, which would find exactly that (and were about 30% of
+   freeing an idle agent's runtime), are skipped: every object goes to the
+   list of those to free, with its true reference count, and the collector
+   frees them as it frees a cycle. Builds with assertions still run the
+   first pass and check that it finds no object referenced from outside,
+   then restore the counts as the second pass does. */
+static void gc_free_all(JSRuntime *rt)
+{
+    struct list_head *el;
+    JSGCObjectHeader *p;
+
+#ifdef NDEBUG
+    struct list_head *first = rt->gc_obj_list.next;
+    struct list_head *last = rt->gc_obj_list.prev;
+
+    init_list_head(&rt->tmp_obj_list);
+    if (first != &rt->gc_obj_list) {
+        rt->tmp_obj_list.next = first;
+        first->prev = &rt->tmp_obj_list;
+        rt->tmp_obj_list.prev = last;
+        last->next = &rt->tmp_obj_list;
+        init_list_head(&rt->gc_obj_list);
+    }
+#else
+    gc_decref(rt);
+    assert(list_empty(&rt->gc_obj_list));
+    list_for_each(el, &rt->tmp_obj_list) {
+        p = list_entry(el, JSGCObjectHeader, link);
+        mark_children(rt, p, gc_scan_incref_child2);
+    }
+#endif
+    (void)el;
+    (void)p;
     gc_free_cycles(rt);
 }
 
