@@ -563,6 +563,15 @@ enum {
    enough to call the interrupt callback often. */
 #define JS_INTERRUPT_COUNTER_INIT 10000
 
+/* hz patch: the shapes new functions are made on (js_hz_function_shape). */
+enum {
+    HZ_SHAPE_CLOSURE,           /* bytecode function: length, name */
+    HZ_SHAPE_CLOSURE_PROTOTYPE, /* ... and its lazy prototype */
+    HZ_SHAPE_ASYNC_CLOSURE,     /* async function: length, name */
+    HZ_SHAPE_C_FUNCTION,        /* C function: length, name */
+    HZ_FUNCTION_SHAPES,
+};
+
 struct JSContext {
     JSGCObjectHeader header; /* must come first */
     JSRuntime *rt;
@@ -585,6 +594,7 @@ struct JSContext {
     JSShape *regexp_shape;  /* shape for regexp objects */
     JSShape *regexp_result_shape;  /* shape for regexp result objects */
     JSShape *resolving_function_shape; /* hz patch: promise resolving functions */
+    JSShape *hz_function_shapes[HZ_FUNCTION_SHAPES]; /* hz patch: see js_hz_function_shape */
 
     JSValue *class_proto;
     JSValue function_proto;
@@ -3050,6 +3060,11 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
 
     if (ctx->resolving_function_shape) /* hz patch */
         mark_func(rt, &ctx->resolving_function_shape->header);
+
+    for (i = 0; i < HZ_FUNCTION_SHAPES; i++) { /* hz patch */
+        if (ctx->hz_function_shapes[i])
+            mark_func(rt, &ctx->hz_function_shapes[i]->header);
+    }
 }
 
 void JS_FreeContext(JSContext *ctx)
@@ -3125,6 +3140,8 @@ void JS_FreeContext(JSContext *ctx)
     js_free_shape_null(ctx->rt, ctx->regexp_shape);
     js_free_shape_null(ctx->rt, ctx->regexp_result_shape);
     js_free_shape_null(ctx->rt, ctx->resolving_function_shape); /* hz patch */
+    for (i = 0; i < HZ_FUNCTION_SHAPES; i++) /* hz patch */
+        js_free_shape_null(ctx->rt, ctx->hz_function_shapes[i]);
 
     list_del(&ctx->link);
     remove_gc_object(&ctx->header);
@@ -6429,6 +6446,43 @@ JSValue JS_NewObject(JSContext *ctx)
     return JS_NewObjectProtoClass(ctx, ctx->class_proto[JS_CLASS_OBJECT], JS_CLASS_OBJECT);
 }
 
+/* hz patch: the shape `kind` (HZ_SHAPE_*) of this context, made on first
+   use: the properties js_function_set_properties defines (`length`, then
+   `name`, both configurable), and for a function with a prototype, the
+   lazy `prototype` (writable) js_closure adds. A function is made on it
+   with its values in place, as arrays and `arguments` objects are, instead
+   of adding two or three properties to each new function (a shape lookup,
+   a transition and a slot store each). The shape is shared: a function
+   that gets a property added or deleted has its shape copied first, as
+   with those. NULL (exception pending) if out of memory. */
+static JSShape *js_hz_function_shape(JSContext *ctx, int kind)
+{
+    static const JSShapeProperty props[] = {
+        {.atom=JS_ATOM_length,    .flags=JS_PROP_CONFIGURABLE},
+        {.atom=JS_ATOM_name,      .flags=JS_PROP_CONFIGURABLE},
+        {.atom=JS_ATOM_prototype, .flags=JS_PROP_WRITABLE | JS_PROP_AUTOINIT},
+    };
+    JSValueConst proto;
+
+    if (likely(ctx->hz_function_shapes[kind]))
+        return ctx->hz_function_shapes[kind];
+    switch (kind) {
+    case HZ_SHAPE_ASYNC_CLOSURE:
+        proto = ctx->class_proto[JS_CLASS_ASYNC_FUNCTION];
+        break;
+    case HZ_SHAPE_C_FUNCTION:
+        proto = ctx->function_proto;
+        break;
+    default:
+        proto = ctx->class_proto[JS_CLASS_BYTECODE_FUNCTION];
+        break;
+    }
+    if (js_new_shape_with(ctx, &ctx->hz_function_shapes[kind], proto,
+                          kind == HZ_SHAPE_CLOSURE_PROTOTYPE ? 3 : 2, props))
+        return NULL;
+    return ctx->hz_function_shapes[kind];
+}
+
 static void js_function_set_properties(JSContext *ctx, JSValue func_obj,
                                        JSAtom name, int len)
 {
@@ -6530,6 +6584,38 @@ JSValue JS_NewCFunction3(JSContext *ctx, JSCFunction *func,
     JSObject *p;
     JSAtom name_atom;
 
+    name_atom = JS_ATOM_empty_string;
+    if (n_fields == 0 && JS_VALUE_GET_TAG(proto_val) == JS_TAG_OBJECT &&
+        JS_VALUE_GET_OBJ(proto_val) == JS_VALUE_GET_OBJ(ctx->function_proto)) {
+        /* hz patch: on the shape with `length` and `name` already
+           (js_hz_function_shape). */
+        JSProperty props[2];
+        JSShape *sh = js_hz_function_shape(ctx, HZ_SHAPE_C_FUNCTION);
+        if (!sh)
+            return JS_EXCEPTION;
+        if (name && *name) {
+            name_atom = JS_NewAtom(ctx, name);
+            if (name_atom == JS_ATOM_NULL)
+                return JS_EXCEPTION;
+        }
+        props[0].u.value = js_int32(length);
+        props[1].u.value = JS_AtomToString(ctx, name_atom);
+        JS_FreeAtom(ctx, name_atom);
+        func_obj = JS_NewObjectFromShape(ctx, js_dup_shape(sh), JS_CLASS_C_FUNCTION, props);
+        if (JS_IsException(func_obj))
+            return func_obj;
+        p = JS_VALUE_GET_OBJ(func_obj);
+        p->u.cfunc.realm = JS_DupContext(ctx);
+        p->u.cfunc.c_function.generic = func;
+        p->u.cfunc.length = length;
+        p->u.cfunc.cproto = cproto;
+        p->u.cfunc.magic = magic;
+        p->is_constructor = (cproto == JS_CFUNC_constructor ||
+                             cproto == JS_CFUNC_constructor_magic ||
+                             cproto == JS_CFUNC_constructor_or_func ||
+                             cproto == JS_CFUNC_constructor_or_func_magic);
+        return func_obj;
+    }
     if (n_fields > 0) {
         func_obj = JS_NewObjectProtoClassAlloc(ctx, proto_val, JS_CLASS_C_FUNCTION, n_fields);
     } else {
@@ -17714,6 +17800,49 @@ static JSValue js_closure(JSContext *ctx, JSValue bfunc,
     JSAtom name_atom;
 
     b = JS_VALUE_GET_PTR(bfunc);
+    name_atom = b->func_name;
+    if (name_atom == JS_ATOM_NULL)
+        name_atom = JS_ATOM_empty_string;
+    /* hz patch: a plain or async function (the most made) is made on a
+       shape that has its properties already (js_hz_function_shape). */
+    if (b->func_kind == JS_FUNC_NORMAL || b->func_kind == JS_FUNC_ASYNC) {
+        JSProperty props[3];
+        int kind;
+        JSShape *sh;
+        if (b->func_kind == JS_FUNC_ASYNC)
+            kind = HZ_SHAPE_ASYNC_CLOSURE;
+        else if (b->has_prototype)
+            kind = HZ_SHAPE_CLOSURE_PROTOTYPE;
+        else
+            kind = HZ_SHAPE_CLOSURE;
+        sh = js_hz_function_shape(ctx, kind);
+        if (!sh) {
+            JS_FreeValue(ctx, bfunc);
+            return JS_EXCEPTION;
+        }
+        props[0].u.value = js_int32(b->defined_arg_count);
+        props[1].u.value = JS_AtomToString(ctx, name_atom);
+        if (kind == HZ_SHAPE_CLOSURE_PROTOTYPE) {
+            props[2].u.init.realm_and_id = (uintptr_t)JS_DupContext(ctx);
+            props[2].u.init.realm_and_id |= JS_AUTOINIT_ID_PROTOTYPE;
+            props[2].u.init.opaque = NULL;
+        }
+        func_obj = JS_NewObjectFromShape(ctx, js_dup_shape(sh),
+                                         func_kind_to_class_id[b->func_kind],
+                                         props);
+        if (JS_IsException(func_obj)) {
+            JS_FreeValue(ctx, bfunc);
+            return JS_EXCEPTION;
+        }
+        if (kind == HZ_SHAPE_CLOSURE_PROTOTYPE)
+            JS_SetConstructorBit(ctx, func_obj, true);
+        func_obj = js_closure2(ctx, func_obj, b, cur_var_refs, sf);
+        if (JS_IsException(func_obj)) {
+            /* bfunc has been freed */
+            goto fail;
+        }
+        return func_obj;
+    }
     func_obj = JS_NewObjectClass(ctx, func_kind_to_class_id[b->func_kind]);
     if (JS_IsException(func_obj)) {
         JS_FreeValue(ctx, bfunc);
@@ -17724,9 +17853,6 @@ static JSValue js_closure(JSContext *ctx, JSValue bfunc,
         /* bfunc has been freed */
         goto fail;
     }
-    name_atom = b->func_name;
-    if (name_atom == JS_ATOM_NULL)
-        name_atom = JS_ATOM_empty_string;
     js_function_set_properties(ctx, func_obj, name_atom,
                                b->defined_arg_count);
 
