@@ -1098,7 +1098,17 @@ impl Host {
         // A timeout too far away to represent is no timeout.
         let deadline = timeout.and_then(|d| Instant::now().checked_add(d));
         let rt = &self.agent.rt;
-        let _blocked = rt.blocked(deadline.is_none());
+        // Counted as blocked once its waiter is queued: under the futex's
+        // queue lock, so whoever sees the count and then makes another
+        // waiter on the key queues it behind this one.
+        let mut blocked = None;
+        let still_expected = || {
+            let expected = still_expected();
+            if expected {
+                blocked = Some(rt.blocked(deadline.is_none()));
+            }
+            expected
+        };
         let _pinned = self.agent.home.map(|h| rt.pinned_blocked(h));
         let migratable = self.agent.home.is_none();
         // Time blocked here is not run time (see `Limits`).
@@ -1107,6 +1117,7 @@ impl Host {
             lock(&self.agent.clock).waiting_since = Some(Instant::now());
         }
         let r = rt.futex.wait(key, still_expected, deadline, &self.agent.wait_slot, || rt.before_block(migratable));
+        drop(blocked);
         if timed {
             let mut c = lock(&self.agent.clock);
             if let Some(since) = c.waiting_since.take() {
