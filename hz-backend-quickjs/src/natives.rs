@@ -383,6 +383,22 @@ pub(crate) fn install<'js>(
     ops.set("engine", "quickjs")?;
     ops.set("threads", host.threads() as f64)?;
     ops.set("epoch", host.epoch_ms())?;
+    // The prelude's `defineData(target, source)`: each own property of
+    // `source` defined on `target` as a writable, configurable,
+    // non-enumerable data property (as a host defines its globals and
+    // methods), without a descriptor object per property to make and read.
+    ops.set(
+        "defineData",
+        Function::new(ctx.clone(), |target: Object<'js>, source: Object<'js>| -> rquickjs::Result<()> {
+            let keys = rquickjs::object::Filter::new().string().symbol();
+            for key in source.own_keys::<rquickjs::Atom<'js>>(keys) {
+                let key = key?;
+                let value: Value<'js> = source.get(key.clone())?;
+                target.prop(key, rquickjs::object::Property::from(value).writable().configurable())?;
+            }
+            Ok(())
+        })?,
+    )?;
 
     ops.set(
         "channel",

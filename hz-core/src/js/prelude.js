@@ -65,6 +65,15 @@
   // `uncurry(f)(self, ...args)` is `f.call(self, ...args)` without building
   // an arguments array (apply's cost dominated Atomics.wait/notify).
   const uncurry = (f) => Function.prototype.call.bind(f);
+  // Defines each own property of `source` on `target` as a host defines its
+  // globals and methods: writable, configurable, not enumerable. A backend
+  // may do it natively (ops.defineData: no descriptor object to make and
+  // read per property).
+  const defineData = ops.defineData ?? ((target, source) => {
+    for (const k of Reflect.ownKeys(source)) {
+      defineProperty(target, k, { value: source[k], writable: true, configurable: true });
+    }
+  });
 
   // Intrinsics for the units loaded on first use (js/clone.js,
   // js/atomics.js, js/console.js), safe from user code replacing them: what
@@ -183,7 +192,7 @@
   // hz.LimitError: an agent exceeded one of its limits (its join rejects
   // with one). Clones keep the class, as they keep the standard ones.
   class LimitError extends RangeError {}
-  defineProperty(LimitError.prototype, 'name', { value: 'LimitError', writable: true, configurable: true });
+  defineData(LimitError.prototype, { name: 'LimitError' });
   errorCtors.LimitError = LimitError;
 
   // The clone helpers the backends call (js/clone.js). The backends take
@@ -332,9 +341,7 @@
       };
     },
   };
-  for (const k of Reflect.ownKeys(methods)) {
-    defineProperty(proto, k, { value: methods[k], writable: true, configurable: true });
-  }
+  defineData(proto, methods);
   for (const [k, i] of [['capacity', 0], ['length', 1], ['closed', 2]]) {
     defineProperty(proto, k, { get() { return ops.info(this)[i]; }, configurable: true });
   }
@@ -440,11 +447,9 @@
     if (sharedMethods !== null) {
       const p = g.SharedArrayBuffer.prototype;
       defineProperty(p, 'byteLength', { get: sharedMethods.byteLength, configurable: true });
-      defineProperty(p, 'grow', { value: sharedMethods.grow, writable: true, configurable: true });
+      defineData(p, { grow: sharedMethods.grow });
     }
-    defineProperty(g.Atomics, 'wait', { value: atomics.wait, writable: true, configurable: true });
-    defineProperty(g.Atomics, 'waitAsync', { value: atomics.waitAsync, writable: true, configurable: true });
-    defineProperty(g.Atomics, 'notify', { value: atomics.notify, writable: true, configurable: true });
+    defineData(g.Atomics, atomics);
   }
   wireShared(global);
 
@@ -562,7 +567,7 @@
   };
   const install = { hz, console, setTimeout, clearTimeout, setInterval, clearInterval: clearTimeout, structuredClone, performance };
   if (typeof global.queueMicrotask !== 'function') install.queueMicrotask = queueMicrotask;
-  for (const k of Object.keys(install)) defineGlobal(k, install[k]);
+  defineData(global, install);
 
   // Reports the agent's result; a result that cannot be cloned fails the agent.
   function settle(ok, v) {
