@@ -71,7 +71,15 @@
   // read per property).
   const defineData = ops.defineData ?? ((target, source) => {
     for (const k of Reflect.ownKeys(source)) {
-      defineProperty(target, k, { value: source[k], writable: true, configurable: true });
+      defineProperty(target, k, { value: source[k], writable: true, enumerable: false, configurable: true });
+    }
+  });
+  // Defines accessors on `target` from a flat list [key, get, set, ...]
+  // (`set` may be undefined): configurable, not enumerable. Native on a
+  // backend with ops.defineAccessors.
+  const defineAccessors = ops.defineAccessors ?? ((target, list) => {
+    for (let i = 0; i < list.length; i += 3) {
+      defineProperty(target, list[i], { get: list[i + 1], set: list[i + 2], enumerable: false, configurable: true });
     }
   });
 
@@ -83,8 +91,12 @@
   const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
   const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype);
   const viewCtors = { __proto__: null, DataView };
-  for (const n of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
-    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+  // (Indexed loops here and below: a for-of step costs QuickJS an iterator
+  // call and a result object, at every agent's start.)
+  const viewNames = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'];
+  for (let i = 0; i < viewNames.length; i++) {
+    const n = viewNames[i];
     if (typeof global[n] === 'function') viewCtors[n] = global[n];
   }
   const engineAtomics = global.Atomics;
@@ -185,10 +197,11 @@
     }
   };
 
-  const errorCtors = { __proto__: null };
-  for (const n of ['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError']) {
-    errorCtors[n] = global[n];
-  }
+  const errorCtors = {
+    __proto__: null, Error: global.Error, EvalError: global.EvalError, RangeError: global.RangeError,
+    ReferenceError: global.ReferenceError, SyntaxError: global.SyntaxError, TypeError: global.TypeError,
+    URIError: global.URIError,
+  };
   // hz.LimitError: an agent exceeded one of its limits (its join rejects
   // with one). Clones keep the class, as they keep the standard ones.
   class LimitError extends RangeError {}
@@ -342,9 +355,22 @@
     },
   };
   defineData(proto, methods);
-  for (const [k, i] of [['capacity', 0], ['length', 1], ['closed', 2]]) {
-    defineProperty(proto, k, { get() { return ops.info(this)[i]; }, configurable: true });
-  }
+  const infoGetters = {
+    capacity() {
+      return ops.info(this)[0];
+    },
+    length() {
+      return ops.info(this)[1];
+    },
+    closed() {
+      return ops.info(this)[2];
+    },
+  };
+  defineAccessors(proto, [
+    'capacity', infoGetters.capacity, undefined,
+    'length', infoGetters.length, undefined,
+    'closed', infoGetters.closed, undefined,
+  ]);
   defineProperty(proto, Symbol.toStringTag, { value: 'Channel', configurable: true });
 
   // hz.spawn and hz.select: js/agents.js, loaded on first use.
@@ -525,19 +551,14 @@
   // does not redefine itself as a data property): Boa 0.22's inline cache
   // of a global read does not see an accessor become a data property, and
   // would call the class as the getter at a site that read it before.
-  for (const k of ['Worker', 'Event', 'MessageEvent', 'ErrorEvent', 'EventTarget', 'MessageChannel', 'MessagePort', 'BroadcastChannel']) {
+  const webAccessors = [];
+  const webNames = ['Worker', 'Event', 'MessageEvent', 'ErrorEvent', 'EventTarget', 'MessageChannel', 'MessagePort', 'BroadcastChannel'];
+  for (let i = 0; i < webNames.length; i++) {
+    const k = webNames[i];
     if (k in global) continue;
-    defineProperty(global, k, {
-      get() {
-        return webApi()[k];
-      },
-      set(value) {
-        defineGlobal(k, value);
-      },
-      configurable: true,
-      enumerable: false,
-    });
+    webAccessors.push(k, () => webApi()[k], (value) => defineGlobal(k, value));
   }
+  defineAccessors(global, webAccessors);
 
   const hz = {
     spawn, channel, select, createRealm, LimitError, host,
