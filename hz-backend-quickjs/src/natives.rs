@@ -369,6 +369,210 @@ impl SpawnCache {
     }
 }
 
+/// Adds the natives most agents never call to `ops` (see `more` in
+/// [`install`]).
+fn install_more<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &Host) -> rquickjs::Result<()> {
+    ops.set(
+        "closeOnEnd",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ch: Value<'js>, on: bool| -> rquickjs::Result<()> {
+                host.close_on_end(&chan(&ctx, &ch)?, on);
+                Ok(())
+            }
+        })?,
+    )?;
+    ops.set(
+        "select",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, list: Array<'js>, has_default: bool, timeout: f64| {
+                let mut cases = Vec::with_capacity(list.len());
+                for c in list.iter::<Array<'js>>() {
+                    let c = c?;
+                    let ch = chan(&ctx, &c.get::<Value<'js>>(0)?)?;
+                    let value = if c.get::<bool>(1)? { Some(serialize(&ctx, &c.get::<Value<'js>>(2)?)?) } else { None };
+                    cases.push((ch, value));
+                }
+                let timeout = (timeout >= 0.0).then(|| Duration::from_secs_f64(timeout.min(1e9) / 1000.0));
+                op_result(&ctx, host.select(cases, has_default, timeout))
+            }
+        })?,
+    )?;
+    ops.set(
+        "spawn",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>,
+                  kind: i32,
+                  code: String,
+                  name: Opt<Value<'js>>,
+                  engine: Opt<Value<'js>>,
+                  args: Value<'js>,
+                  rest: Rest<Value<'js>>|
+                  -> rquickjs::Result<f64> {
+                let string = |v: Opt<Value<'js>>| v.0.and_then(|v| v.as_string().and_then(|s| s.to_string().ok()));
+                let name = string(name);
+                let engine = string(engine);
+                let source = match kind {
+                    0 => Source::Function { code },
+                    2 => {
+                        let path = crate::modules::resolve_from_agent(&ctx, &code)
+                            .map_err(|m| throw_error(&ctx, "TypeError", &m))?;
+                        Source::Module { path }
+                    }
+                    _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
+                };
+                // (canBlock, options): past the arity of a native function.
+                let can_block = rest.0.first().and_then(Value::as_bool).unwrap_or(true);
+                let mut spec = AgentSpec::new(source).can_block(can_block);
+                spec.args = serialize(&ctx, &args)?;
+                spec.name = name;
+                if let Some(o) = rest.0.get(1).filter(|o| !o.is_undefined()) {
+                    spec.options_from_payload(&serialize(&ctx, o)?)
+                        .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))?;
+                }
+                host.spawn(engine.as_deref(), spec)
+                    .map(|id| id as f64)
+                    .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))
+            }
+        })?,
+    )?;
+    ops.set(
+        "join",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, id: f64| op_result(&ctx, host.join(id as u64))
+        })?,
+    )?;
+    ops.set(
+        "callHost",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, name: String, args: Value<'js>| {
+                let p = serialize(&ctx, &args)?;
+                op_result(&ctx, host.call_host(&name, &p))
+            }
+        })?,
+    )?;
+    ops.set(
+        "terminate",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |id: f64| host.terminate(id as u64)
+        })?,
+    )?;
+    ops.set(
+        "timer",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ms: f64| host.timer(Duration::from_secs_f64(ms.clamp(0.0, 1e10) / 1000.0)) as f64
+        })?,
+    )?;
+    ops.set(
+        "cancel",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |op: f64| host.cancel_op(op as u64)
+        })?,
+    )?;
+    ops.set(
+        "waitAsync",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>,
+                  buffer: Value<'js>,
+                  byte_index: f64,
+                  big: bool,
+                  value: Value<'js>,
+                  timeout: f64|
+                  -> rquickjs::Result<Value<'js>> {
+                let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
+                let still_expected = || memory.load(at, big) == Some(expected);
+                match host.wait_async(&memory, at, still_expected, wait_timeout(timeout)) {
+                    OpStart::Pending(op) => Ok(Value::new_number(ctx.clone(), op as f64)),
+                    OpStart::Done(c) => {
+                        let text = c.text().unwrap_or_default();
+                        Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
+                    }
+                }
+            }
+        })?,
+    )?;
+    ops.set(
+        "wait",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, big: bool, value: Value<'js>, timeout: f64| {
+                let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
+                let still_expected = || memory.load(at, big) == Some(expected);
+                let text = match host.wait(&memory, at, still_expected, wait_timeout(timeout)) {
+                    Ok(r) => match r.as_js_str() {
+                        Some(text) => text,
+                        None => return Err(throw_terminated(&ctx)),
+                    },
+                    Err(_) => return Err(throw_error(&ctx, "TypeError", "Atomics.wait cannot block in this agent")),
+                };
+                rquickjs::String::from_str(ctx.clone(), text)
+            }
+        })?,
+    )?;
+    ops.set(
+        "notify",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, count: f64| -> rquickjs::Result<f64> {
+                let memory = sab(&ctx, &buffer)?;
+                let count = if count >= usize::MAX as f64 { usize::MAX } else { count.max(0.0) as usize };
+                Ok(host.notify(&memory, byte_index as usize, count) as f64)
+            }
+        })?,
+    )?;
+    ops.set(
+        "sabGrow",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, buffer: Value<'js>, seen: f64, new_len: f64| {
+            let memory = sab(&ctx, &buffer)?;
+            memory.observe_length(seen as usize);
+            Ok::<_, rquickjs::Error>(memory.grow(new_len as usize).is_ok())
+        })?,
+    )?;
+    ops.set(
+        "newRealm",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+            // SAFETY: the runtime is live (we are running in it). The new
+            // context is reference counted: every function it creates holds
+            // it, so dropping our reference here leaves it alive exactly as
+            // long as its global object or any of its functions is reachable
+            // (cycles included: contexts are GC objects), and the runtime's
+            // teardown frees it with everything else. Its global object is a
+            // value of the same runtime, so it is valid in `ctx`.
+            unsafe {
+                let rt = rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
+                let realm = rquickjs::qjs::JS_NewContext(rt);
+                if realm.is_null() {
+                    return Err(rquickjs::Error::Allocation);
+                }
+                let global = rquickjs::qjs::JS_GetGlobalObject(realm);
+                rquickjs::qjs::JS_FreeContext(realm);
+                Ok(Value::from_raw(ctx.clone(), global))
+            }
+        })?,
+    )?;
+    ops.set(
+        "print",
+        Function::new(ctx.clone(), move |stream: i32, text: Rest<String>| {
+            let line = text.0.join(" ");
+            // A closed stdout (`hz run x.js | head`) must not kill the agent.
+            if stream == 2 {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            } else {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+        })?,
+    )?;
+    Ok(())
+}
+
 /// A property as a host defines its globals and methods: configurable and
 /// not enumerable; a data property also writable. (rquickjs's `Accessor`
 /// takes Rust functions; these are the prelude's.)
@@ -424,6 +628,17 @@ pub(crate) fn install<'js>(
     // `source` defined on `target` as a writable, configurable,
     // non-enumerable data property (as a host defines its globals and
     // methods), without a descriptor object per property to make and read.
+    // The natives most agents never call (spawn, join, select, timers,
+    // Atomics.wait and notify, print, ...), added to `ops` by the prelude's
+    // first need of one (`more` in prelude.js) instead of at every agent's
+    // start: each native function costs its making.
+    ops.set(
+        "more",
+        Function::new(ctx.clone(), {
+            let host = host.clone();
+            move |ctx: Ctx<'js>, ops: Object<'js>| install_more(&ctx, &ops, &host)
+        })?,
+    )?;
     ops.set(
         "defineData",
         Function::new(ctx.clone(), |target: Object<'js>, source: Object<'js>| -> rquickjs::Result<()> {
@@ -513,16 +728,6 @@ pub(crate) fn install<'js>(
         })?,
     )?;
     ops.set(
-        "closeOnEnd",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>, ch: Value<'js>, on: bool| -> rquickjs::Result<()> {
-                host.close_on_end(&chan(&ctx, &ch)?, on);
-                Ok(())
-            }
-        })?,
-    )?;
-    ops.set(
         "info",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, ch: Value<'js>| -> rquickjs::Result<Array<'js>> {
             let ch = chan(&ctx, &ch)?;
@@ -531,69 +736,6 @@ pub(crate) fn install<'js>(
             a.set(1, ch.len() as f64)?;
             a.set(2, ch.is_closed())?;
             Ok(a)
-        })?,
-    )?;
-    ops.set(
-        "select",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>, list: Array<'js>, has_default: bool, timeout: f64| {
-                let mut cases = Vec::with_capacity(list.len());
-                for c in list.iter::<Array<'js>>() {
-                    let c = c?;
-                    let ch = chan(&ctx, &c.get::<Value<'js>>(0)?)?;
-                    let value = if c.get::<bool>(1)? { Some(serialize(&ctx, &c.get::<Value<'js>>(2)?)?) } else { None };
-                    cases.push((ch, value));
-                }
-                let timeout = (timeout >= 0.0).then(|| Duration::from_secs_f64(timeout.min(1e9) / 1000.0));
-                op_result(&ctx, host.select(cases, has_default, timeout))
-            }
-        })?,
-    )?;
-    ops.set(
-        "spawn",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>,
-                  kind: i32,
-                  code: String,
-                  name: Opt<Value<'js>>,
-                  engine: Opt<Value<'js>>,
-                  args: Value<'js>,
-                  rest: Rest<Value<'js>>|
-                  -> rquickjs::Result<f64> {
-                let string = |v: Opt<Value<'js>>| v.0.and_then(|v| v.as_string().and_then(|s| s.to_string().ok()));
-                let name = string(name);
-                let engine = string(engine);
-                let source = match kind {
-                    0 => Source::Function { code },
-                    2 => {
-                        let path = crate::modules::resolve_from_agent(&ctx, &code)
-                            .map_err(|m| throw_error(&ctx, "TypeError", &m))?;
-                        Source::Module { path }
-                    }
-                    _ => Source::Script { name: name.clone().unwrap_or_else(|| "<spawn>".into()), code },
-                };
-                // (canBlock, options): past the arity of a native function.
-                let can_block = rest.0.first().and_then(Value::as_bool).unwrap_or(true);
-                let mut spec = AgentSpec::new(source).can_block(can_block);
-                spec.args = serialize(&ctx, &args)?;
-                spec.name = name;
-                if let Some(o) = rest.0.get(1).filter(|o| !o.is_undefined()) {
-                    spec.options_from_payload(&serialize(&ctx, o)?)
-                        .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))?;
-                }
-                host.spawn(engine.as_deref(), spec)
-                    .map(|id| id as f64)
-                    .map_err(|e| throw_error(&ctx, "TypeError", &e.to_string()))
-            }
-        })?,
-    )?;
-    ops.set(
-        "join",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>, id: f64| op_result(&ctx, host.join(id as u64))
         })?,
     )?;
     ops.set(
@@ -633,37 +775,6 @@ pub(crate) fn install<'js>(
         )?,
     )?;
     ops.set(
-        "callHost",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>, name: String, args: Value<'js>| {
-                let p = serialize(&ctx, &args)?;
-                op_result(&ctx, host.call_host(&name, &p))
-            }
-        })?,
-    )?;
-    ops.set(
-        "terminate",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |id: f64| host.terminate(id as u64)
-        })?,
-    )?;
-    ops.set(
-        "timer",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ms: f64| host.timer(Duration::from_secs_f64(ms.clamp(0.0, 1e10) / 1000.0)) as f64
-        })?,
-    )?;
-    ops.set(
-        "cancel",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |op: f64| host.cancel_op(op as u64)
-        })?,
-    )?;
-    ops.set(
         "settle",
         Function::new(ctx.clone(), {
             let host = host.clone();
@@ -683,58 +794,6 @@ pub(crate) fn install<'js>(
             r.map_err(|e| e.throw(&ctx, &d))
         })?,
     )?;
-    ops.set(
-        "waitAsync",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>,
-                  buffer: Value<'js>,
-                  byte_index: f64,
-                  big: bool,
-                  value: Value<'js>,
-                  timeout: f64|
-                  -> rquickjs::Result<Value<'js>> {
-                let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
-                let still_expected = || memory.load(at, big) == Some(expected);
-                match host.wait_async(&memory, at, still_expected, wait_timeout(timeout)) {
-                    OpStart::Pending(op) => Ok(Value::new_number(ctx.clone(), op as f64)),
-                    OpStart::Done(c) => {
-                        let text = c.text().unwrap_or_default();
-                        Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
-                    }
-                }
-            }
-        })?,
-    )?;
-    ops.set(
-        "wait",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, big: bool, value: Value<'js>, timeout: f64| {
-                let (memory, at, expected) = wait_target(&ctx, &buffer, byte_index, big, &value)?;
-                let still_expected = || memory.load(at, big) == Some(expected);
-                let text = match host.wait(&memory, at, still_expected, wait_timeout(timeout)) {
-                    Ok(r) => match r.as_js_str() {
-                        Some(text) => text,
-                        None => return Err(throw_terminated(&ctx)),
-                    },
-                    Err(_) => return Err(throw_error(&ctx, "TypeError", "Atomics.wait cannot block in this agent")),
-                };
-                rquickjs::String::from_str(ctx.clone(), text)
-            }
-        })?,
-    )?;
-    ops.set(
-        "notify",
-        Function::new(ctx.clone(), {
-            let host = host.clone();
-            move |ctx: Ctx<'js>, buffer: Value<'js>, byte_index: f64, count: f64| -> rquickjs::Result<f64> {
-                let memory = sab(&ctx, &buffer)?;
-                let count = if count >= usize::MAX as f64 { usize::MAX } else { count.max(0.0) as usize };
-                Ok(host.notify(&memory, byte_index as usize, count) as f64)
-            }
-        })?,
-    )?;
     // QuickJS keeps a growable SharedArrayBuffer's byte length per JS
     // object; the prelude syncs each object with the length in the shared
     // memory, so growth in one agent is seen by the others.
@@ -745,41 +804,11 @@ pub(crate) fn install<'js>(
         })?,
     )?;
     ops.set(
-        "sabGrow",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, buffer: Value<'js>, seen: f64, new_len: f64| {
-            let memory = sab(&ctx, &buffer)?;
-            memory.observe_length(seen as usize);
-            Ok::<_, rquickjs::Error>(memory.grow(new_len as usize).is_ok())
-        })?,
-    )?;
-    ops.set(
         "gc",
         Function::new(ctx.clone(), move |ctx: Ctx<'js>| {
             // SAFETY: the runtime is live and not inside a GC (we are
             // running JS in it); JS_RunGC only frees unreachable objects.
             unsafe { rquickjs::qjs::JS_RunGC(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
-        })?,
-    )?;
-    ops.set(
-        "newRealm",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            // SAFETY: the runtime is live (we are running in it). The new
-            // context is reference counted: every function it creates holds
-            // it, so dropping our reference here leaves it alive exactly as
-            // long as its global object or any of its functions is reachable
-            // (cycles included: contexts are GC objects), and the runtime's
-            // teardown frees it with everything else. Its global object is a
-            // value of the same runtime, so it is valid in `ctx`.
-            unsafe {
-                let rt = rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr());
-                let realm = rquickjs::qjs::JS_NewContext(rt);
-                if realm.is_null() {
-                    return Err(rquickjs::Error::Allocation);
-                }
-                let global = rquickjs::qjs::JS_GetGlobalObject(realm);
-                rquickjs::qjs::JS_FreeContext(realm);
-                Ok(Value::from_raw(ctx.clone(), global))
-            }
         })?,
     )?;
     ops.set(
@@ -794,18 +823,6 @@ pub(crate) fn install<'js>(
         Function::new(ctx.clone(), {
             let host = host.clone();
             move || host.now_ms()
-        })?,
-    )?;
-    ops.set(
-        "print",
-        Function::new(ctx.clone(), move |stream: i32, text: Rest<String>| {
-            let line = text.0.join(" ");
-            // A closed stdout (`hz run x.js | head`) must not kill the agent.
-            if stream == 2 {
-                let _ = writeln!(std::io::stderr().lock(), "{line}");
-            } else {
-                let _ = writeln!(std::io::stdout().lock(), "{line}");
-            }
         })?,
     )?;
 

@@ -83,6 +83,19 @@
     }
   });
 
+  // The natives most agents never call (spawn, join, select, timers,
+  // Atomics.wait and notify, print, realms, host calls): a backend may add
+  // them to ops on first need (ops.more) instead of at every agent's start.
+  // `more()` returns ops with them.
+  let haveMore = ops.more === undefined;
+  const more = () => {
+    if (!haveMore) {
+      ops.more(ops);
+      haveMore = true;
+    }
+    return ops;
+  };
+
   // Intrinsics for the units loaded on first use (js/clone.js,
   // js/atomics.js, js/console.js), safe from user code replacing them: what
   // a unit receives as `primordials`, by name (a unit test checks that each
@@ -376,7 +389,7 @@
   // hz.spawn and hz.select: js/agents.js, loaded on first use.
   let agentsApi;
   const agentsUnit = () => agentsApi ??= ops.load('agents')({
-    ops, op, channelProto: proto, apply, fnToString, isArray, Object, Number, String, TypeError, RangeError,
+    ops: more(), op, channelProto: proto, apply, fnToString, isArray, Object, Number, String, TypeError, RangeError,
     PromiseReject, JOIN, SELECT,
   });
   function spawn(what, ...args) {
@@ -396,7 +409,7 @@
 
   // Timers.
   function arm(id, fn, ms, args, repeat) {
-    const opId = ops.timer(ms);
+    const opId = more().timer(ms);
     (timers ??= new Map()).set(opId, { id, fn, ms, args, repeat });
     (timerOps ??= new Map()).set(id, opId);
   }
@@ -421,7 +434,7 @@
     if (opId === undefined) return;
     timerOps.delete(id);
     timers.delete(opId);
-    ops.cancel(opId);
+    more().cancel(opId);
   }
 
   // console (its formatting is js/console.js, loaded on first use).
@@ -429,7 +442,7 @@
   const consoleUnit = () => consoleApi ??= ops.load('console')(namedPrimordials(),
     { apply, isArray, channelProto: proto, JSON, Object, String, Error });
   function printer(stream) {
-    return (...args) => ops.print(stream, (consoleApi ?? consoleUnit()).format(args));
+    return (...args) => more().print(stream, (consoleApi ?? consoleUnit()).format(args));
   }
   const out = printer(1), err = printer(2);
   const console = { log: out, info: out, debug: out, warn: err, error: err };
@@ -442,7 +455,7 @@
   // names and lengths.
   let atomicsApi;
   const atomicsUnit = () => atomicsApi ??= ops.load('atomics')(namedPrimordials(),
-    { ops, apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError });
+    { ops: more(), apply, uncurry, isShared, pending, WAIT, Promise, TypeError, RangeError });
   const atomics = {
     wait(typedArray, index, value, timeout) {
       return (atomicsApi ?? atomicsUnit()).wait(typedArray, index, value, timeout);
@@ -484,7 +497,7 @@
   // hz's API is not installed there; its Atomics and SharedArrayBuffers work
   // on the runtime's shared memory like this realm's.
   function createRealm() {
-    if (typeof ops.newRealm !== 'function') throw new TypeError('hz.createRealm: the ' + ops.engine + ' backend has no realms');
+    if (typeof more().newRealm !== 'function') throw new TypeError('hz.createRealm: the ' + ops.engine + ' backend has no realms');
     const g = ops.newRealm();
     wireShared(g);
     return g;
@@ -515,7 +528,7 @@
   function host(name) {
     name = String(name);
     return function hostFunction(...args) {
-      const r = ops.callHost(name, args);
+      const r = more().callHost(name, args);
       if (typeof r === 'number') return op(JOIN, undefined, returnIt, r);
       if (r[0] === ERROR) throw r[1];
       return r[1];
@@ -537,7 +550,7 @@
   function webApi() {
     if (web === undefined) {
       web = ops.load('web')({
-        ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
+        ops: more(), global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
         defineProperty, defineGlobal, WORKER_TAG, WeakSet,
       });
     }
