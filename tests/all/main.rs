@@ -175,6 +175,10 @@ macro_rules! backend_suite {
                 suite::builtin_accessors_behave_before_and_after_first_use(E)
             }
             #[test]
+            fn functions_have_their_standard_properties() {
+                suite::functions_have_their_standard_properties(E)
+            }
+            #[test]
             fn structured_clone_of_a_primitive_is_itself() {
                 suite::structured_clone_of_a_primitive_is_itself(E)
             }

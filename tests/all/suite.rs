@@ -1035,6 +1035,55 @@ pub(crate) fn clone_defines_array_elements(e: &str) {
     assert_eq!(out, r#"[[],5,true,1,false,"x",true,3,5,true,5000,4999,true]"#);
 }
 
+/// Functions of each kind (closures, arrows, async functions, methods,
+/// builtins made on first read) have `length`, `name` and, for a plain
+/// function, a lazy `prototype` with the standard values, flags and order;
+/// changing one function's properties leaves the others as they were.
+/// (QuickJS makes functions on a shared shape: vendor/rquickjs-sys, patch
+/// 12.)
+pub(crate) fn functions_have_their_standard_properties(e: &str) {
+    let out = json(
+        e,
+        r#"(() => {
+          'use strict';
+          const pick = (f) => {
+            const keys = Object.getOwnPropertyNames(f).filter((k) => k === 'length' || k === 'name' || k === 'prototype');
+            return keys.map((k) => {
+              const d = Object.getOwnPropertyDescriptor(f, k);
+              return [k, k === 'prototype' ? typeof d.value : d.value, d.writable, d.enumerable, d.configurable];
+            });
+          };
+          function plain(a, b) {}
+          const arrow = (x) => x;
+          async function asyncFn(p, q, r) {}
+          const o = { method(z) {}, async asyncMethod() {} };
+          const kinds = [plain, arrow, asyncFn, o.method, o.asyncMethod, Math.max, Array.prototype.map, parseInt];
+          const out = kinds.map(pick);
+          // The lazy prototype: made on first read, one per function, with its constructor.
+          const f = function () {};
+          const g = function () {};
+          out.push([f.prototype !== g.prototype, f.prototype.constructor === f, new f() instanceof f]);
+          // A function whose properties change keeps the others' shape unharmed.
+          const h = function named() {};
+          h.extra = 1;
+          delete h.name;
+          Object.defineProperty(h, 'length', { value: 7 });
+          const i = function named() {};
+          out.push([h.name, h.length, h.extra, i.name, i.length, Object.getOwnPropertyNames(i).includes('extra')]);
+          const frozen = Object.freeze(() => {});
+          const k = () => {};
+          k.x = 2;
+          out.push([Object.isFrozen(frozen), Object.isFrozen(k), k.x]);
+          out.push([Object.getPrototypeOf(asyncFn) === Object.getPrototypeOf(async () => {}), Object.getPrototypeOf(plain) === Function.prototype]);
+          return out;
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"[[["length",2,false,false,true],["name","plain",false,false,true],["prototype","object",true,false,false]],[["length",1,false,false,true],["name","arrow",false,false,true]],[["length",3,false,false,true],["name","asyncFn",false,false,true]],[["length",1,false,false,true],["name","method",false,false,true]],[["length",0,false,false,true],["name","asyncMethod",false,false,true]],[["length",2,false,false,true],["name","max",false,false,true]],[["length",1,false,false,true],["name","map",false,false,true]],[["length",2,false,false,true],["name","parseInt",false,false,true]],[true,true,true],["",7,1,"named",0,false],[true,false,2],[true,true]]"#
+    );
+}
+
 /// A primitive clones to itself (no serializer trip), a symbol still
 /// throws DataCloneError, wrapper objects are still cloned, and a transfer
 /// list given with a primitive is still honoured.
