@@ -6583,46 +6583,36 @@ JSValue JS_NewCFunction3(JSContext *ctx, JSCFunction *func,
     JSValue func_obj;
     JSObject *p;
     JSAtom name_atom;
+    /* hz patch: a function of Function.prototype is made on the shape
+       with `length` and `name` already (js_hz_function_shape). */
+    bool on_shape = n_fields == 0 && JS_VALUE_GET_TAG(proto_val) == JS_TAG_OBJECT &&
+        JS_VALUE_GET_OBJ(proto_val) == JS_VALUE_GET_OBJ(ctx->function_proto);
 
     name_atom = JS_ATOM_empty_string;
-    if (n_fields == 0 && JS_VALUE_GET_TAG(proto_val) == JS_TAG_OBJECT &&
-        JS_VALUE_GET_OBJ(proto_val) == JS_VALUE_GET_OBJ(ctx->function_proto)) {
-        /* hz patch: on the shape with `length` and `name` already
-           (js_hz_function_shape). */
+    if (name && *name) {
+        name_atom = JS_NewAtom(ctx, name);
+        if (name_atom == JS_ATOM_NULL)
+            return JS_EXCEPTION;
+    }
+    if (on_shape) {
         JSProperty props[2];
         JSShape *sh = js_hz_function_shape(ctx, HZ_SHAPE_C_FUNCTION);
-        if (!sh)
+        if (!sh) {
+            JS_FreeAtom(ctx, name_atom);
             return JS_EXCEPTION;
-        if (name && *name) {
-            name_atom = JS_NewAtom(ctx, name);
-            if (name_atom == JS_ATOM_NULL)
-                return JS_EXCEPTION;
         }
         props[0].u.value = js_int32(length);
         props[1].u.value = JS_AtomToString(ctx, name_atom);
-        JS_FreeAtom(ctx, name_atom);
         func_obj = JS_NewObjectFromShape(ctx, js_dup_shape(sh), JS_CLASS_C_FUNCTION, props);
-        if (JS_IsException(func_obj))
-            return func_obj;
-        p = JS_VALUE_GET_OBJ(func_obj);
-        p->u.cfunc.realm = JS_DupContext(ctx);
-        p->u.cfunc.c_function.generic = func;
-        p->u.cfunc.length = length;
-        p->u.cfunc.cproto = cproto;
-        p->u.cfunc.magic = magic;
-        p->is_constructor = (cproto == JS_CFUNC_constructor ||
-                             cproto == JS_CFUNC_constructor_magic ||
-                             cproto == JS_CFUNC_constructor_or_func ||
-                             cproto == JS_CFUNC_constructor_or_func_magic);
-        return func_obj;
-    }
-    if (n_fields > 0) {
+    } else if (n_fields > 0) {
         func_obj = JS_NewObjectProtoClassAlloc(ctx, proto_val, JS_CLASS_C_FUNCTION, n_fields);
     } else {
         func_obj = JS_NewObjectProtoClass(ctx, proto_val, JS_CLASS_C_FUNCTION);
     }
-    if (JS_IsException(func_obj))
+    if (JS_IsException(func_obj)) {
+        JS_FreeAtom(ctx, name_atom);
         return func_obj;
+    }
     p = JS_VALUE_GET_OBJ(func_obj);
     p->u.cfunc.realm = JS_DupContext(ctx);
     p->u.cfunc.c_function.generic = func;
@@ -6633,15 +6623,8 @@ JSValue JS_NewCFunction3(JSContext *ctx, JSCFunction *func,
                          cproto == JS_CFUNC_constructor_magic ||
                          cproto == JS_CFUNC_constructor_or_func ||
                          cproto == JS_CFUNC_constructor_or_func_magic);
-    name_atom = JS_ATOM_empty_string;
-    if (name && *name) {
-        name_atom = JS_NewAtom(ctx, name);
-        if (name_atom == JS_ATOM_NULL) {
-            JS_FreeValue(ctx, func_obj);
-            return JS_EXCEPTION;
-        }
-    }
-    js_function_set_properties(ctx, func_obj, name_atom, length);
+    if (!on_shape)
+        js_function_set_properties(ctx, func_obj, name_atom, length);
     JS_FreeAtom(ctx, name_atom);
     return func_obj;
 }
@@ -7601,9 +7584,6 @@ void JS_RunGC(JSRuntime *rt)
    then restore the counts as the second pass does. */
 static void gc_free_all(JSRuntime *rt)
 {
-    struct list_head *el;
-    JSGCObjectHeader *p;
-
 #ifdef NDEBUG
     struct list_head *first = rt->gc_obj_list.next;
     struct list_head *last = rt->gc_obj_list.prev;
@@ -7617,6 +7597,9 @@ static void gc_free_all(JSRuntime *rt)
         init_list_head(&rt->gc_obj_list);
     }
 #else
+    struct list_head *el;
+    JSGCObjectHeader *p;
+
     gc_decref(rt);
     assert(list_empty(&rt->gc_obj_list));
     list_for_each(el, &rt->tmp_obj_list) {
@@ -7624,8 +7607,6 @@ static void gc_free_all(JSRuntime *rt)
         mark_children(rt, p, gc_scan_incref_child2);
     }
 #endif
-    (void)el;
-    (void)p;
     gc_free_cycles(rt);
 }
 
@@ -17798,6 +17779,7 @@ static JSValue js_closure(JSContext *ctx, JSValue bfunc,
     JSFunctionBytecode *b;
     JSValue func_obj;
     JSAtom name_atom;
+    int kind = -1; /* hz patch: the HZ_SHAPE_* it is made on, if any */
 
     b = JS_VALUE_GET_PTR(bfunc);
     name_atom = b->func_name;
@@ -17805,17 +17787,13 @@ static JSValue js_closure(JSContext *ctx, JSValue bfunc,
         name_atom = JS_ATOM_empty_string;
     /* hz patch: a plain or async function (the most made) is made on a
        shape that has its properties already (js_hz_function_shape). */
-    if (b->func_kind == JS_FUNC_NORMAL || b->func_kind == JS_FUNC_ASYNC) {
+    if (b->func_kind == JS_FUNC_ASYNC)
+        kind = HZ_SHAPE_ASYNC_CLOSURE;
+    else if (b->func_kind == JS_FUNC_NORMAL)
+        kind = b->has_prototype ? HZ_SHAPE_CLOSURE_PROTOTYPE : HZ_SHAPE_CLOSURE;
+    if (kind >= 0) {
         JSProperty props[3];
-        int kind;
-        JSShape *sh;
-        if (b->func_kind == JS_FUNC_ASYNC)
-            kind = HZ_SHAPE_ASYNC_CLOSURE;
-        else if (b->has_prototype)
-            kind = HZ_SHAPE_CLOSURE_PROTOTYPE;
-        else
-            kind = HZ_SHAPE_CLOSURE;
-        sh = js_hz_function_shape(ctx, kind);
+        JSShape *sh = js_hz_function_shape(ctx, kind);
         if (!sh) {
             JS_FreeValue(ctx, bfunc);
             return JS_EXCEPTION;
@@ -17830,29 +17808,22 @@ static JSValue js_closure(JSContext *ctx, JSValue bfunc,
         func_obj = JS_NewObjectFromShape(ctx, js_dup_shape(sh),
                                          func_kind_to_class_id[b->func_kind],
                                          props);
-        if (JS_IsException(func_obj)) {
-            JS_FreeValue(ctx, bfunc);
-            return JS_EXCEPTION;
-        }
-        if (kind == HZ_SHAPE_CLOSURE_PROTOTYPE)
-            JS_SetConstructorBit(ctx, func_obj, true);
-        func_obj = js_closure2(ctx, func_obj, b, cur_var_refs, sf);
-        if (JS_IsException(func_obj)) {
-            /* bfunc has been freed */
-            goto fail;
-        }
-        return func_obj;
+    } else {
+        func_obj = JS_NewObjectClass(ctx, func_kind_to_class_id[b->func_kind]);
     }
-    func_obj = JS_NewObjectClass(ctx, func_kind_to_class_id[b->func_kind]);
     if (JS_IsException(func_obj)) {
         JS_FreeValue(ctx, bfunc);
         return JS_EXCEPTION;
     }
+    if (kind == HZ_SHAPE_CLOSURE_PROTOTYPE)
+        JS_SetConstructorBit(ctx, func_obj, true);
     func_obj = js_closure2(ctx, func_obj, b, cur_var_refs, sf);
     if (JS_IsException(func_obj)) {
         /* bfunc has been freed */
         goto fail;
     }
+    if (kind >= 0)
+        return func_obj;
     js_function_set_properties(ctx, func_obj, name_atom,
                                b->defined_arg_count);
 
