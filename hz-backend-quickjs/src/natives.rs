@@ -576,37 +576,29 @@ fn install_more<'js>(ctx: &Ctx<'js>, ops: &Object<'js>, host: &Host) -> rquickjs
 /// A property as a host defines its globals and methods: configurable and
 /// not enumerable; a data property also writable. (rquickjs's `Accessor`
 /// takes Rust functions; these are the prelude's.)
-struct HostProperty<'js> {
-    value: Value<'js>,
-    get: Value<'js>,
-    set: Value<'js>,
-    accessor: bool,
-}
-
-impl<'js> HostProperty<'js> {
-    fn data(value: Value<'js>) -> Self {
-        let undefined = Value::new_undefined(value.ctx().clone());
-        HostProperty { value, get: undefined.clone(), set: undefined, accessor: false }
-    }
-
-    /// `get` and `set` are functions or undefined.
-    fn accessor(get: Value<'js>, set: Value<'js>) -> Self {
-        HostProperty { value: Value::new_undefined(get.ctx().clone()), get, set, accessor: true }
-    }
+enum HostProperty<'js> {
+    Data(Value<'js>),
+    /// A getter and a setter, each a function or undefined.
+    Accessor(Value<'js>, Value<'js>),
 }
 
 impl<'js> rquickjs::object::AsProperty<'js, ()> for HostProperty<'js> {
     fn config(
         self,
-        _ctx: &Ctx<'js>,
+        ctx: &Ctx<'js>,
     ) -> rquickjs::Result<(rquickjs::object::PropertyFlags, Value<'js>, Value<'js>, Value<'js>)> {
         let host = qjs::JS_PROP_CONFIGURABLE | qjs::JS_PROP_HAS_CONFIGURABLE | qjs::JS_PROP_HAS_ENUMERABLE;
-        let flags = if self.accessor {
-            host | qjs::JS_PROP_HAS_GET | qjs::JS_PROP_HAS_SET
-        } else {
-            host | qjs::JS_PROP_HAS_VALUE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_HAS_WRITABLE
-        };
-        Ok((flags as rquickjs::object::PropertyFlags, self.value, self.get, self.set))
+        let undefined = || Value::new_undefined(ctx.clone());
+        Ok(match self {
+            HostProperty::Data(value) => {
+                let flags = host | qjs::JS_PROP_HAS_VALUE | qjs::JS_PROP_WRITABLE | qjs::JS_PROP_HAS_WRITABLE;
+                (flags as rquickjs::object::PropertyFlags, value, undefined(), undefined())
+            }
+            HostProperty::Accessor(get, set) => {
+                let flags = host | qjs::JS_PROP_HAS_GET | qjs::JS_PROP_HAS_SET;
+                (flags as rquickjs::object::PropertyFlags, undefined(), get, set)
+            }
+        })
     }
 }
 
@@ -646,7 +638,7 @@ pub(crate) fn install<'js>(
             for key in source.own_keys::<rquickjs::Atom<'js>>(keys) {
                 let key = key?;
                 let value: Value<'js> = source.get(key.clone())?;
-                target.prop(key, HostProperty::data(value))?;
+                target.prop(key, HostProperty::Data(value))?;
             }
             Ok(())
         })?,
@@ -660,7 +652,7 @@ pub(crate) fn install<'js>(
         Function::new(ctx.clone(), |ctx: Ctx<'js>, target: Object<'js>, list: Array<'js>| -> rquickjs::Result<()> {
             for i in (0..list.len()).step_by(3) {
                 let key = rquickjs::Atom::from_value(ctx.clone(), &list.get(i)?)?;
-                target.prop(key, HostProperty::accessor(list.get(i + 1)?, list.get(i + 2)?))?;
+                target.prop(key, HostProperty::Accessor(list.get(i + 1)?, list.get(i + 2)?))?;
             }
             Ok(())
         })?,

@@ -542,7 +542,7 @@
   // (the unit 'web'), so an agent that never uses it pays nothing for it.
   // A global as the host defines its own: writable, configurable, not enumerable.
   function defineGlobal(k, value) {
-    defineProperty(global, k, { value, writable: true, configurable: true, enumerable: false });
+    defineData(global, { [k]: value });
   }
   const WORKER_TAG = '\u0000hz:worker';
   let isWorker = false;
