@@ -5,6 +5,8 @@
 
 use hz::{AgentSpec, Runtime, Value};
 
+use crate::scratch::Scratch;
+
 /// Every ordered pair of distinct engines of this build.
 fn pairs(rt: &Runtime) -> Vec<(&'static str, &'static str)> {
     let engines = rt.engines();
@@ -440,7 +442,8 @@ fn host_functions_read_their_callers_data() {
 /// do); a second V8 agent compiles it from the first one's code cache.
 #[test]
 fn module_files_are_read_once_per_runtime() {
-    let dir = std::env::temp_dir().join(format!("hz-module-cache-{}", std::process::id()));
+    let scratch = Scratch::new("module-cache");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(dir.join("lib/value.mjs"), "export const value = 'first';\n").unwrap();
     std::fs::write(dir.join("main.mjs"), "export { value } from './lib/value.mjs';\n").unwrap();
@@ -462,5 +465,4 @@ fn module_files_are_read_once_per_runtime() {
     let fresh = hz::Runtime::builder().threads(1).build().unwrap();
     let h = fresh.spawn_on(engines[0], hz::AgentSpec::script("import.js", src.as_str())).unwrap();
     assert_eq!(h.join().unwrap().to_json().unwrap().to_string(), r#""second""#);
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,6 +7,7 @@ mod cli;
 #[cfg(any(feature = "v8", feature = "boa"))]
 mod cross;
 mod rust_api;
+mod scratch;
 mod send_sync;
 mod suite;
 #[cfg(feature = "v8")]

@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use hz::{AgentSpec, JoinError, Runtime, Value};
 
+use crate::scratch::Scratch;
+
 pub(crate) fn runtime(threads: usize) -> Runtime {
     Runtime::builder().threads(threads).build().expect("runtime starts")
 }
@@ -736,7 +738,8 @@ pub(crate) fn unhandled_rejection_fails_the_agent(e: &str) {
 }
 
 pub(crate) fn module_agents_import_relative_modules(e: &str) {
-    let dir = std::env::temp_dir().join(format!("hz-modules-{}-{e}", std::process::id()));
+    let scratch = Scratch::new(&format!("modules-{e}"));
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(dir.join("lib/math.js"), "export const square = (x) => x * x;\n").unwrap();
     let arrow = "import { square } from './lib/math.js';\nexport default async (a, b) => square(a) + square(b) + hz.args.length;\n";
@@ -779,7 +782,8 @@ pub(crate) fn module_agents_import_relative_modules(e: &str) {
 /// once per agent), import cycles, and failures: a throwing module rejects
 /// its import, a syntax error names the file.
 pub(crate) fn modules_await_import_dynamically_and_fail_cleanly(e: &str) {
-    let dir = std::env::temp_dir().join(format!("hz-modules2-{}-{e}", std::process::id()));
+    let scratch = Scratch::new(&format!("modules2-{e}"));
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     let files = [
         ("a.js", "import { b } from './sub/b.js';\nexport const a = () => 'a' + b();\nexport const name = 'A';\n"),
@@ -2152,7 +2156,8 @@ pub(crate) fn worker_round_trip_errors_and_close(e: &str) {
 
 /// A module worker loads its imports relative to its own file.
 pub(crate) fn module_worker_imports_relative_modules(e: &str) {
-    let dir = std::env::temp_dir().join(format!("hz-worker-{e}-{}", std::process::id()));
+    let scratch = Scratch::new(&format!("worker-{e}"));
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(dir.join("lib/double.mjs"), "export const double = (n) => n * 2;\n").unwrap();
     std::fs::write(
@@ -2177,7 +2182,6 @@ pub(crate) fn module_worker_imports_relative_modules(e: &str) {
             path = path.to_str().unwrap()
         ),
     );
-    std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out, r#"[42,"TypeError"]"#);
 }
 
@@ -2371,8 +2375,8 @@ pub(crate) fn terminate_keeps_what_was_sent_both_ways(e: &str) {
 /// HOSTILE 28: terminate during a module's evaluation (a top-level loop)
 /// and during its top-level await: no crash, the join says terminated.
 pub(crate) fn terminate_during_module_evaluation(e: &str) {
-    let dir = std::env::temp_dir().join(format!("hz-modterm-{}-{e}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch::new(&format!("modterm-{e}"));
+    let dir = scratch.path();
     std::fs::write(dir.join("spin.js"), "for (;;) {}\nexport default 1;\n").unwrap();
     std::fs::write(dir.join("tla.js"), "await new Promise(() => {});\nexport default 1;\n").unwrap();
     let (spin, tla) = (dir.join("spin.js"), dir.join("tla.js"));
@@ -2388,7 +2392,6 @@ pub(crate) fn terminate_during_module_evaluation(e: &str) {
             }})()"#
         ),
     );
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out, r#"[[true,true],"agent was terminated","agent was terminated"]"#);
 }
 
