@@ -355,6 +355,10 @@ struct JSRuntime {
     uint32_t *atom_hash;
     JSAtomStruct **atom_array;
     int atom_free_index; /* 0 = none */
+    /* hz patch: the one block the predefined atoms were copied into from
+       the process's template (see hz_atoms_from_template), or NULL */
+    uint8_t *hz_atom_block;
+    size_t hz_atom_block_size;
 
     JSClassID js_class_id_alloc; /* counter for user defined classes */
     int class_count;    /* size of class_array */
@@ -1403,6 +1407,7 @@ static JSValue js_regexp_constructor_internal(JSContext *ctx, JSValueConst ctor,
                                               JSValue pattern, JSValue bc);
 static void gc_decref(JSRuntime *rt);
 static void gc_free_all(JSRuntime *rt); /* hz patch */
+static bool hz_atom_in_block(JSRuntime *rt, const JSAtomStruct *p); /* hz patch */
 static int JS_NewClass1(JSRuntime *rt, JSClassID class_id,
                         const JSClassDef *class_def, JSAtom name);
 static JSValue js_array_push(JSContext *ctx, JSValueConst this_val,
@@ -2800,9 +2805,11 @@ void JS_FreeRuntime(JSRuntime *rt)
 #ifdef ENABLE_DUMPS // JS_DUMP_LEAKS
             list_del(&p->link);
 #endif
-            js_free_rt(rt, p);
+            if (!hz_atom_in_block(rt, p)) /* hz patch: freed below */
+                js_free_rt(rt, p);
         }
     }
+    js_free_rt(rt, rt->hz_atom_block); /* hz patch */
     js_free_rt(rt, rt->atom_array);
     js_free_rt(rt, rt->atom_hash);
     js_free_rt(rt, rt->shape_hash);
@@ -3389,10 +3396,147 @@ static int JS_ResizeAtomHash(JSRuntime *rt, int new_hash_size)
     return 0;
 }
 
+/* hz patch: the predefined atoms as JS_InitAtoms leaves them, made once
+   per process from the first runtime's and copied into each new runtime
+   with one allocation, instead of allocating, hashing and inserting each
+   of them again. Every runtime's predefined atoms are the same (same
+   strings, same order, so the same hashes, chains and free list). A
+   predefined atom is constant: never freed before its runtime, so the
+   copies live in that one block, which JS_FreeRuntime frees whole. */
+typedef struct HzAtomTemplate {
+    int hash_size, count, size, count_resize, free_index;
+    size_t block_size;
+    uint32_t *hash;        /* hash_size entries */
+    uintptr_t *array;      /* size entries: the offset in block of atom i
+                              below JS_ATOM_END, then the free list's entries */
+    uint8_t *block;
+} HzAtomTemplate;
+
+static HzAtomTemplate *hz_atom_template; /* set once, atomically */
+
+/* The bytes of atom `i` of a runtime made by JS_InitAtoms, from its block
+   header (its reference count lives there: js_rc) to its last character. */
+static size_t hz_atom_span(const JSAtomStruct *p, int i)
+{
+    size_t size;
+    /* The JS_ATOM_NULL entry is a bare struct (see __JS_NewAtom); every
+       other atom is a string allocated as js_alloc_string_rt does. */
+    if (i == JS_ATOM_NULL)
+        size = sizeof(JSAtomStruct);
+    else
+        size = sizeof(JSString) + (p->len << p->is_wide_char) + 1 - p->is_wide_char;
+    return size + offsetof(JSMallocBlockHeader, user_data);
+}
+
+/* Where the next copy starts after one of `span` bytes. */
+static size_t hz_atom_next(size_t off, size_t span)
+{
+    return (off + span + JS_ARENA_ALIGN - 1) & ~(size_t)(JS_ARENA_ALIGN - 1);
+}
+
+static bool hz_atom_in_block(JSRuntime *rt, const JSAtomStruct *p)
+{
+    return rt->hz_atom_block && (const uint8_t *)p >= rt->hz_atom_block &&
+        (const uint8_t *)p < rt->hz_atom_block + rt->hz_atom_block_size;
+}
+
+/* Makes the template from `rt`, whose atoms JS_InitAtoms just made. */
+static void hz_atom_template_make(JSRuntime *rt)
+{
+#ifndef ENABLE_DUMPS /* the copies would not be on the runtime's string list */
+    HzAtomTemplate *t, *none = NULL;
+    size_t off;
+    int i;
+
+    if (__atomic_load_n(&hz_atom_template, __ATOMIC_ACQUIRE))
+        return;
+    t = (calloc)(1, sizeof(*t)); /* libc: the template outlives every runtime */
+    if (!t)
+        return;
+    off = 0;
+    for(i = 0; i < JS_ATOM_END; i++)
+        off = hz_atom_next(off, hz_atom_span(rt->atom_array[i], i));
+    t->block_size = off;
+    t->block = (malloc)(off);
+    t->hash = (malloc)(sizeof(t->hash[0]) * rt->atom_hash_size);
+    t->array = (malloc)(sizeof(t->array[0]) * rt->atom_size);
+    if (!t->block || !t->hash || !t->array)
+        goto fail;
+    off = 0;
+    for(i = 0; i < JS_ATOM_END; i++) {
+        size_t span = hz_atom_span(rt->atom_array[i], i);
+        memcpy(t->block + off, js_rc(rt->atom_array[i]), span);
+        t->array[i] = off + offsetof(JSMallocBlockHeader, user_data);
+        off = hz_atom_next(off, span);
+    }
+    for(i = JS_ATOM_END; i < rt->atom_size; i++)
+        t->array[i] = (uintptr_t)rt->atom_array[i];
+    memcpy(t->hash, rt->atom_hash, sizeof(t->hash[0]) * rt->atom_hash_size);
+    t->hash_size = rt->atom_hash_size;
+    t->count = rt->atom_count;
+    t->size = rt->atom_size;
+    t->count_resize = rt->atom_count_resize;
+    t->free_index = rt->atom_free_index;
+    if (__atomic_compare_exchange_n(&hz_atom_template, &none, t, false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        return;
+ fail:
+    (free)(t->block);
+    (free)(t->hash);
+    (free)(t->array);
+    (free)(t);
+#else
+    (void)rt;
+#endif
+}
+
+/* The predefined atoms of `rt` copied from the template: 1 if there is no
+   template yet, -1 if out of memory. */
+static int hz_atoms_from_template(JSRuntime *rt)
+{
+    const HzAtomTemplate *t = __atomic_load_n(&hz_atom_template, __ATOMIC_ACQUIRE);
+    uint8_t *block;
+    uint32_t *hash;
+    JSAtomStruct **array;
+    int i;
+
+    if (!t)
+        return 1;
+    block = js_malloc_rt(rt, t->block_size);
+    hash = js_malloc_rt(rt, sizeof(hash[0]) * t->hash_size);
+    array = js_malloc_rt(rt, sizeof(array[0]) * t->size);
+    if (!block || !hash || !array) {
+        js_free_rt(rt, block);
+        js_free_rt(rt, hash);
+        js_free_rt(rt, array);
+        return -1;
+    }
+    memcpy(block, t->block, t->block_size);
+    memcpy(hash, t->hash, sizeof(hash[0]) * t->hash_size);
+    for(i = 0; i < JS_ATOM_END; i++)
+        array[i] = (JSAtomStruct *)(block + t->array[i]);
+    for(i = JS_ATOM_END; i < t->size; i++)
+        array[i] = (JSAtomStruct *)t->array[i];
+    rt->atom_hash_size = t->hash_size;
+    rt->atom_count = t->count;
+    rt->atom_size = t->size;
+    rt->atom_count_resize = t->count_resize;
+    rt->atom_hash = hash;
+    rt->atom_array = array;
+    rt->atom_free_index = t->free_index;
+    rt->hz_atom_block = block;
+    rt->hz_atom_block_size = t->block_size;
+    return 0;
+}
+
 static int JS_InitAtoms(JSRuntime *rt)
 {
     int i, len, atom_type;
     const char *p;
+
+    i = hz_atoms_from_template(rt); /* hz patch */
+    if (i <= 0)
+        return i;
 
     rt->atom_hash_size = 0;
     rt->atom_hash = NULL;
@@ -3415,6 +3559,7 @@ static int JS_InitAtoms(JSRuntime *rt)
             return -1;
         p = p + len + 1;
     }
+    hz_atom_template_make(rt); /* hz patch */
     return 0;
 }
 
@@ -3720,7 +3865,8 @@ static void JS_FreeAtomStruct(JSRuntime *rt, JSAtomStruct *p)
 #ifdef ENABLE_DUMPS // JS_DUMP_LEAKS
     list_del(&p->link);
 #endif
-    js_free_rt(rt, p);
+    if (!hz_atom_in_block(rt, p)) /* hz patch: a predefined atom's copy */
+        js_free_rt(rt, p);
     rt->atom_count--;
     assert(rt->atom_count >= 0);
 }
