@@ -314,3 +314,52 @@ impl Drop for QuickJsAgent {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A LEB128 number of QuickJS bytecode at `at`, which it moves past.
+    fn leb128(bytes: &[u8], at: &mut usize) -> u64 {
+        let (mut value, mut shift) = (0u64, 0);
+        loop {
+            let b = bytes[*at];
+            *at += 1;
+            value |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 {
+                return value;
+            }
+        }
+    }
+
+    /// QuickJS patch 15 predefines the atoms of the prelude's bytecode, so
+    /// that every agent reads them as indices instead of making each (see
+    /// vendor/rquickjs-sys/HZ-PATCHES.md). Its bytecode starts with its
+    /// atom table: a version byte, a checksum, the count, then each atom as
+    /// a predefined atom's index (a byte with the top bit set) or as a
+    /// string. A prelude edit that brings new names fails this test, which
+    /// lists them for the patch's block in quickjs-atom.h.
+    #[test]
+    fn prelude_atoms_are_predefined() {
+        let prepared = super::prepare().unwrap();
+        let b = &prepared.bytecode;
+        let mut at = 5;
+        let mut strings = Vec::new();
+        for _ in 0..leb128(b, &mut at) {
+            let kind = b[at];
+            at += 1;
+            if kind & 0x80 != 0 {
+                if kind & 0x40 != 0 {
+                    leb128(b, &mut at);
+                }
+                continue;
+            }
+            let header = leb128(b, &mut at);
+            let len = ((header >> 1) as usize) << (header & 1);
+            strings.push(String::from_utf8_lossy(&b[at..at + len]).into_owned());
+            at += len;
+        }
+        // One cannot be predefined: "\0hz:worker" (a NUL ends an entry of
+        // QuickJS's atom list).
+        assert!(strings.len() <= 1, "atoms of the prelude to add to quickjs-atom.h (hz patch 15): {strings:?}");
+    }
+}
