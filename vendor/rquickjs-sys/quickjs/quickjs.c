@@ -3914,10 +3914,64 @@ JSAtom JS_NewAtomLen(JSContext *ctx, const char *str, size_t len)
     return JS_NewAtomStr(ctx, JS_VALUE_GET_STRING(val));
 }
 
+/* hz patch: the predefined atom of each name JS_NewAtom was given, by the
+   name's address. Making a context looks up some 700 names (its builtins'
+   names, from QuickJS's own string constants: all predefined atoms since
+   patch 13, the same in every runtime); this spares hashing each and
+   walking its hash chain. Shared by every thread: each field is read and
+   written atomically, and a hit is checked against the atom's own text, so
+   a stale entry (another string at that address now) or one whose two
+   fields came from different writes is only a miss. */
+#define HZ_NAME_CACHE_BITS 10
+static struct {
+    const char *name;
+    uint32_t atom;
+} hz_name_cache[1 << HZ_NAME_CACHE_BITS];
+
+static size_t hz_name_slot(const char *name)
+{
+    uint64_t h = (uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> (64 - HZ_NAME_CACHE_BITS));
+}
+
+static JSAtom hz_name_cached(JSRuntime *rt, const char *name)
+{
+    size_t i = hz_name_slot(name);
+    uint32_t atom;
+    JSAtomStruct *p;
+
+    if (__atomic_load_n(&hz_name_cache[i].name, __ATOMIC_RELAXED) != name)
+        return JS_ATOM_NULL;
+    atom = __atomic_load_n(&hz_name_cache[i].atom, __ATOMIC_RELAXED);
+    if (atom == JS_ATOM_NULL || atom >= JS_ATOM_END)
+        return JS_ATOM_NULL;
+    p = rt->atom_array[atom];
+    if (p->atom_type != JS_ATOM_TYPE_STRING || p->is_wide_char ||
+        p->kind != JS_STRING_KIND_NORMAL || strcmp((const char *)str8(p), name) != 0)
+        return JS_ATOM_NULL;
+    return atom; /* predefined: not reference counted */
+}
+
+static void hz_name_remember(const char *name, JSAtom atom)
+{
+    size_t i;
+
+    if (atom == JS_ATOM_NULL || atom >= JS_ATOM_END)
+        return;
+    i = hz_name_slot(name);
+    __atomic_store_n(&hz_name_cache[i].atom, atom, __ATOMIC_RELAXED);
+    __atomic_store_n(&hz_name_cache[i].name, name, __ATOMIC_RELAXED);
+}
+
 /* `str` may be pure ASCII or UTF-8 encoded */
 JSAtom JS_NewAtom(JSContext *ctx, const char *str)
 {
-    return JS_NewAtomLen(ctx, str, strlen(str));
+    JSAtom atom = hz_name_cached(ctx->rt, str); /* hz patch */
+    if (atom != JS_ATOM_NULL)
+        return atom;
+    atom = JS_NewAtomLen(ctx, str, strlen(str));
+    hz_name_remember(str, atom); /* hz patch */
+    return atom;
 }
 
 JSAtom JS_NewAtomUInt32(JSContext *ctx, uint32_t n)
