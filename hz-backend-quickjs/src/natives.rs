@@ -14,7 +14,7 @@ use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value, qjs};
 
 use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
-use crate::patches::JS_HzBuiltin;
+use crate::patches::{JS_HzBuiltin, JS_HzDOMException};
 
 /// A channel as a JS object: the native class whose prototype the prelude
 /// fills with `send`, `recv`... The clone code recognises it as a host value.
@@ -765,6 +765,20 @@ pub(crate) fn install<'js>(
                 Ok(unsafe { Value::from_raw(ctx.clone(), made) })
             },
         )?,
+    )?;
+    // QuickJS makes DOMException on first use; the prelude asks for it when
+    // it first throws one (a DataCloneError).
+    ops.set(
+        "domException",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+            // SAFETY: the context is live.
+            let made = unsafe { JS_HzDOMException(ctx.as_raw().as_ptr()) };
+            if is_exception(made) {
+                return Err(ctx.throw(ctx.catch()));
+            }
+            // SAFETY: a new value of this context, whose reference we own.
+            Ok(unsafe { Value::from_raw(ctx.clone(), made) })
+        })?,
     )?;
     ops.set(
         "settle",

@@ -50,4 +50,8 @@ unsafe extern "C" {
     /// its shape: up to `cap` new references written to `atoms`, and their
     /// number; -1 (none written) to use JS_GetOwnPropertyNames instead.
     pub(crate) fn JS_HzOwnKeys(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atoms: *mut qjs::JSAtom, cap: i32) -> i32;
+
+    /// The context's DOMException constructor (a new reference), made now if
+    /// it has not been: QuickJS makes it on first use (patch 17).
+    pub(crate) fn JS_HzDOMException(ctx: *mut qjs::JSContext) -> qjs::JSValue;
 }

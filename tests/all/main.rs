@@ -184,6 +184,10 @@ macro_rules! backend_suite {
                 suite::structured_clone_of_a_primitive_is_itself(E)
             }
             #[test]
+            fn dom_exception_is_there_when_first_needed() {
+                suite::dom_exception_is_there_when_first_needed(E)
+            }
+            #[test]
             fn clone_errors_have_no_side_effects() {
                 suite::clone_errors_have_no_side_effects(E)
             }

@@ -1114,6 +1114,34 @@ pub(crate) fn structured_clone_of_a_primitive_is_itself(e: &str) {
     );
 }
 
+/// DOMException is a global (writable, configurable, not enumerable) whose
+/// instances are Errors; a DataCloneError is one, and stays one after the
+/// program replaces the global. QuickJS makes it on first use (QuickJS
+/// patch 17): reached first through a clone error, through the global or
+/// through `new`, it is the same constructor.
+pub(crate) fn dom_exception_is_there_when_first_needed(e: &str) {
+    let out = json(
+        e,
+        r#"(() => {
+            const cloneError = () => { try { structuredClone(() => 1); } catch (err) { return err; } };
+            const first = cloneError();
+            const d = Object.getOwnPropertyDescriptor(globalThis, 'DOMException');
+            const ctor = globalThis.DOMException;
+            const made = new DOMException('m', 'NotFoundError');
+            const facts = [typeof d.value, d.writable, d.enumerable, d.configurable,
+                first instanceof DOMException, first.constructor === ctor, first.name, first instanceof Error,
+                made.name, made.message, made instanceof Error, Object.getPrototypeOf(made) === ctor.prototype];
+            globalThis.DOMException = 5;
+            const later = cloneError();
+            return [...facts, later.name, later.constructor === ctor];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"["function",true,false,true,true,true,"DataCloneError",true,"NotFoundError","m",true,true,"DataCloneError",true]"#
+    );
+}
+
 pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
     let out = json(
         e,

@@ -38,6 +38,8 @@
 //   sabLength(sab, seen) -> n          optional: for engines that keep a growable
 //   sabGrow(sab, seen, n) -> bool      SAB's length per object (see below)
 //   newRealm() -> global             optional: a new realm's global object
+//   domException() -> ctor           optional: the engine's DOMException, for an engine
+//                                    that makes it on first use (read when first needed)
 //   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
 //   now() -> ms                      a monotonic clock in milliseconds (fractional)
@@ -241,18 +243,24 @@
   let timerOps;  // public timer id -> op id
   let timerSeq = 0;
 
-  if (typeof global.DOMException !== 'function') {
-    class DOMException extends Error {
-      constructor(message = '', name = 'Error') {
-        super(message);
-        defineProperty(this, 'name', { value: String(name), writable: true, configurable: true });
+  // DOMException: the engine's, or one defined here. A backend whose engine
+  // makes it on first use gives it through ops.domException, called when
+  // the first DataCloneError is made (reading the global would make it).
+  let DOMExceptionCtor;
+  if (ops.domException === undefined) {
+    if (typeof global.DOMException !== 'function') {
+      class DOMException extends Error {
+        constructor(message = '', name = 'Error') {
+          super(message);
+          defineProperty(this, 'name', { value: String(name), writable: true, configurable: true });
+        }
       }
+      defineProperty(global, 'DOMException', { value: DOMException, writable: true, configurable: true });
     }
-    defineProperty(global, 'DOMException', { value: DOMException, writable: true, configurable: true });
+    DOMExceptionCtor = global.DOMException;
   }
-  const DOMExceptionCtor = global.DOMException;
   function makeError(name, message) {
-    if (name === 'DataCloneError') return new DOMExceptionCtor(message, name);
+    if (name === 'DataCloneError') return new (DOMExceptionCtor ??= ops.domException())(message, name);
     const ctor = errorCtors[name] || global[name];
     if (typeof ctor === 'function' && (ctor === Error || ctor.prototype instanceof Error)) return new ctor(message);
     const e = new Error(message);

@@ -787,6 +787,7 @@ DEF(hz_prelude_182, "clearInterval")
 DEF(hz_prelude_183, "dispatch")
 DEF(hz_prelude_184, "setArgs")
 DEF(hz_prelude_185, "start")
+DEF(hz_prelude_186, "domException")
 /* private symbols */
 DEF(Private_brand, "<brand>")
 /* symbols */

@@ -604,6 +604,7 @@ struct JSContext {
     JSValue function_proto;
     JSValue function_ctor;
     JSValue array_ctor;
+    JSValue hz_dom_exception; /* hz patch: DOMException, made on first use */
     JSValue regexp_ctor;
     JSValue promise_ctor;
     JSValue native_error_proto[JS_NATIVE_ERROR_COUNT];
@@ -1578,6 +1579,10 @@ static JSValue js_module_ns_autoinit(JSContext *ctx, JSObject *p, JSAtom atom,
                                  void *opaque);
 static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
                                                JSAtom atom, void *opaque);
+static int js_hz_make_dom_exception(JSContext *ctx); /* hz patch */
+/* hz patch: a function-list entry kind of quickjs.c's own, for a global
+   DOMException made on first read (js_hz_dom_exception_entry) */
+#define JS_DEF_HZ_DOM_EXCEPTION 100
 static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
                                  JSValue *pgetter, JSValue *psetter); /* hz patch */
 static JSValue JS_NewObjectProtoList(JSContext *ctx, JSValueConst proto,
@@ -2900,6 +2905,7 @@ JSContext *JS_NewContextRaw(JSRuntime *rt)
     for(i = 0; i < rt->class_count; i++)
         ctx->class_proto[i] = JS_NULL;
     ctx->array_ctor = JS_NULL;
+    ctx->hz_dom_exception = JS_NULL; /* hz patch */
     ctx->iterator_ctor = JS_NULL;
     ctx->iterator_ctor_getset = JS_NULL;
     ctx->regexp_ctor = JS_NULL;
@@ -3046,6 +3052,7 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
     JS_MarkValue(rt, ctx->async_iterator_proto, mark_func);
     JS_MarkValue(rt, ctx->promise_ctor, mark_func);
     JS_MarkValue(rt, ctx->array_ctor, mark_func);
+    JS_MarkValue(rt, ctx->hz_dom_exception, mark_func); /* hz patch */
     JS_MarkValue(rt, ctx->regexp_ctor, mark_func);
     JS_MarkValue(rt, ctx->function_ctor, mark_func);
     JS_MarkValue(rt, ctx->function_proto, mark_func);
@@ -3137,6 +3144,7 @@ void JS_FreeContext(JSContext *ctx)
     JS_FreeValue(ctx, ctx->async_iterator_proto);
     JS_FreeValue(ctx, ctx->promise_ctor);
     JS_FreeValue(ctx, ctx->array_ctor);
+    JS_FreeValue(ctx, ctx->hz_dom_exception); /* hz patch */
     JS_FreeValue(ctx, ctx->regexp_ctor);
     JS_FreeValue(ctx, ctx->function_ctor);
     JS_FreeValue(ctx, ctx->function_proto);
@@ -41071,6 +41079,8 @@ static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
     JSValue val, proto;
 
     switch(e->def_type) {
+    case JS_DEF_HZ_DOM_EXCEPTION: /* hz patch */
+        return JS_HzDOMException(ctx);
     case JS_DEF_CFUNC:
         val = JS_NewCFunction2(ctx, e->u.func.cfunc.generic,
                                e->name, e->u.func.length, e->u.func.cproto, e->magic);
@@ -64201,6 +64211,8 @@ JSValue JS_PRINTF_FORMAT_ATTR(3, 4) JS_ThrowDOMException(JSContext *ctx, const c
     char buf[256];
 
     assert(JS_IsRegisteredClass(ctx->rt, JS_CLASS_DOM_EXCEPTION));
+    if (js_hz_make_dom_exception(ctx)) /* hz patch: its prototype */
+        return JS_EXCEPTION;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
@@ -64222,24 +64234,33 @@ JSValue JS_PRINTF_FORMAT_ATTR(3, 4) JS_ThrowDOMException(JSContext *ctx, const c
     return JS_Throw(ctx, obj);
 }
 
-int JS_AddIntrinsicDOMException(JSContext *ctx)
+/* hz patch: makes DOMException (its prototype, in class_proto, and its
+   constructor, in hz_dom_exception, each with the 25 code constants) if
+   this context has not yet. A context that adds it through
+   JS_AddIntrinsicAToB gets a global DOMException made on first read (see
+   js_hz_dom_exception_entry): most programs never touch it, and its 50
+   constants were about 3% of making an hz agent. QuickJS's own throwers
+   make it first (JS_ThrowDOMException), as does hz (JS_HzDOMException). */
+static int js_hz_make_dom_exception(JSContext *ctx)
 {
-    JSRuntime *rt = ctx->rt;
     int i;
     JSAtom name;
     JSValue ctor, proto;
 
-    if (!JS_IsRegisteredClass(rt, JS_CLASS_DOM_EXCEPTION)) {
-        if (init_class_range(rt, js_domexception_class_def, JS_CLASS_DOM_EXCEPTION,
-                             countof(js_domexception_class_def)))
-            return -1;
-    }
+    if (!JS_IsNull(ctx->hz_dom_exception))
+        return 0;
     proto = JS_NewObjectClass(ctx, JS_CLASS_ERROR);
+    if (JS_IsException(proto))
+        return -1;
     JS_SetPropertyFunctionList(ctx, proto,
                                js_domexception_proto_funcs,
                                countof(js_domexception_proto_funcs));
     ctor = JS_NewCFunction2(ctx, js_domexception_constructor, "DOMException", 0,
                             JS_CFUNC_constructor_or_func, 0);
+    if (JS_IsException(ctor)) {
+        JS_FreeValue(ctx, proto);
+        return -1;
+    }
     JS_SetConstructor(ctx, ctor, proto);
     for (i = 0; i < countof(js_dom_exception_names_table); i++) {
         name = JS_NewAtom(ctx, js_dom_exception_names_table[i].code_name);
@@ -64249,9 +64270,43 @@ int JS_AddIntrinsicDOMException(JSContext *ctx)
                                JS_PROP_ENUMERABLE);
         JS_FreeAtom(ctx, name);
     }
-    JS_DefinePropertyValue(ctx, ctx->global_obj, JS_ATOM_DOMException, ctor,
-                           JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
     set_value(ctx, &ctx->class_proto[JS_CLASS_DOM_EXCEPTION], proto);
+    ctx->hz_dom_exception = ctor;
+    return 0;
+}
+
+/* hz patch: this context's DOMException constructor, made now if it has
+   not been (an exception if it cannot be made). */
+JSValue JS_HzDOMException(JSContext *ctx)
+{
+    if (js_hz_make_dom_exception(ctx))
+        return JS_EXCEPTION;
+    return js_dup(ctx->hz_dom_exception);
+}
+
+/* hz patch: the global DOMException of JS_AddIntrinsicAToB, made on first
+   read (JS_InstantiateFunctionListItem2). */
+static const JSCFunctionListEntry js_hz_dom_exception_entry = {
+    .name = "DOMException",
+    .prop_flags = JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE,
+    .def_type = JS_DEF_HZ_DOM_EXCEPTION,
+};
+
+static int js_hz_register_dom_exception(JSRuntime *rt)
+{
+    if (JS_IsRegisteredClass(rt, JS_CLASS_DOM_EXCEPTION))
+        return 0;
+    return init_class_range(rt, js_domexception_class_def, JS_CLASS_DOM_EXCEPTION,
+                            countof(js_domexception_class_def));
+}
+
+int JS_AddIntrinsicDOMException(JSContext *ctx)
+{
+    if (js_hz_register_dom_exception(ctx->rt) || js_hz_make_dom_exception(ctx))
+        return -1;
+    JS_DefinePropertyValue(ctx, ctx->global_obj, JS_ATOM_DOMException,
+                           js_dup(ctx->hz_dom_exception),
+                           JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
     return 0;
 }
 /* base64 */
@@ -65239,8 +65294,14 @@ static int js_uint8array_funcs_init(JSContext *ctx)
 
 int JS_AddIntrinsicAToB(JSContext *ctx)
 {
+    /* hz patch: DOMException made on first use (js_hz_make_dom_exception) */
     if (!JS_IsRegisteredClass(ctx->rt, JS_CLASS_DOM_EXCEPTION)) {
-        if (JS_AddIntrinsicDOMException(ctx))
+        if (js_hz_register_dom_exception(ctx->rt))
+            return -1;
+        if (JS_DefineAutoInitProperty(ctx, ctx->global_obj, JS_ATOM_DOMException,
+                                      JS_AUTOINIT_ID_PROP,
+                                      (void *)&js_hz_dom_exception_entry,
+                                      js_hz_dom_exception_entry.prop_flags) < 0)
             return -1;
     }
     JS_SetPropertyFunctionList(ctx, ctx->global_obj,
