@@ -270,6 +270,20 @@ fn is_exception(v: qjs::JSValue) -> bool {
     unsafe { qjs::JS_IsException(v) }
 }
 
+/// The value a patched QuickJS function returned, or the exception it left
+/// pending (`made` is then the exception marker).
+///
+/// # Safety
+/// `made` is the exception marker or a new reference of `ctx`'s context,
+/// which this takes over.
+unsafe fn made_value<'js>(ctx: &Ctx<'js>, made: qjs::JSValue) -> rquickjs::Result<Value<'js>> {
+    if is_exception(made) {
+        return Err(ctx.throw(ctx.catch()));
+    }
+    // SAFETY: a new value of this context, whose reference the caller gave.
+    Ok(unsafe { Value::from_raw(ctx.clone(), made) })
+}
+
 /// `JS_WRITE_OBJ_HZ_STRIP_NAMES` (vendor/rquickjs-sys, an hz patch): the
 /// bytecode keeps no names of local and closure variables, each an atom
 /// every agent would hold. The prelude runs no direct eval, the one reader
@@ -756,13 +770,9 @@ pub(crate) fn install<'js>(
                     return Ok(Value::new_undefined(ctx));
                 };
                 // SAFETY: the context is live; the names are NUL-terminated
-                // strings that outlive the call, which keeps neither.
-                let made = unsafe { JS_HzBuiltin(ctx.as_raw().as_ptr(), holder.as_ptr(), key.as_ptr(), getter) };
-                if is_exception(made) {
-                    return Err(ctx.throw(ctx.catch()));
-                }
-                // SAFETY: a new value of this context, whose reference we own.
-                Ok(unsafe { Value::from_raw(ctx.clone(), made) })
+                // strings that outlive the call, which keeps neither. It
+                // returns a new value of this context or the exception marker.
+                unsafe { made_value(&ctx, JS_HzBuiltin(ctx.as_raw().as_ptr(), holder.as_ptr(), key.as_ptr(), getter)) }
             },
         )?,
     )?;
@@ -771,13 +781,9 @@ pub(crate) fn install<'js>(
     ops.set(
         "domException",
         Function::new(ctx.clone(), |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            // SAFETY: the context is live.
-            let made = unsafe { JS_HzDOMException(ctx.as_raw().as_ptr()) };
-            if is_exception(made) {
-                return Err(ctx.throw(ctx.catch()));
-            }
-            // SAFETY: a new value of this context, whose reference we own.
-            Ok(unsafe { Value::from_raw(ctx.clone(), made) })
+            // SAFETY: the context is live; it returns a new value of this
+            // context or the exception marker.
+            unsafe { made_value(&ctx, JS_HzDOMException(ctx.as_raw().as_ptr())) }
         })?,
     )?;
     ops.set(

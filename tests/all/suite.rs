@@ -1117,8 +1117,8 @@ pub(crate) fn structured_clone_of_a_primitive_is_itself(e: &str) {
 /// DOMException is a global (writable, configurable, not enumerable) whose
 /// instances are Errors; a DataCloneError is one, and stays one after the
 /// program replaces the global. QuickJS makes it on first use (QuickJS
-/// patch 17): reached first through a clone error, through the global or
-/// through `new`, it is the same constructor.
+/// patch 17): reached first through a clone error, it is the constructor
+/// the global and `new` give afterwards.
 pub(crate) fn dom_exception_is_there_when_first_needed(e: &str) {
     let out = json(
         e,
