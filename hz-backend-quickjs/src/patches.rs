@@ -54,4 +54,9 @@ unsafe extern "C" {
     /// The context's DOMException constructor (a new reference), made now if
     /// it has not been: QuickJS makes it on first use (patch 17).
     pub(crate) fn JS_HzDOMException(ctx: *mut qjs::JSContext) -> qjs::JSValue;
+
+    /// The context's typed-array constructor of `kind` (a
+    /// `JSTypedArrayEnum`; a new reference), made now with the others if
+    /// they have not been: QuickJS makes them on first use (patch 19).
+    pub(crate) fn JS_HzTypedArray(ctx: *mut qjs::JSContext, kind: i32) -> qjs::JSValue;
 }

@@ -167,7 +167,13 @@ mod tests {
             assert!(holder.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '%'), "{name}: {holder}");
             named.push(name);
         }
-        named.extend(["reFlagGetters", "wrapperValueOf"]);
+        // Those set where the primordials are made: `      p.NAME = ...`.
+        let set: Vec<&str> = super::PRELUDE
+            .lines()
+            .filter_map(|l| l.strip_prefix("      p.")?.split_once(" = ").map(|(n, _)| n))
+            .collect();
+        assert!(set.contains(&"viewCtors") && set.contains(&"reFlagGetters"), "{set:?}");
+        named.extend(set);
         let mut unique = named.clone();
         unique.sort_unstable();
         unique.dedup();

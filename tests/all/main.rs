@@ -188,6 +188,10 @@ macro_rules! backend_suite {
                 suite::dom_exception_is_there_when_first_needed(E)
             }
             #[test]
+            fn typed_arrays_are_there_when_first_needed() {
+                suite::typed_arrays_are_there_when_first_needed(E)
+            }
+            #[test]
             fn clone_errors_have_no_side_effects() {
                 suite::clone_errors_have_no_side_effects(E)
             }

@@ -1142,6 +1142,39 @@ pub(crate) fn dom_exception_is_there_when_first_needed(e: &str) {
     );
 }
 
+/// The typed-array constructors are globals (writable, configurable, not
+/// enumerable) under %TypedArray%. QuickJS makes them on first use (QuickJS
+/// patch 19): an agent whose first typed arrays come from messages, after
+/// it replaced or deleted the globals, gets the original constructors.
+pub(crate) fn typed_arrays_are_there_when_first_needed(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const c = hz.channel(2);
+            const h = hz.spawn(async (c) => {
+                globalThis.Uint8Array = 'replaced';
+                delete globalThis.Int16Array;
+                const { value: v } = await c.recv();
+                const { value: w } = await c.recv();
+                const d = Object.getOwnPropertyDescriptor(globalThis, 'Float64Array');
+                const TA = Object.getPrototypeOf(v.constructor);
+                return [Object.prototype.toString.call(v), v.constructor.name, v[1], TA.name,
+                    TA.prototype.toString === Array.prototype.toString, Object.getPrototypeOf(d.value) === TA,
+                    w.constructor.name, w[0], Object.getPrototypeOf(w.constructor) === TA,
+                    typeof Int16Array, typeof Uint8Array, typeof d.value, d.writable, d.enumerable, d.configurable,
+                    new d.value([1.5])[0], d.value.BYTES_PER_ELEMENT];
+            }, c);
+            await c.send(new Int16Array([5, 6]));
+            await c.send(new Uint8Array([7]));
+            return h.join();
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"["[object Int16Array]","Int16Array",6,"TypedArray",true,true,"Uint8Array",7,true,"undefined","string","function",true,false,true,1.5,8]"#
+    );
+}
+
 pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
     let out = json(
         e,

@@ -38,8 +38,9 @@
 //   sabLength(sab, seen) -> n          optional: for engines that keep a growable
 //   sabGrow(sab, seen, n) -> bool      SAB's length per object (see below)
 //   newRealm() -> global             optional: a new realm's global object
-//   domException() -> ctor           optional: the engine's DOMException, for an engine
-//                                    that makes it on first use (read when first needed)
+//   intrinsic(name) -> ctor          optional, for an engine that makes some constructors on
+//                                    first use: its own DOMException or typed-array
+//                                    constructor of that name (asked when first needed)
 //   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
 //   now() -> ms                      a monotonic clock in milliseconds (fractional)
@@ -104,21 +105,28 @@
   // unit takes only names given here). Values (constructors and objects)
   // are captured now, on every engine.
   const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
-  const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype);
-  const viewCtors = { __proto__: null, DataView };
-  // (Indexed loops here and below: a for-of step costs QuickJS an iterator
-  // call and a result object, at every agent's start.)
-  const viewNames = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
-    'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'];
-  for (let i = 0; i < viewNames.length; i++) {
-    const n = viewNames[i];
-    if (typeof global[n] === 'function') viewCtors[n] = global[n];
-  }
+  // DataView and the typed-array constructors, by name (those the engine
+  // has), each from `get`. Read now, except from an engine that makes them
+  // on first use (ops.intrinsic gives its own then, as user code cannot
+  // have replaced them); an agent that loads no unit makes none.
+  const viewCtorsFrom = (get) => {
+    const ctors = { __proto__: null, DataView };
+    // (Indexed loops here and below: a for-of step costs QuickJS an
+    // iterator call and a result object, at every agent's start.)
+    const names = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+      'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'];
+    for (let i = 0; i < names.length; i++) {
+      const c = get(names[i]);
+      if (typeof c === 'function') ctors[names[i]] = c;
+    }
+    return ctors;
+  };
+  const viewCtorsNow = ops.intrinsic === undefined ? viewCtorsFrom((n) => global[n]) : undefined;
   const engineAtomics = global.Atomics;
   const sabByteLength = getter(SharedArrayBuffer.prototype, 'byteLength');
   const primordialValues = {
     __proto__: null, SetCtor: global.Set, DateCtor: Date, BigIntCtor: BigInt, ArrayBufferCtor: ArrayBuffer, sabByteLength,
-    Uint8ArrayCtor: Uint8Array, viewCtors, RegExpCtor: RegExp, ObjectCtor: Object, MapCtor: Map, engineAtomics,
+    RegExpCtor: RegExp, ObjectCtor: Object, MapCtor: Map, engineAtomics,
   };
   // Builtin methods (m) and getters (g), each by name from its holder and
   // key. Engines without `ops.builtin` read each now. QuickJS makes each
@@ -183,7 +191,8 @@
       'BigInt.prototype': BigInt.prototype, 'RegExp.prototype': RegExp.prototype, 'Map.prototype': Map.prototype,
       'Set.prototype': global.Set.prototype, 'Date.prototype': Date.prototype,
       'ArrayBuffer.prototype': ArrayBuffer.prototype, 'SharedArrayBuffer.prototype': SharedArrayBuffer.prototype,
-      '%TypedArray%.prototype': typedArrayProto, 'DataView.prototype': DataView.prototype, Atomics: engineAtomics,
+      '%TypedArray%.prototype': Object.getPrototypeOf(Int8Array.prototype), 'DataView.prototype': DataView.prototype,
+      Atomics: engineAtomics,
       'WeakRef.prototype': global.WeakRef?.prototype, 'FinalizationRegistry.prototype': global.FinalizationRegistry?.prototype,
     };
     const keyOf = (k) => k === '[Symbol.toStringTag]' ? Symbol.toStringTag : k;
@@ -195,6 +204,8 @@
     if (primordialsByName === undefined) {
       const p = builtinsNow ?? builtinTable((h, k) => ops.builtin(h, k, false), (h, k) => ops.builtin(h, k, true));
       for (const k in primordialValues) p[k] = primordialValues[k];
+      p.viewCtors = viewCtorsNow ?? viewCtorsFrom(ops.intrinsic);
+      p.Uint8ArrayCtor = p.viewCtors.Uint8Array;
       p.reFlagGetters = [p.reHasIndices, p.reGlobal, p.reIgnoreCase, p.reMultiline, p.reDotAll, p.reUnicode,
         p.reUnicodeSets, p.reSticky];
       p.wrapperValueOf = [p.booleanValueOf, p.numberValueOf, p.stringValueOf, p.bigintValueOf];
@@ -244,10 +255,10 @@
   let timerSeq = 0;
 
   // DOMException: the engine's, or one defined here. A backend whose engine
-  // makes it on first use gives it through ops.domException, called when
-  // the first DataCloneError is made (reading the global would make it).
+  // makes it on first use gives it through ops.intrinsic, called when the
+  // first DataCloneError is made (reading the global would make it).
   let DOMExceptionCtor;
-  if (ops.domException === undefined) {
+  if (ops.intrinsic === undefined) {
     if (typeof global.DOMException !== 'function') {
       class DOMException extends Error {
         constructor(message = '', name = 'Error') {
@@ -260,7 +271,7 @@
     DOMExceptionCtor = global.DOMException;
   }
   function makeError(name, message) {
-    if (name === 'DataCloneError') return new (DOMExceptionCtor ??= ops.domException())(message, name);
+    if (name === 'DataCloneError') return new (DOMExceptionCtor ??= ops.intrinsic('DOMException'))(message, name);
     const ctor = errorCtors[name] || global[name];
     if (typeof ctor === 'function' && (ctor === Error || ctor.prototype instanceof Error)) return new ctor(message);
     const e = new Error(message);
@@ -552,7 +563,9 @@
   function defineGlobal(k, value) {
     defineData(global, { [k]: value });
   }
-  const WORKER_TAG = '\u0000hz:worker';
+  // Made, not written: a literal holding a NUL could not be a predefined
+  // atom on QuickJS (see hz-backend-quickjs's prelude_atoms_are_predefined).
+  const WORKER_TAG = String.fromCharCode(0) + 'hz:worker';
   let isWorker = false;
   let web;
   function webApi() {

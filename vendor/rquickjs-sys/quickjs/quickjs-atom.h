@@ -787,7 +787,9 @@ DEF(hz_prelude_182, "clearInterval")
 DEF(hz_prelude_183, "dispatch")
 DEF(hz_prelude_184, "setArgs")
 DEF(hz_prelude_185, "start")
-DEF(hz_prelude_186, "domException")
+DEF(hz_prelude_186, "intrinsic")
+DEF(hz_prelude_187, "hz:worker")
+DEF(hz_prelude_188, "viewCtorsFrom")
 /* private symbols */
 DEF(Private_brand, "<brand>")
 /* symbols */

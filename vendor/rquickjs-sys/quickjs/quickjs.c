@@ -605,6 +605,11 @@ struct JSContext {
     JSValue function_ctor;
     JSValue array_ctor;
     JSValue hz_dom_exception; /* hz patch: DOMException, made on first use */
+    /* hz patch: the typed-array constructors (by JSTypedArrayEnum) and
+       %TypedArray%, made on first use (js_hz_make_typed_arrays) */
+    JSValue hz_typed_array_ctor[JS_TYPED_ARRAY_COUNT];
+    JSValue hz_typed_array_base;
+    bool hz_typed_arrays_made;
     JSValue regexp_ctor;
     JSValue promise_ctor;
     JSValue native_error_proto[JS_NATIVE_ERROR_COUNT];
@@ -890,7 +895,10 @@ typedef struct JSFunctionBytecode {
     uint8_t super_allowed : 1;
     uint8_t arguments_allowed : 1;
     uint8_t backtrace_barrier : 1; /* stop backtrace on this function */
-    /* XXX: 5 bits available */
+    /* hz patch: every atom operand of byte_code_buf is predefined (read
+       from a file whose atoms all are), so freeing skips its atoms */
+    uint8_t hz_const_atoms : 1;
+    /* XXX: 4 bits available */
     uint8_t *byte_code_buf; /* (self pointer) */
     int byte_code_len;
     JSAtom func_name;
@@ -1583,6 +1591,9 @@ static int js_hz_make_dom_exception(JSContext *ctx); /* hz patch */
 /* hz patch: a function-list entry kind of quickjs.c's own, for a global
    DOMException made on first read (js_hz_dom_exception_entry) */
 #define JS_DEF_HZ_DOM_EXCEPTION 100
+/* hz patch: likewise for a global typed-array constructor, made on first
+   read (js_hz_typed_array_entries; magic: its JSTypedArrayEnum) */
+#define JS_DEF_HZ_TYPED_ARRAY 101
 static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
                                  JSValue *pgetter, JSValue *psetter); /* hz patch */
 static JSValue JS_NewObjectProtoList(JSContext *ctx, JSValueConst proto,
@@ -2906,6 +2917,9 @@ JSContext *JS_NewContextRaw(JSRuntime *rt)
         ctx->class_proto[i] = JS_NULL;
     ctx->array_ctor = JS_NULL;
     ctx->hz_dom_exception = JS_NULL; /* hz patch */
+    for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) /* hz patch */
+        ctx->hz_typed_array_ctor[i] = JS_NULL;
+    ctx->hz_typed_array_base = JS_NULL; /* hz patch */
     ctx->iterator_ctor = JS_NULL;
     ctx->iterator_ctor_getset = JS_NULL;
     ctx->regexp_ctor = JS_NULL;
@@ -2975,6 +2989,20 @@ static inline void set_value(JSContext *ctx, JSValue *pval, JSValue new_val)
     JS_FreeValue(ctx, old_val);
 }
 
+static int js_hz_make_typed_arrays(JSContext *ctx);
+
+/* hz patch: makes the typed-array constructors and prototypes first if
+   `class_id` is a typed array's and they are not made yet (they are made
+   on first use: js_hz_make_typed_arrays). */
+static inline int js_hz_ensure_class_proto(JSContext *ctx, JSClassID class_id)
+{
+    if (unlikely(class_id >= JS_CLASS_UINT8C_ARRAY &&
+                 class_id <= JS_CLASS_FLOAT64_ARRAY &&
+                 !ctx->hz_typed_arrays_made))
+        return js_hz_make_typed_arrays(ctx);
+    return 0;
+}
+
 void JS_SetClassProto(JSContext *ctx, JSClassID class_id, JSValue obj)
 {
     assert(class_id < ctx->rt->class_count);
@@ -2984,6 +3012,8 @@ void JS_SetClassProto(JSContext *ctx, JSClassID class_id, JSValue obj)
 JSValue JS_GetClassProto(JSContext *ctx, JSClassID class_id)
 {
     assert(class_id < ctx->rt->class_count);
+    if (js_hz_ensure_class_proto(ctx, class_id)) /* hz patch */
+        return JS_EXCEPTION;
     return js_dup(ctx->class_proto[class_id]);
 }
 
@@ -3053,6 +3083,9 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
     JS_MarkValue(rt, ctx->promise_ctor, mark_func);
     JS_MarkValue(rt, ctx->array_ctor, mark_func);
     JS_MarkValue(rt, ctx->hz_dom_exception, mark_func); /* hz patch */
+    for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) /* hz patch */
+        JS_MarkValue(rt, ctx->hz_typed_array_ctor[i], mark_func);
+    JS_MarkValue(rt, ctx->hz_typed_array_base, mark_func); /* hz patch */
     JS_MarkValue(rt, ctx->regexp_ctor, mark_func);
     JS_MarkValue(rt, ctx->function_ctor, mark_func);
     JS_MarkValue(rt, ctx->function_proto, mark_func);
@@ -3145,6 +3178,9 @@ void JS_FreeContext(JSContext *ctx)
     JS_FreeValue(ctx, ctx->promise_ctor);
     JS_FreeValue(ctx, ctx->array_ctor);
     JS_FreeValue(ctx, ctx->hz_dom_exception); /* hz patch */
+    for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) /* hz patch */
+        JS_FreeValue(ctx, ctx->hz_typed_array_ctor[i]);
+    JS_FreeValue(ctx, ctx->hz_typed_array_base); /* hz patch */
     JS_FreeValue(ctx, ctx->regexp_ctor);
     JS_FreeValue(ctx, ctx->function_ctor);
     JS_FreeValue(ctx, ctx->function_proto);
@@ -3930,7 +3966,7 @@ JSAtom JS_NewAtomLen(JSContext *ctx, const char *str, size_t len)
    written atomically, and a hit is checked against the atom's own text, so
    a stale entry (another string at that address now) or one whose two
    fields came from different writes is only a miss. */
-#define HZ_NAME_CACHE_BITS 10
+#define HZ_NAME_CACHE_BITS 13
 static struct {
     const char *name;
     uint32_t atom;
@@ -6557,6 +6593,8 @@ static int JS_SetObjectData(JSContext *ctx, JSValueConst obj, JSValue val)
 
 JSValue JS_NewObjectClass(JSContext *ctx, JSClassID class_id)
 {
+    if (js_hz_ensure_class_proto(ctx, class_id)) /* hz patch */
+        return JS_EXCEPTION;
     return JS_NewObjectProtoClass(ctx, ctx->class_proto[class_id], class_id);
 }
 
@@ -21391,6 +21429,8 @@ static JSValue js_create_from_ctor(JSContext *ctx, JSValueConst ctor,
     JSContext *realm;
 
     if (JS_IsUndefined(ctor)) {
+        if (js_hz_ensure_class_proto(ctx, class_id)) /* hz patch */
+            return JS_EXCEPTION;
         proto = js_dup(ctx->class_proto[class_id]);
     } else {
         proto = JS_GetProperty(ctx, ctor, JS_ATOM_prototype);
@@ -21400,6 +21440,8 @@ static JSValue js_create_from_ctor(JSContext *ctx, JSValueConst ctor,
             JS_FreeValue(ctx, proto);
             realm = JS_GetFunctionRealm(ctx, ctor);
             if (!realm)
+                return JS_EXCEPTION;
+            if (js_hz_ensure_class_proto(realm, class_id)) /* hz patch */
                 return JS_EXCEPTION;
             proto = js_dup(realm->class_proto[class_id]);
         }
@@ -37512,7 +37554,7 @@ static void free_function_bytecode(JSRuntime *rt, JSFunctionBytecode *b)
 {
     int i;
 
-    if (b->byte_code_buf)
+    if (b->byte_code_buf && !b->hz_const_atoms) /* hz patch */
         free_bytecode_atoms(rt, b->byte_code_buf, b->byte_code_len, true);
 
     if (b->vardefs) {
@@ -39963,6 +40005,18 @@ static int JS_ReadFunctionBytecode(BCReaderState *s, JSFunctionBytecode *b,
         return -1;
     b->byte_code_buf = bc_buf;
 
+    /* hz patch: in a file whose atoms are all predefined (hz's prelude and
+       units, see quickjs-atom.h) every atom operand is written as itself,
+       so there is nothing to map; the function is marked so that freeing
+       it skips its atom operands too (predefined atoms are not counted).
+       Unlike the loop below, this does not check each operand against the
+       file's atom table: like the rest of the reader, it trusts bytecode
+       that QuickJS itself wrote. */
+    if (s->idx_to_atom_count == 0 && s->first_atom == JS_ATOM_END) {
+        b->hz_const_atoms = 1;
+        return 0;
+    }
+
     pos = 0;
     while (pos < bc_len) {
         op = bc_buf[pos];
@@ -41081,6 +41135,8 @@ static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
     switch(e->def_type) {
     case JS_DEF_HZ_DOM_EXCEPTION: /* hz patch */
         return JS_HzDOMException(ctx);
+    case JS_DEF_HZ_TYPED_ARRAY: /* hz patch */
+        return JS_HzTypedArray(ctx, e->magic);
     case JS_DEF_CFUNC:
         val = JS_NewCFunction2(ctx, e->u.func.cfunc.generic,
                                e->name, e->u.func.length, e->u.func.cproto, e->magic);
@@ -63296,10 +63352,116 @@ static int JS_AddIntrinsicAtomics(JSContext *ctx)
 
 static int js_uint8array_funcs_init(JSContext *ctx);
 
+/* hz patch: the global typed-array constructors of
+   JS_AddIntrinsicTypedArrays, each made on first read (see
+   js_hz_make_typed_arrays). */
+#define HZ_TYPED_ARRAY_ENTRY(n, i) {                    \
+        .name = n,                                      \
+        .prop_flags = JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE, \
+        .def_type = JS_DEF_HZ_TYPED_ARRAY,              \
+        .magic = i,                                     \
+    }
+static const JSCFunctionListEntry js_hz_typed_array_entries[JS_TYPED_ARRAY_COUNT] = {
+    HZ_TYPED_ARRAY_ENTRY("Uint8ClampedArray", JS_TYPED_ARRAY_UINT8C),
+    HZ_TYPED_ARRAY_ENTRY("Int8Array", JS_TYPED_ARRAY_INT8),
+    HZ_TYPED_ARRAY_ENTRY("Uint8Array", JS_TYPED_ARRAY_UINT8),
+    HZ_TYPED_ARRAY_ENTRY("Int16Array", JS_TYPED_ARRAY_INT16),
+    HZ_TYPED_ARRAY_ENTRY("Uint16Array", JS_TYPED_ARRAY_UINT16),
+    HZ_TYPED_ARRAY_ENTRY("Int32Array", JS_TYPED_ARRAY_INT32),
+    HZ_TYPED_ARRAY_ENTRY("Uint32Array", JS_TYPED_ARRAY_UINT32),
+    HZ_TYPED_ARRAY_ENTRY("BigInt64Array", JS_TYPED_ARRAY_BIG_INT64),
+    HZ_TYPED_ARRAY_ENTRY("BigUint64Array", JS_TYPED_ARRAY_BIG_UINT64),
+    HZ_TYPED_ARRAY_ENTRY("Float16Array", JS_TYPED_ARRAY_FLOAT16),
+    HZ_TYPED_ARRAY_ENTRY("Float32Array", JS_TYPED_ARRAY_FLOAT32),
+    HZ_TYPED_ARRAY_ENTRY("Float64Array", JS_TYPED_ARRAY_FLOAT64),
+};
+#undef HZ_TYPED_ARRAY_ENTRY
+
+/* hz patch: makes %TypedArray% and the twelve typed-array constructors
+   (each with its prototype, in class_proto, and its constructor, in
+   hz_typed_array_ctor), as JS_AddIntrinsicTypedArrays did, if this context
+   has not yet. They were 6% of making an hz agent, and most agents never
+   use one. Made by the first read of a global constructor
+   (js_hz_typed_array_entries), by the first typed array QuickJS makes
+   itself (js_hz_ensure_class_proto: a clone, JS_NewTypedArray), and by
+   hz's prelude (JS_HzTypedArray). After a failure (out of memory) a later
+   call makes what is missing. */
+static int js_hz_make_typed_arrays(JSContext *ctx)
+{
+    JSValue obj, proto;
+    int i, ret;
+
+    if (ctx->hz_typed_arrays_made)
+        return 0;
+    if (JS_IsNull(ctx->hz_typed_array_base)) {
+        obj = JS_NewCConstructor(ctx, -1, "TypedArray",
+                                 js_typed_array_base_constructor, 0, JS_CFUNC_constructor_or_func, 0,
+                                 JS_UNDEFINED,
+                                 js_typed_array_base_funcs, countof(js_typed_array_base_funcs),
+                                 js_typed_array_base_proto_funcs, countof(js_typed_array_base_proto_funcs),
+                                 JS_NEW_CTOR_NO_GLOBAL);
+        if (JS_IsException(obj))
+            return -1;
+        /* TypedArray.prototype.toString must be the same object as Array.prototype.toString */
+        proto = JS_GetProperty(ctx, obj, JS_ATOM_prototype);
+        if (JS_IsException(proto)) {
+            JS_FreeValue(ctx, obj);
+            return -1;
+        }
+        ret = JS_DefinePropertyValue(ctx, proto, JS_ATOM_toString,
+                                     JS_GetProperty(ctx, ctx->class_proto[JS_CLASS_ARRAY], JS_ATOM_toString),
+                                     JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+        JS_FreeValue(ctx, proto);
+        if (ret < 0) {
+            JS_FreeValue(ctx, obj);
+            return -1;
+        }
+        ctx->hz_typed_array_base = obj;
+    }
+
+    /* Used to squelch a -Wcast-function-type warning. */
+    JSCFunctionType ft = { .generic_magic = js_typed_array_constructor };
+    for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) {
+        const JSCFunctionListEntry *bpe;
+        int class_id = JS_CLASS_UINT8C_ARRAY + i;
+
+        if (!JS_IsNull(ctx->hz_typed_array_ctor[i]))
+            continue;
+        bpe = js_typed_array_funcs + typed_array_size_log2(class_id);
+        obj = JS_NewCConstructor(ctx, class_id, js_hz_typed_array_entries[i].name,
+                                 ft.generic, 3, JS_CFUNC_constructor_magic, class_id,
+                                 ctx->hz_typed_array_base,
+                                 bpe, 1,
+                                 bpe, 1,
+                                 JS_NEW_CTOR_NO_GLOBAL);
+        if (JS_IsException(obj))
+            return -1;
+        ctx->hz_typed_array_ctor[i] = obj;
+    }
+
+    /* Uint8Array base64/hex methods */
+    if (js_uint8array_funcs_init(ctx))
+        return -1;
+    ctx->hz_typed_arrays_made = true;
+    return 0;
+}
+
+/* hz patch: this context's typed-array constructor of `type` (a
+   JSTypedArrayEnum), made now if it has not been (an exception if it cannot
+   be made). */
+JSValue JS_HzTypedArray(JSContext *ctx, int type)
+{
+    if (type < 0 || type >= JS_TYPED_ARRAY_COUNT)
+        return JS_ThrowRangeError(ctx, "invalid typed array type");
+    if (js_hz_make_typed_arrays(ctx))
+        return JS_EXCEPTION;
+    return js_dup(ctx->hz_typed_array_ctor[type]);
+}
+
 int JS_AddIntrinsicTypedArrays(JSContext *ctx)
 {
-    JSValue typed_array_base_func, typed_array_base_proto, obj;
-    int i, ret;
+    JSValue obj;
+    int i;
 
     obj = JS_NewCConstructor(ctx, JS_CLASS_ARRAY_BUFFER, "ArrayBuffer",
                              js_array_buffer_constructor, 1, JS_CFUNC_constructor, 0,
@@ -63321,58 +63483,17 @@ int JS_AddIntrinsicTypedArrays(JSContext *ctx)
         return -1;
     JS_FreeValue(ctx, obj);
 
-    typed_array_base_func =
-        JS_NewCConstructor(ctx, -1, "TypedArray",
-                           js_typed_array_base_constructor, 0, JS_CFUNC_constructor_or_func, 0,
-                           JS_UNDEFINED,
-                           js_typed_array_base_funcs, countof(js_typed_array_base_funcs),
-                           js_typed_array_base_proto_funcs, countof(js_typed_array_base_proto_funcs),
-                           JS_NEW_CTOR_NO_GLOBAL);
-    if (JS_IsException(typed_array_base_func))
-        return -1;
-
-    /* TypedArray.prototype.toString must be the same object as Array.prototype.toString */
-    obj = JS_GetProperty(ctx, ctx->class_proto[JS_CLASS_ARRAY], JS_ATOM_toString);
-    if (JS_IsException(obj))
-        goto fail;
-    /* XXX: should use alias method in JSCFunctionListEntry */ //@@@
-    typed_array_base_proto = JS_GetProperty(ctx, typed_array_base_func, JS_ATOM_prototype);
-    if (JS_IsException(typed_array_base_proto))
-        goto fail;
-    ret = JS_DefinePropertyValue(ctx, typed_array_base_proto, JS_ATOM_toString, obj,
-                                 JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
-    JS_FreeValue(ctx, typed_array_base_proto);
-    if (ret < 0)
-        goto fail;
-
-    /* Used to squelch a -Wcast-function-type warning. */
-    JSCFunctionType ft = { .generic_magic = js_typed_array_constructor };
-    for(i = JS_CLASS_UINT8C_ARRAY; i < JS_CLASS_UINT8C_ARRAY + JS_TYPED_ARRAY_COUNT; i++) {
-        char buf[ATOM_GET_STR_BUF_SIZE];
-        const char *name;
-        const JSCFunctionListEntry *bpe;
-
-        name = JS_AtomGetStr(ctx, buf, sizeof(buf),
-                             JS_ATOM_Uint8ClampedArray + i - JS_CLASS_UINT8C_ARRAY);
-        bpe = js_typed_array_funcs + typed_array_size_log2(i);
-        obj = JS_NewCConstructor(ctx, i, name,
-                                 ft.generic, 3, JS_CFUNC_constructor_magic, i,
-                                 typed_array_base_func,
-                                 bpe, 1,
-                                 bpe, 1,
-                                 0);
-        if (JS_IsException(obj)) {
-        fail:
-            JS_FreeValue(ctx, typed_array_base_func);
+    /* hz patch: %TypedArray% and the typed-array constructors are made on
+       first use (js_hz_make_typed_arrays); their globals, in the same
+       order and with the same flags, make them on first read. */
+    for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) {
+        const JSCFunctionListEntry *e = &js_hz_typed_array_entries[i];
+        if (JS_DefineAutoInitProperty(ctx, ctx->global_obj,
+                                      JS_ATOM_Uint8ClampedArray + i,
+                                      JS_AUTOINIT_ID_PROP, (void *)e,
+                                      e->prop_flags) < 0)
             return -1;
-        }
-        JS_FreeValue(ctx, obj);
     }
-    JS_FreeValue(ctx, typed_array_base_func);
-
-    /* Uint8Array base64/hex methods */
-    if (js_uint8array_funcs_init(ctx))
-        return -1;
 
     /* DataView */
     obj = JS_NewCConstructor(ctx, JS_CLASS_DATAVIEW, "DataView",
@@ -65273,9 +65394,7 @@ static int js_uint8array_funcs_init(JSContext *ctx)
 {
     JSValue ctor, proto;
 
-    ctor = JS_GetProperty(ctx, ctx->global_obj, JS_ATOM_Uint8Array);
-    if (JS_IsException(ctor))
-        return -1;
+    ctor = js_dup(ctx->hz_typed_array_ctor[JS_TYPED_ARRAY_UINT8]); /* hz patch */
     proto = JS_GetProperty(ctx, ctor, JS_ATOM_prototype);
     if (JS_IsException(proto)) {
         JS_FreeValue(ctx, ctor);

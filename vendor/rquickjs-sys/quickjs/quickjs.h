@@ -1340,6 +1340,9 @@ JS_EXTERN int JS_HzOwnKeys(JSContext *ctx, JSValueConst obj, JSAtom *atoms, int 
 JS_EXTERN JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter);
 /* hz patch: the context's DOMException constructor, made on first use */
 JS_EXTERN JSValue JS_HzDOMException(JSContext *ctx);
+/* hz patch: the context's typed-array constructor of a JSTypedArrayEnum,
+   made on first use */
+JS_EXTERN JSValue JS_HzTypedArray(JSContext *ctx, int type);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
                                    const char *name,
                                    int length, JSCFunctionEnum cproto, int magic);
