@@ -41255,11 +41255,45 @@ static int JS_InstantiateFunctionListItem(JSContext *ctx, JSValueConst obj,
     return 0;
 }
 
+/* hz patch: readies `obj` for `len` more properties at once. Function
+   lists fill builtin objects (prototypes, constructors, namespaces such as
+   Math), each the only object of its structure, so sharing its shape
+   through the runtime's shape table never pays: the object gets a shape of
+   its own, unhashed, with room for all of them. Each property added then
+   skips the search for a shared shape and the shape table's unlinking and
+   relinking, and the shape grows once instead of in steps. A short list
+   (as the typed-array constructors' one entry) leaves the shape as it is,
+   as do failures (the adds then proceed as before). */
+static void js_hz_ready_for_list(JSContext *ctx, JSValueConst obj, int len)
+{
+    JSObject *p;
+    JSShape *sh;
+
+    if (len < 4 || JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT)
+        return;
+    p = JS_VALUE_GET_OBJ(obj);
+    sh = p->shape;
+    if (JS_REF_COUNT(sh) != 1) {
+        /* shared: a copy of its own, unhashed */
+        sh = js_clone_shape(ctx, sh);
+        if (!sh)
+            return;
+        js_free_shape(ctx->rt, p->shape);
+        p->shape = sh;
+    } else if (sh->is_hashed) {
+        js_shape_hash_unlink(ctx->rt, sh);
+        sh->is_hashed = false;
+    }
+    if (sh->prop_count + len > sh->prop_size)
+        resize_properties(ctx, &p->shape, p, sh->prop_count + len);
+}
+
 int JS_SetPropertyFunctionList(JSContext *ctx, JSValueConst obj,
                                 const JSCFunctionListEntry *tab, int len)
 {
     int i, ret;
 
+    js_hz_ready_for_list(ctx, obj, len); /* hz patch */
     for (i = 0; i < len; i++) {
         const JSCFunctionListEntry *e = &tab[i];
         JSAtom atom = find_atom(ctx, e->name);
