@@ -759,21 +759,22 @@ impl RuntimeInner {
     }
 
     /// Does one piece of work for worker `idx`, if there is any: a ready
-    /// agent's turns first; with none, it frees an ended agent's engine
-    /// instance, else makes a warm agent. False if there was nothing.
+    /// agent's turns first; with none, it makes a warm agent (a spawn may
+    /// be waiting for it), else frees an ended agent's engine instance
+    /// (nobody waits for that). False if there was nothing.
     fn step(&self, idx: usize) -> bool {
         if let Some(a) = self.find_work(idx) {
+            self.run_agent(a);
+            return true;
+        }
+        let warm = self.warm_jobs.pop_front();
+        if let Some(a) = warm {
             self.run_agent(a);
             return true;
         }
         let grave = self.graves.pop_back();
         if let Some(body) = grave {
             drop(body);
-            return true;
-        }
-        let warm = self.warm_jobs.pop_front();
-        if let Some(a) = warm {
-            self.run_agent(a);
             return true;
         }
         false
