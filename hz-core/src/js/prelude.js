@@ -103,7 +103,8 @@
   // js/atomics.js, js/console.js), safe from user code replacing them: what
   // a unit receives as `primordials`, by name (a unit test checks that each
   // unit takes only names given here). Values (constructors and objects)
-  // are captured now, on every engine.
+  // are captured now, on every engine, but for the typed-array
+  // constructors of an engine that makes them on first use (below).
   const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
   // DataView and the typed-array constructors, by name (those the engine
   // has), each from `get`. Read now, except from an engine that makes them

@@ -63422,7 +63422,7 @@ static const JSCFunctionListEntry js_hz_typed_array_entries[JS_TYPED_ARRAY_COUNT
    call makes what is missing. */
 static int js_hz_make_typed_arrays(JSContext *ctx)
 {
-    JSValue obj, proto;
+    JSValue obj, proto, to_string;
     int i, ret;
 
     if (ctx->hz_typed_arrays_made)
@@ -63437,13 +63437,18 @@ static int js_hz_make_typed_arrays(JSContext *ctx)
         if (JS_IsException(obj))
             return -1;
         /* TypedArray.prototype.toString must be the same object as Array.prototype.toString */
-        proto = JS_GetProperty(ctx, obj, JS_ATOM_prototype);
-        if (JS_IsException(proto)) {
+        to_string = JS_GetProperty(ctx, ctx->class_proto[JS_CLASS_ARRAY], JS_ATOM_toString);
+        if (JS_IsException(to_string)) {
             JS_FreeValue(ctx, obj);
             return -1;
         }
-        ret = JS_DefinePropertyValue(ctx, proto, JS_ATOM_toString,
-                                     JS_GetProperty(ctx, ctx->class_proto[JS_CLASS_ARRAY], JS_ATOM_toString),
+        proto = JS_GetProperty(ctx, obj, JS_ATOM_prototype);
+        if (JS_IsException(proto)) {
+            JS_FreeValue(ctx, to_string);
+            JS_FreeValue(ctx, obj);
+            return -1;
+        }
+        ret = JS_DefinePropertyValue(ctx, proto, JS_ATOM_toString, to_string,
                                      JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
         JS_FreeValue(ctx, proto);
         if (ret < 0) {
