@@ -14,7 +14,7 @@ use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value, qjs};
 
 use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
-use crate::patches::{JS_HzBuiltin, JS_HzDOMException, JS_HzTypedArray};
+use crate::patches::{JS_HzBuiltin, JS_HzDOMException, JS_HzDate, JS_HzTypedArray};
 
 /// A channel as a JS object: the native class whose prototype the prelude
 /// fills with `send`, `recv`... The clone code recognises it as a host value.
@@ -792,8 +792,8 @@ pub(crate) fn install<'js>(
             },
         )?,
     )?;
-    // QuickJS makes DOMException and the typed-array constructors on first
-    // use; the prelude asks for them when it first needs them (a
+    // QuickJS makes DOMException, Date and the typed-array constructors on
+    // first use; the prelude asks for them when it first needs them (a
     // DataCloneError, a unit's primordials). Undefined for other names.
     ops.set(
         "intrinsic",
@@ -803,6 +803,9 @@ pub(crate) fn install<'js>(
                 // SAFETY: the context is live; it returns a new value of
                 // this context or the exception marker.
                 unsafe { JS_HzDOMException(raw) }
+            } else if name == "Date" {
+                // SAFETY: as above.
+                unsafe { JS_HzDate(raw) }
             } else if let Some(kind) = TYPED_ARRAYS.iter().position(|n| *n == name) {
                 // SAFETY: as above; `kind` is a JSTypedArrayEnum.
                 unsafe { JS_HzTypedArray(raw, kind as i32) }

@@ -59,4 +59,8 @@ unsafe extern "C" {
     /// `JSTypedArrayEnum`; a new reference), made now with the others if
     /// they have not been: QuickJS makes them on first use (patch 19).
     pub(crate) fn JS_HzTypedArray(ctx: *mut qjs::JSContext, kind: i32) -> qjs::JSValue;
+
+    /// The context's Date constructor (a new reference), made now if it has
+    /// not been: QuickJS makes it on first use (patch 21).
+    pub(crate) fn JS_HzDate(ctx: *mut qjs::JSContext) -> qjs::JSValue;
 }

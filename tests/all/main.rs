@@ -192,6 +192,10 @@ macro_rules! backend_suite {
                 suite::typed_arrays_are_there_when_first_needed(E)
             }
             #[test]
+            fn date_is_there_when_first_needed() {
+                suite::date_is_there_when_first_needed(E)
+            }
+            #[test]
             fn clone_errors_have_no_side_effects() {
                 suite::clone_errors_have_no_side_effects(E)
             }

@@ -1175,6 +1175,38 @@ pub(crate) fn typed_arrays_are_there_when_first_needed(e: &str) {
     );
 }
 
+/// Date is a global (writable, configurable, not enumerable) with its
+/// statics and methods. QuickJS makes it on first use (QuickJS patch 21):
+/// an agent whose first date comes from a message, after it replaced the
+/// global, gets a real Date, and console.log formats it as one.
+pub(crate) fn date_is_there_when_first_needed(e: &str) {
+    let out = json(
+        e,
+        r#"(async () => {
+            const c = hz.channel(1);
+            const h = hz.spawn(async (c) => {
+                globalThis.Date = 'replaced';
+                const { value: d } = await c.recv();
+                const real = d.constructor;
+                const desc = Object.getOwnPropertyDescriptor(globalThis, 'Date');
+                delete globalThis.Date;
+                const gone = typeof Date;
+                return [Object.prototype.toString.call(d), d.getTime(), d.toISOString(), real.name, real.length,
+                    real.prototype.constructor === real, typeof real.now(), real.UTC(2020, 0, 1),
+                    new real(5).getTime(), typeof real.prototype[Symbol.toPrimitive], desc.value, desc.writable,
+                    desc.enumerable, desc.configurable, gone, structuredClone(d).getTime()];
+            }, c);
+            await c.send(new Date(86400000));
+            const d = Object.getOwnPropertyDescriptor(globalThis, 'Date');
+            return [...await h.join(), typeof d.value, d.writable, d.enumerable, d.configurable];
+        })()"#,
+    );
+    assert_eq!(
+        out,
+        r#"["[object Date]",86400000,"1970-01-02T00:00:00.000Z","Date",7,true,"number",1577836800000,5,"function","replaced",true,false,true,"undefined",86400000,"function",true,false,true]"#
+    );
+}
+
 pub(crate) fn clone_errors_have_no_side_effects(e: &str) {
     let out = json(
         e,

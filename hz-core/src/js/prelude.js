@@ -39,7 +39,7 @@
 //   sabGrow(sab, seen, n) -> bool      SAB's length per object (see below)
 //   newRealm() -> global             optional: a new realm's global object
 //   intrinsic(name) -> ctor          optional, for an engine that makes some constructors on
-//                                    first use: its own DOMException or typed-array
+//                                    first use: its own DOMException, Date or typed-array
 //                                    constructor of that name (asked when first needed)
 //   gc()                             runs the agent's garbage collector
 //   threadId() -> n                  index of the worker thread running this turn
@@ -103,7 +103,7 @@
   // js/atomics.js, js/console.js), safe from user code replacing them: what
   // a unit receives as `primordials`, by name (a unit test checks that each
   // unit takes only names given here). Values (constructors and objects)
-  // are captured now, on every engine, but for the typed-array
+  // are captured now, on every engine, but for Date and the typed-array
   // constructors of an engine that makes them on first use (below).
   const getter = (o, k) => Object.getOwnPropertyDescriptor(o, k)?.get;
   // DataView and the typed-array constructors, by name (those the engine
@@ -123,10 +123,11 @@
     return ctors;
   };
   const viewCtorsNow = ops.intrinsic === undefined ? viewCtorsFrom((n) => global[n]) : undefined;
+  const DateNow = ops.intrinsic === undefined ? Date : undefined;
   const engineAtomics = global.Atomics;
   const sabByteLength = getter(SharedArrayBuffer.prototype, 'byteLength');
   const primordialValues = {
-    __proto__: null, SetCtor: global.Set, DateCtor: Date, BigIntCtor: BigInt, ArrayBufferCtor: ArrayBuffer, sabByteLength,
+    __proto__: null, SetCtor: global.Set, BigIntCtor: BigInt, ArrayBufferCtor: ArrayBuffer, sabByteLength,
     RegExpCtor: RegExp, ObjectCtor: Object, MapCtor: Map, engineAtomics,
   };
   // Builtin methods (m) and getters (g), each by name from its holder and
@@ -207,6 +208,7 @@
       for (const k in primordialValues) p[k] = primordialValues[k];
       p.viewCtors = viewCtorsNow ?? viewCtorsFrom(ops.intrinsic);
       p.Uint8ArrayCtor = p.viewCtors.Uint8Array;
+      p.DateCtor = DateNow ?? ops.intrinsic('Date');
       p.reFlagGetters = [p.reHasIndices, p.reGlobal, p.reIgnoreCase, p.reMultiline, p.reDotAll, p.reUnicode,
         p.reUnicodeSets, p.reSticky];
       p.wrapperValueOf = [p.booleanValueOf, p.numberValueOf, p.stringValueOf, p.bigintValueOf];

@@ -610,6 +610,7 @@ struct JSContext {
     JSValue hz_typed_array_ctor[JS_TYPED_ARRAY_COUNT];
     JSValue hz_typed_array_base;
     bool hz_typed_arrays_made;
+    JSValue hz_date_ctor; /* hz patch: Date, made on first use */
     JSValue regexp_ctor;
     JSValue promise_ctor;
     JSValue native_error_proto[JS_NATIVE_ERROR_COUNT];
@@ -1594,6 +1595,8 @@ static int js_hz_make_dom_exception(JSContext *ctx); /* hz patch */
 /* hz patch: likewise for a global typed-array constructor, made on first
    read (js_hz_typed_array_entries; magic: its JSTypedArrayEnum) */
 #define JS_DEF_HZ_TYPED_ARRAY 101
+/* hz patch: likewise for the global Date (js_hz_date_entry) */
+#define JS_DEF_HZ_DATE 102
 static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
                                  JSValue *pgetter, JSValue *psetter); /* hz patch */
 static JSValue JS_NewObjectProtoList(JSContext *ctx, JSValueConst proto,
@@ -2920,6 +2923,7 @@ JSContext *JS_NewContextRaw(JSRuntime *rt)
     for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) /* hz patch */
         ctx->hz_typed_array_ctor[i] = JS_NULL;
     ctx->hz_typed_array_base = JS_NULL; /* hz patch */
+    ctx->hz_date_ctor = JS_NULL; /* hz patch */
     ctx->iterator_ctor = JS_NULL;
     ctx->iterator_ctor_getset = JS_NULL;
     ctx->regexp_ctor = JS_NULL;
@@ -2990,16 +2994,19 @@ static inline void set_value(JSContext *ctx, JSValue *pval, JSValue new_val)
 }
 
 static int js_hz_make_typed_arrays(JSContext *ctx);
+static int js_hz_make_date(JSContext *ctx);
 
-/* hz patch: makes the typed-array constructors and prototypes first if
-   `class_id` is a typed array's and they are not made yet (they are made
-   on first use: js_hz_make_typed_arrays). */
+/* hz patch: makes the class's constructor and prototype first if they are
+   made on first use and not made yet: the typed arrays'
+   (js_hz_make_typed_arrays) and Date's (js_hz_make_date). */
 static inline int js_hz_ensure_class_proto(JSContext *ctx, JSClassID class_id)
 {
     if (unlikely(class_id >= JS_CLASS_UINT8C_ARRAY &&
                  class_id <= JS_CLASS_FLOAT64_ARRAY &&
                  !ctx->hz_typed_arrays_made))
         return js_hz_make_typed_arrays(ctx);
+    if (unlikely(class_id == JS_CLASS_DATE && JS_IsNull(ctx->hz_date_ctor)))
+        return js_hz_make_date(ctx);
     return 0;
 }
 
@@ -3086,6 +3093,7 @@ static void JS_MarkContext(JSRuntime *rt, JSContext *ctx,
     for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) /* hz patch */
         JS_MarkValue(rt, ctx->hz_typed_array_ctor[i], mark_func);
     JS_MarkValue(rt, ctx->hz_typed_array_base, mark_func); /* hz patch */
+    JS_MarkValue(rt, ctx->hz_date_ctor, mark_func); /* hz patch */
     JS_MarkValue(rt, ctx->regexp_ctor, mark_func);
     JS_MarkValue(rt, ctx->function_ctor, mark_func);
     JS_MarkValue(rt, ctx->function_proto, mark_func);
@@ -3181,6 +3189,7 @@ void JS_FreeContext(JSContext *ctx)
     for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) /* hz patch */
         JS_FreeValue(ctx, ctx->hz_typed_array_ctor[i]);
     JS_FreeValue(ctx, ctx->hz_typed_array_base); /* hz patch */
+    JS_FreeValue(ctx, ctx->hz_date_ctor); /* hz patch */
     JS_FreeValue(ctx, ctx->regexp_ctor);
     JS_FreeValue(ctx, ctx->function_ctor);
     JS_FreeValue(ctx, ctx->function_proto);
@@ -40738,6 +40747,8 @@ static JSValue JS_ReadDate(BCReaderState *s)
         JS_ThrowTypeError(ctx, "Number tag expected for date");
         goto fail;
     }
+    if (js_hz_ensure_class_proto(ctx, JS_CLASS_DATE)) /* hz patch */
+        goto fail;
     obj = JS_NewObjectProtoClass(ctx, ctx->class_proto[JS_CLASS_DATE],
                                  JS_CLASS_DATE);
     if (JS_IsException(obj))
@@ -41137,6 +41148,8 @@ static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
         return JS_HzDOMException(ctx);
     case JS_DEF_HZ_TYPED_ARRAY: /* hz patch */
         return JS_HzTypedArray(ctx, e->magic);
+    case JS_DEF_HZ_DATE: /* hz patch */
+        return JS_HzDate(ctx);
     case JS_DEF_CFUNC:
         val = JS_NewCFunction2(ctx, e->u.func.cfunc.generic,
                                e->name, e->u.func.length, e->u.func.cproto, e->magic);
@@ -58925,19 +58938,57 @@ bool JS_IsDate(JSValueConst v)
     return JS_VALUE_GET_OBJ(v)->class_id == JS_CLASS_DATE;
 }
 
-int JS_AddIntrinsicDate(JSContext *ctx)
+/* hz patch: makes Date (its prototype, in class_proto, and its
+   constructor, in hz_date_ctor), as JS_AddIntrinsicDate did, if this
+   context has not yet. Its ~50 methods were about 1.5% of making an hz
+   agent, and most agents never use a date. Made by the first read of the
+   global (js_hz_date_entry), by the first date QuickJS makes itself
+   (js_hz_ensure_class_proto: JS_NewDate, a clone), and by hz's prelude
+   (JS_HzDate), so that a program that replaced the global still gets the
+   real one. */
+static int js_hz_make_date(JSContext *ctx)
 {
     JSValue obj;
 
+    if (!JS_IsNull(ctx->hz_date_ctor))
+        return 0;
     obj = JS_NewCConstructor(ctx, JS_CLASS_DATE, "Date",
                              js_date_constructor, 7, JS_CFUNC_constructor_or_func, 0,
                              JS_UNDEFINED,
                              js_date_funcs, countof(js_date_funcs),
                              js_date_proto_funcs, countof(js_date_proto_funcs),
-                             0);
+                             JS_NEW_CTOR_NO_GLOBAL);
     if (JS_IsException(obj))
         return -1;
-    JS_FreeValue(ctx, obj);
+    ctx->hz_date_ctor = obj;
+    return 0;
+}
+
+/* hz patch: this context's Date constructor, made now if it has not been
+   (an exception if it cannot be made). */
+JSValue JS_HzDate(JSContext *ctx)
+{
+    if (js_hz_make_date(ctx))
+        return JS_EXCEPTION;
+    return js_dup(ctx->hz_date_ctor);
+}
+
+/* hz patch: the global Date of JS_AddIntrinsicDate, made on first read
+   (JS_InstantiateFunctionListItem2). */
+static const JSCFunctionListEntry js_hz_date_entry = {
+    .name = "Date",
+    .prop_flags = JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE,
+    .def_type = JS_DEF_HZ_DATE,
+};
+
+int JS_AddIntrinsicDate(JSContext *ctx)
+{
+    /* hz patch: Date made on first use (js_hz_make_date) */
+    if (JS_DefineAutoInitProperty(ctx, ctx->global_obj, JS_ATOM_Date,
+                                  JS_AUTOINIT_ID_PROP,
+                                  (void *)&js_hz_date_entry,
+                                  js_hz_date_entry.prop_flags) < 0)
+        return -1;
     return 0;
 }
 

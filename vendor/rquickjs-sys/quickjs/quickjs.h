@@ -1343,6 +1343,8 @@ JS_EXTERN JSValue JS_HzDOMException(JSContext *ctx);
 /* hz patch: the context's typed-array constructor of a JSTypedArrayEnum,
    made on first use */
 JS_EXTERN JSValue JS_HzTypedArray(JSContext *ctx, int type);
+/* hz patch: the context's Date constructor, made on first use */
+JS_EXTERN JSValue JS_HzDate(JSContext *ctx);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
                                    const char *name,
                                    int length, JSCFunctionEnum cproto, int magic);
