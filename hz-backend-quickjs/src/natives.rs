@@ -14,7 +14,7 @@ use rquickjs::function::{Opt, Rest};
 use rquickjs::{Array, Class, Ctx, Exception, Function, JsLifetime, Object, Value, qjs};
 
 use crate::clone::{CloneErr, Helpers, from_payload, to_payload};
-use crate::patches::{JS_HzBuiltin, JS_HzDOMException, JS_HzDate, JS_HzTypedArray};
+use crate::patches::{JS_HzBuiltin, JS_HzIntrinsic};
 
 /// A channel as a JS object: the native class whose prototype the prelude
 /// fills with `send`, `recv`... The clone code recognises it as a host value.
@@ -283,22 +283,6 @@ unsafe fn made_value<'js>(ctx: &Ctx<'js>, made: qjs::JSValue) -> rquickjs::Resul
     // SAFETY: a new value of this context, whose reference the caller gave.
     Ok(unsafe { Value::from_raw(ctx.clone(), made) })
 }
-
-/// The typed-array constructors' names, in `JSTypedArrayEnum`'s order.
-const TYPED_ARRAYS: [&str; 12] = [
-    "Uint8ClampedArray",
-    "Int8Array",
-    "Uint8Array",
-    "Int16Array",
-    "Uint16Array",
-    "Int32Array",
-    "Uint32Array",
-    "BigInt64Array",
-    "BigUint64Array",
-    "Float16Array",
-    "Float32Array",
-    "Float64Array",
-];
 
 /// `JS_WRITE_OBJ_HZ_STRIP_NAMES` (vendor/rquickjs-sys, an hz patch): the
 /// bytecode keeps no names of local and closure variables, each an atom
@@ -798,20 +782,14 @@ pub(crate) fn install<'js>(
     ops.set(
         "intrinsic",
         Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String| -> rquickjs::Result<Value<'js>> {
-            let raw = ctx.as_raw().as_ptr();
-            let made = if name == "DOMException" {
-                // SAFETY: the context is live; it returns a new value of
-                // this context or the exception marker.
-                unsafe { JS_HzDOMException(raw) }
-            } else if name == "Date" {
-                // SAFETY: as above.
-                unsafe { JS_HzDate(raw) }
-            } else if let Some(kind) = TYPED_ARRAYS.iter().position(|n| *n == name) {
-                // SAFETY: as above; `kind` is a JSTypedArrayEnum.
-                unsafe { JS_HzTypedArray(raw, kind as i32) }
-            } else {
+            let Ok(name) = CString::new(name) else {
                 return Ok(Value::new_undefined(ctx));
             };
+            // SAFETY: the context is live; `name` is a NUL-terminated string
+            // that outlives the call, which keeps nothing. It returns a new
+            // value of this context (undefined for other names) or the
+            // exception marker.
+            let made = unsafe { JS_HzIntrinsic(ctx.as_raw().as_ptr(), name.as_ptr()) };
             // SAFETY: `made` is a new reference of this context or the
             // exception marker.
             unsafe { made_value(&ctx, made) }

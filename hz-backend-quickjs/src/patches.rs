@@ -51,16 +51,9 @@ unsafe extern "C" {
     /// number; -1 (none written) to use JS_GetOwnPropertyNames instead.
     pub(crate) fn JS_HzOwnKeys(ctx: *mut qjs::JSContext, obj: qjs::JSValue, atoms: *mut qjs::JSAtom, cap: i32) -> i32;
 
-    /// The context's DOMException constructor (a new reference), made now if
-    /// it has not been: QuickJS makes it on first use (patch 17).
-    pub(crate) fn JS_HzDOMException(ctx: *mut qjs::JSContext) -> qjs::JSValue;
-
-    /// The context's typed-array constructor of `kind` (a
-    /// `JSTypedArrayEnum`; a new reference), made now with the others if
-    /// they have not been: QuickJS makes them on first use (patch 19).
-    pub(crate) fn JS_HzTypedArray(ctx: *mut qjs::JSContext, kind: i32) -> qjs::JSValue;
-
-    /// The context's Date constructor (a new reference), made now if it has
-    /// not been: QuickJS makes it on first use (patch 21).
-    pub(crate) fn JS_HzDate(ctx: *mut qjs::JSContext) -> qjs::JSValue;
+    /// The context's own constructor `name` (a new reference), of those
+    /// QuickJS makes on first use (DOMException, Date and the typed arrays:
+    /// patches 17, 19 and 21), made now if it has not been; undefined for
+    /// any other name.
+    pub(crate) fn JS_HzIntrinsic(ctx: *mut qjs::JSContext, name: *const std::ffi::c_char) -> qjs::JSValue;
 }

@@ -1597,6 +1597,11 @@ static int js_hz_make_dom_exception(JSContext *ctx); /* hz patch */
 #define JS_DEF_HZ_TYPED_ARRAY 101
 /* hz patch: likewise for the global Date (js_hz_date_entry) */
 #define JS_DEF_HZ_DATE 102
+/* hz patch: each constructor made on first use, made now if it has not
+   been (see JS_HzIntrinsic) */
+static JSValue js_hz_dom_exception(JSContext *ctx);
+static JSValue js_hz_typed_array(JSContext *ctx, int type);
+static JSValue js_hz_date(JSContext *ctx);
 static int js_make_list_accessor(JSContext *ctx, const JSCFunctionListEntry *e,
                                  JSValue *pgetter, JSValue *psetter); /* hz patch */
 static JSValue JS_NewObjectProtoList(JSContext *ctx, JSValueConst proto,
@@ -41145,11 +41150,11 @@ static JSValue JS_InstantiateFunctionListItem2(JSContext *ctx, JSObject *p,
 
     switch(e->def_type) {
     case JS_DEF_HZ_DOM_EXCEPTION: /* hz patch */
-        return JS_HzDOMException(ctx);
+        return js_hz_dom_exception(ctx);
     case JS_DEF_HZ_TYPED_ARRAY: /* hz patch */
-        return JS_HzTypedArray(ctx, e->magic);
+        return js_hz_typed_array(ctx, e->magic);
     case JS_DEF_HZ_DATE: /* hz patch */
-        return JS_HzDate(ctx);
+        return js_hz_date(ctx);
     case JS_DEF_CFUNC:
         val = JS_NewCFunction2(ctx, e->u.func.cfunc.generic,
                                e->name, e->u.func.length, e->u.func.cproto, e->magic);
@@ -58944,7 +58949,7 @@ bool JS_IsDate(JSValueConst v)
    agent, and most agents never use a date. Made by the first read of the
    global (js_hz_date_entry), by the first date QuickJS makes itself
    (js_hz_ensure_class_proto: JS_NewDate, a clone), and by hz's prelude
-   (JS_HzDate), so that a program that replaced the global still gets the
+   (JS_HzIntrinsic), so that a program that replaced the global still gets the
    real one. */
 static int js_hz_make_date(JSContext *ctx)
 {
@@ -58966,7 +58971,7 @@ static int js_hz_make_date(JSContext *ctx)
 
 /* hz patch: this context's Date constructor, made now if it has not been
    (an exception if it cannot be made). */
-JSValue JS_HzDate(JSContext *ctx)
+static JSValue js_hz_date(JSContext *ctx)
 {
     if (js_hz_make_date(ctx))
         return JS_EXCEPTION;
@@ -63469,7 +63474,7 @@ static const JSCFunctionListEntry js_hz_typed_array_entries[JS_TYPED_ARRAY_COUNT
    use one. Made by the first read of a global constructor
    (js_hz_typed_array_entries), by the first typed array QuickJS makes
    itself (js_hz_ensure_class_proto: a clone, JS_NewTypedArray), and by
-   hz's prelude (JS_HzTypedArray). After a failure (out of memory) a later
+   hz's prelude (JS_HzIntrinsic). After a failure (out of memory) a later
    call makes what is missing. */
 static int js_hz_make_typed_arrays(JSContext *ctx)
 {
@@ -63539,7 +63544,7 @@ static int js_hz_make_typed_arrays(JSContext *ctx)
 /* hz patch: this context's typed-array constructor of `type` (a
    JSTypedArrayEnum), made now if it has not been (an exception if it cannot
    be made). */
-JSValue JS_HzTypedArray(JSContext *ctx, int type)
+static JSValue js_hz_typed_array(JSContext *ctx, int type)
 {
     if (type < 0 || type >= JS_TYPED_ARRAY_COUNT)
         return JS_ThrowRangeError(ctx, "invalid typed array type");
@@ -64451,7 +64456,7 @@ JSValue JS_PRINTF_FORMAT_ATTR(3, 4) JS_ThrowDOMException(JSContext *ctx, const c
    JS_AddIntrinsicAToB gets a global DOMException made on first read (see
    js_hz_dom_exception_entry): most programs never touch it, and its 50
    constants were about 3% of making an hz agent. QuickJS's own throwers
-   make it first (JS_ThrowDOMException), as does hz (JS_HzDOMException). */
+   make it first (JS_ThrowDOMException), as does hz (JS_HzIntrinsic). */
 static int js_hz_make_dom_exception(JSContext *ctx)
 {
     int i;
@@ -64488,7 +64493,7 @@ static int js_hz_make_dom_exception(JSContext *ctx)
 
 /* hz patch: this context's DOMException constructor, made now if it has
    not been (an exception if it cannot be made). */
-JSValue JS_HzDOMException(JSContext *ctx)
+static JSValue js_hz_dom_exception(JSContext *ctx)
 {
     if (js_hz_make_dom_exception(ctx))
         return JS_EXCEPTION;
@@ -64519,6 +64524,25 @@ int JS_AddIntrinsicDOMException(JSContext *ctx)
                            js_dup(ctx->hz_dom_exception),
                            JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
     return 0;
+}
+
+/* hz patch: this context's own constructor `name`, of those QuickJS makes
+   on first use (DOMException, Date and the typed arrays: patches 17, 19
+   and 21), made now if it has not been; undefined for any other name, an
+   exception if it cannot be made. */
+JSValue JS_HzIntrinsic(JSContext *ctx, const char *name)
+{
+    int i;
+
+    if (!strcmp(name, "DOMException"))
+        return js_hz_dom_exception(ctx);
+    if (!strcmp(name, "Date"))
+        return js_hz_date(ctx);
+    for(i = 0; i < JS_TYPED_ARRAY_COUNT; i++) {
+        if (!strcmp(name, js_hz_typed_array_entries[i].name))
+            return js_hz_typed_array(ctx, i);
+    }
+    return JS_UNDEFINED;
 }
 /* base64 */
 

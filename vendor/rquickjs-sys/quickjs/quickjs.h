@@ -1338,13 +1338,9 @@ JS_EXTERN int JS_HzGetOwnData(JSContext *ctx, JSValueConst obj, JSAtom prop, JSV
 JS_EXTERN int JS_HzOwnKeys(JSContext *ctx, JSValueConst obj, JSAtom *atoms, int cap);
 /* hz patch: builtins made fresh from QuickJS's own tables (see quickjs.c). */
 JS_EXTERN JSValue JS_HzBuiltin(JSContext *ctx, const char *holder, const char *key, bool getter);
-/* hz patch: the context's DOMException constructor, made on first use */
-JS_EXTERN JSValue JS_HzDOMException(JSContext *ctx);
-/* hz patch: the context's typed-array constructor of a JSTypedArrayEnum,
-   made on first use */
-JS_EXTERN JSValue JS_HzTypedArray(JSContext *ctx, int type);
-/* hz patch: the context's Date constructor, made on first use */
-JS_EXTERN JSValue JS_HzDate(JSContext *ctx);
+/* hz patch: the context's own DOMException, Date or typed-array
+   constructor `name`, made on first use (undefined for other names) */
+JS_EXTERN JSValue JS_HzIntrinsic(JSContext *ctx, const char *name);
 JS_EXTERN JSValue JS_NewCFunction2(JSContext *ctx, JSCFunction *func,
                                    const char *name,
                                    int length, JSCFunctionEnum cproto, int magic);
