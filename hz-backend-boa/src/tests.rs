@@ -73,3 +73,26 @@ fn the_interrupt_flag_ends_running_code_uncatchably() {
     assert_eq!(eval(ctx, "caught"), JsValue::from(false));
     assert_eq!(eval(ctx, "6 * 7").as_number(), Some(42.0));
 }
+
+/// A terminate may come as a module starts loading. Boa makes a `%Promise%`
+/// capability there from Rust, expecting no failure: the interrupt must not
+/// fail native calls (it made `Module::load` panic), only bytecode.
+#[test]
+fn an_interrupted_module_load_is_an_error_not_a_panic() {
+    use boa_engine::Module;
+    use boa_engine::builtins::promise::PromiseState;
+    let ctx = &mut Context::default();
+    let flag = Arc::new(AtomicBool::new(true));
+    ctx.set_interrupt_flag(flag.clone());
+    let module = Module::parse(Source::from_bytes("globalThis.ran = 1; for (;;) {}"), None, ctx).unwrap();
+    let promise = module.load_link_evaluate(ctx);
+    let _ = ctx.run_jobs();
+    match promise.state() {
+        PromiseState::Pending | PromiseState::Rejected(_) => {}
+        PromiseState::Fulfilled(v) => panic!("an interrupted module completed: {v:?}"),
+    }
+    // Straight-line code before the first loop or call ran; the loop was
+    // interrupted, not run forever.
+    flag.store(false, Ordering::Relaxed);
+    assert_eq!(eval(ctx, "globalThis.ran"), JsValue::from(1));
+}

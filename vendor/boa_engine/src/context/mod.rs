@@ -596,9 +596,11 @@ impl Context {
     }
 
     /// hz patch: a flag another thread may set to interrupt the code this
-    /// context runs. While it is set, every loop back-edge and every call
-    /// fails with the uncatchable [`RuntimeLimitError::Interrupted`]
-    /// (`try`/`catch` and `finally` do not run); clear it to run code again.
+    /// context runs. While it is set, every loop back-edge and every call of
+    /// a bytecode function fails with the uncatchable
+    /// [`RuntimeLimitError::Interrupted`] (`try`/`catch` and `finally` do not
+    /// run); clear it to run code again. Calls of native functions do not
+    /// check it: Boa makes some from Rust expecting them to succeed.
     ///
     /// [`RuntimeLimitError::Interrupted`]: crate::error::RuntimeLimitError::Interrupted
     #[inline]

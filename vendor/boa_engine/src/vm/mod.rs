@@ -83,7 +83,7 @@ pub struct Vm {
     pub(crate) pending_exception: Option<JsError>,
     pub(crate) runtime_limits: RuntimeLimits,
     /// hz patch: set by another thread to end running code (checked at loop
-    /// back-edges and calls); see `Context::set_interrupt_flag`.
+    /// back-edges and bytecode calls); see `Context::set_interrupt_flag`.
     pub(crate) interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 
     /// This is used to assign a native (rust) function as the active function,
@@ -1017,14 +1017,22 @@ impl Context {
         CompletionRecord::Throw(JsError::from_native(JsNativeError::error()))
     }
 
-    /// Checks if we haven't exceeded the defined runtime limits.
-    pub(crate) fn check_runtime_limits(&self) -> JsResult<()> {
-        // hz patch: the host's interrupt, checked on every call too.
+    /// hz patch: fails with [`RuntimeLimitError::Interrupted`] while the
+    /// host's interrupt flag is set. Checked at loop back-edges and at calls
+    /// of bytecode functions only: Boa calls native functions from Rust in
+    /// places that cannot fail (a `%Promise%` capability, for one), and a
+    /// native function cannot run forever without running bytecode.
+    pub(crate) fn check_interrupt(&self) -> JsResult<()> {
         if let Some(flag) = &self.vm.interrupt
             && flag.load(std::sync::atomic::Ordering::Relaxed)
         {
             return Err(RuntimeLimitError::Interrupted.into());
         }
+        Ok(())
+    }
+
+    /// Checks if we haven't exceeded the defined runtime limits.
+    pub(crate) fn check_runtime_limits(&self) -> JsResult<()> {
         // Must throw if the number of recursive calls exceeds the defined limit.
         //
         // `host_call_depth` accounts for nested host calls that re-enter the VM by invoking

@@ -988,6 +988,8 @@ pub(crate) fn function_call(
     )]
     context: &mut InternalMethodCallContext<'_>,
 ) -> JsResult<CallValue> {
+    // hz patch: the host's interrupt, checked at every bytecode call.
+    context.check_interrupt()?;
     context.check_runtime_limits()?;
 
     let function = function_object
@@ -1105,6 +1107,8 @@ fn function_construct(
     argument_count: usize,
     context: &mut InternalMethodCallContext<'_>,
 ) -> JsResult<CallValue> {
+    // hz patch: the host's interrupt, checked at every bytecode call.
+    context.check_interrupt()?;
     context.check_runtime_limits()?;
 
     let function = this_function_object

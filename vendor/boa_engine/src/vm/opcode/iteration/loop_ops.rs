@@ -12,11 +12,7 @@ impl IncrementLoopIteration {
     #[inline(always)]
     pub(crate) fn operation((): (), context: &mut Context) -> JsResult<()> {
         // hz patch: the host's interrupt, checked at every loop back-edge.
-        if let Some(flag) = &context.vm.interrupt
-            && flag.load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return Err(RuntimeLimitError::Interrupted.into());
-        }
+        context.check_interrupt()?;
         let max = context.vm.runtime_limits.loop_iteration_limit();
         let frame = context.vm.frame_mut();
         let previous_iteration_count = frame.loop_iteration_count;
