@@ -715,11 +715,15 @@ impl AgentShared {
         };
         // Before the joiners hear of it: a joiner may look for this event.
         tracing::debug!(parent: &self.span, end = how, "ended");
-        if !self.result.set(result) {
+        // Unhomed before the joiners hear of the end: a joiner that spawns
+        // next must not find this agent's home still counting it.
+        let unhome = || {
+            if let Some(home) = self.home {
+                self.rt.unhome(home);
+            }
+        };
+        if !self.result.set(result, unhome) {
             return;
-        }
-        if let Some(home) = self.home {
-            self.rt.unhome(home);
         }
         self.rt.agent_finished(self.id);
     }

@@ -281,20 +281,31 @@ fn join_racing_the_end_hears_it_once() {
     loom::model(|| {
         let cell = Arc::new(ResultCell::<u32>::new());
         let heard = Arc::new(AtomicUsize::new(0));
-        let (c, h) = (cell.clone(), heard.clone());
+        // The winner's hook (an agent's unhoming) runs once, before any
+        // joiner hears of the end.
+        let won = Arc::new(AtomicUsize::new(0));
+        let (c, h, w) = (cell.clone(), heard.clone(), won.clone());
         let joiner = thread::spawn(move || {
             // Counts the calls, and keeps the result in the low bits.
             c.on_finish(Box::new(move |r: &u32| {
+                assert_eq!(w.load(Ordering::SeqCst), 1, "a joiner heard of the end before its hook ran");
                 h.fetch_add(1000 + *r as usize, Ordering::SeqCst);
             }));
         });
-        let c2 = cell.clone();
-        let ender = thread::spawn(move || c2.set(42));
+        let (c2, w2) = (cell.clone(), won.clone());
+        let ender = thread::spawn(move || {
+            c2.set(42, || {
+                w2.fetch_add(1, Ordering::SeqCst);
+            })
+        });
         // A terminate racing the natural end: the first result wins.
-        let second = cell.set(7);
+        let second = cell.set(7, || {
+            won.fetch_add(1, Ordering::SeqCst);
+        });
         let first = ender.join().unwrap();
         joiner.join().unwrap();
         assert!(first ^ second, "exactly one result is set");
+        assert_eq!(won.load(Ordering::SeqCst), 1, "only the winner's hook runs");
         let r = cell.get().unwrap();
         assert!(r == 42 || r == 7);
         // The joiner heard it exactly once, whenever it registered.

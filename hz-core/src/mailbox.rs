@@ -180,13 +180,15 @@ impl<R: Clone> ResultCell<R> {
     }
 
     /// Sets the result and runs the joiners (outside the lock). The first
-    /// result wins; false if one was set already.
-    pub(crate) fn set(&self, result: R) -> bool {
+    /// result wins; false if one was set already. `won` runs only for the
+    /// result that wins, under the lock: before anyone can see the result.
+    pub(crate) fn set(&self, result: R, won: impl FnOnce()) -> bool {
         let joiners = {
             let mut s = lock(&self.state);
             if matches!(*s, ResultState::Finished(_)) {
                 return false;
             }
+            won();
             match std::mem::replace(&mut *s, ResultState::Finished(result.clone())) {
                 ResultState::Running(j) => j,
                 ResultState::Finished(_) => unreachable!("checked above"),

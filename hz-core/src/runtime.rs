@@ -1235,7 +1235,17 @@ impl RuntimeInner {
             let cpu_spent = agent.end_turn();
             drop(turn);
             if let Err(panic) = ran {
-                agent.finish(Some(Err(Failure::Engine(panic_message("running a task", &panic)))));
+                let message = panic_message("running a task", &panic);
+                // A terminate that said it ended the agent decides how the
+                // agent ended, whatever its last turn did meanwhile.
+                let why = match agent.is_terminating() {
+                    true => {
+                        tracing::warn!(parent: &agent.span, %message, "a terminated agent's last turn panicked");
+                        Failure::Terminated
+                    }
+                    false => Failure::Engine(message),
+                };
+                agent.finish(Some(Err(why)));
                 std::mem::forget(body);
                 return;
             }

@@ -98,6 +98,23 @@ fn a_panicking_agent_ends_alone() {
     assert_eq!(threads_of(good.join().unwrap()), vec![0, 0, 0, 0]);
 }
 
+/// A terminate that said it ended the agent decides how the agent ended,
+/// even when the turn it interrupted panicked (Boa once did, terminated
+/// as a module started loading).
+#[test]
+fn a_terminated_agent_whose_turn_panics_ends_terminated() {
+    let rt = runtime(1);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let h = rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "panic-when-terminated")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let terminated = h.terminate();
+    let result = h.join();
+    std::panic::set_hook(hook);
+    assert!(terminated);
+    assert_eq!(result, Err(JoinError::Terminated));
+}
+
 /// Spawn -> send -> terminate, raced: every value the sender was told is
 /// sent is relayed or still in the channel, once each and in order. A
 /// value the agent received but never ran (its completion queued, or

@@ -5,7 +5,8 @@
 //! An agent's script is a number `N`: it runs N+1 turns (a start and N
 //! zero-delay timers), records the worker thread of each, and returns the
 //! list of worker indices as its result. The script `panic` panics, to test
-//! that a bug in a backend ends only its agent. The script `relay`, given
+//! that a bug in a backend ends only its agent; `panic-when-terminated`
+//! spins in its first turn until the agent is terminated, then panics. The script `relay`, given
 //! two channels, receives from the first and sends each value on to the
 //! second (never blocking on it) in the same turn, until the first closes.
 
@@ -106,6 +107,13 @@ impl Agent for TestAgent {
             Task::Start(spec) => {
                 if matches!(&spec.source, Source::Script { code, .. } if code == "panic") {
                     panic!("the test engine was asked to panic");
+                }
+                if matches!(&spec.source, Source::Script { code, .. } if code == "panic-when-terminated") {
+                    let flag = self.host.terminate_flag();
+                    while !flag.load(std::sync::atomic::Ordering::Acquire) {
+                        std::thread::yield_now();
+                    }
+                    panic!("the test engine was terminated, and panicked");
                 }
                 if matches!(&spec.source, Source::Script { code, .. } if code == "relay") {
                     return self.start_relay(&spec);

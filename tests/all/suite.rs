@@ -2467,12 +2467,19 @@ pub(crate) fn terminate_keeps_what_was_sent_both_ways(e: &str) {
 
 /// HOSTILE 28: terminate during a module's evaluation (a top-level loop)
 /// and during its top-level await: no crash, the join says terminated.
+/// Then terminates at once or after 1 to 3 ms, and a module of 40,000
+/// lines (Boa parses it for about 0.3 s) after 20, 60 and 120 ms, so that
+/// some terminates come as a module is parsed or starts loading (Boa once
+/// panicked there). These modules end in a top-level await, not a loop:
+/// a Boa agent that spins holds the agents homed on its thread.
 pub(crate) fn terminate_during_module_evaluation(e: &str) {
     let scratch = Scratch::new(&format!("modterm-{e}"));
     let dir = scratch.path();
     std::fs::write(dir.join("spin.js"), "for (;;) {}\nexport default 1;\n").unwrap();
     std::fs::write(dir.join("tla.js"), "await new Promise(() => {});\nexport default 1;\n").unwrap();
-    let (spin, tla) = (dir.join("spin.js"), dir.join("tla.js"));
+    let big = format!("let x = 0;\n{}await new Promise(() => {{}});\nexport default x;\n", "x += 1;\n".repeat(40_000));
+    std::fs::write(dir.join("big.js"), big).unwrap();
+    let (spin, tla, big) = (dir.join("spin.js"), dir.join("tla.js"), dir.join("big.js"));
     let out = json(
         e,
         &format!(
@@ -2481,11 +2488,18 @@ pub(crate) fn terminate_during_module_evaluation(e: &str) {
                 await new Promise((r) => setTimeout(r, 50));
                 const t = [a.terminate(), b.terminate()];
                 const why = (h) => h.join().then(() => 'resolved', (e) => e.message);
-                return [t, await why(a), await why(b)];
+                const early = new Set();
+                for (let i = 0; i < 15; i++) {{
+                    const h = hz.spawn({{ module: i < 12 ? {tla:?} : {big:?} }});
+                    const ms = i < 12 ? i % 4 : [20, 60, 120][i - 12];
+                    if (ms) await new Promise((r) => setTimeout(r, ms));
+                    early.add(h.terminate() + ' ' + await why(h));
+                }}
+                return [t, await why(a), await why(b), [...early]];
             }})()"#
         ),
     );
-    assert_eq!(out, r#"[[true,true],"agent was terminated","agent was terminated"]"#);
+    assert_eq!(out, r#"[[true,true],"agent was terminated","agent was terminated",["true agent was terminated"]]"#);
 }
 
 /// Errors cross agents as data: a custom error keeps its cloneable own
