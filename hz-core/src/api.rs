@@ -210,7 +210,9 @@ impl AgentHandle {
     }
 
     /// Terminates the agent: running JS is interrupted (uncatchably), its
-    /// waits are cancelled and queued tasks dropped. False if it had ended.
+    /// waits are cancelled and queued tasks dropped. False if it had ended;
+    /// true if this ended it, and then the join says terminated, whatever
+    /// the interrupted turn did meanwhile (threw, failed or panicked).
     ///
     /// ```
     /// use hz_core::{JoinError, Runtime};
