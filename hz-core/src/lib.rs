@@ -82,12 +82,15 @@ pub const PRELUDE: &str = include_str!("js/prelude.js");
 /// - `atomics`: `Atomics.wait` / `notify` / `waitAsync`.
 /// - `console`: `console.log`'s formatting.
 /// - `agents`: `hz.spawn` and `hz.select`, and agent handles.
-pub const UNITS: [(&str, &str); 5] = [
+/// - `dom`: `DOMException`, `atob` and `btoa`, for an engine without its
+///   own (V8, Boa).
+pub const UNITS: [(&str, &str); 6] = [
     ("web", include_str!("js/web.js")),
     ("clone", include_str!("js/clone.js")),
     ("atomics", include_str!("js/atomics.js")),
     ("console", include_str!("js/console.js")),
     ("agents", include_str!("js/agents.js")),
+    ("dom", include_str!("js/dom.js")),
 ];
 
 /// The script name the prelude runs under in every backend (stack traces

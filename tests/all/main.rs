@@ -188,6 +188,10 @@ macro_rules! backend_suite {
                 suite::dom_exception_is_there_when_first_needed(E)
             }
             #[test]
+            fn dom_exception_atob_and_btoa_behave_as_the_web_s() {
+                suite::dom_exception_atob_and_btoa_behave_as_the_web_s(E)
+            }
+            #[test]
             fn typed_arrays_are_there_when_first_needed() {
                 suite::typed_arrays_are_there_when_first_needed(E)
             }

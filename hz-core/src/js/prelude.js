@@ -24,7 +24,8 @@
 //   callHost(name, args) -> r        a host function: r as send's (a sync one completes now)
 //   load(name) -> value              a unit the prelude loads on first use, evaluated
 //                                    (its function expression): 'web', 'clone',
-//                                    'atomics', 'console', 'agents' (js/NAME.js, hz_core::UNITS)
+//                                    'atomics', 'console', 'agents', 'dom' (js/NAME.js,
+//                                    hz_core::UNITS)
 //   join(id) -> r
 //   terminate(id) -> bool
 //   timer(ms) -> op id;  cancel(op) -> bool
@@ -257,24 +258,31 @@
   let timerOps;  // public timer id -> op id
   let timerSeq = 0;
 
-  // DOMException: the engine's, or one defined here. A backend whose engine
-  // makes it on first use gives it through ops.intrinsic, called when the
-  // first DataCloneError is made (reading the global would make it).
-  let DOMExceptionCtor;
-  if (ops.intrinsic === undefined) {
-    if (typeof global.DOMException !== 'function') {
-      class DOMException extends Error {
-        constructor(message = '', name = 'Error') {
-          super(message);
-          defineProperty(this, 'name', { value: String(name), writable: true, configurable: true });
-        }
-      }
-      defineProperty(global, 'DOMException', { value: DOMException, writable: true, configurable: true });
-    }
-    DOMExceptionCtor = global.DOMException;
+  // DOMException, atob and btoa: the engine's, or the unit 'dom' (js/dom.js),
+  // evaluated on first use, for an engine without them (globals that are
+  // accessors, as the Web classes below). A backend whose engine makes
+  // DOMException on first use gives it through ops.intrinsic, called when
+  // the first DataCloneError is made (reading the global would make it).
+  let DOMExceptionCtor, dom;
+  function domApi() {
+    if (dom === undefined) dom = ops.load('dom')({ Error, TypeError, String, Symbol, defineProperty });
+    return dom;
   }
+  if (ops.intrinsic === undefined) {
+    if (typeof global.DOMException === 'function') DOMExceptionCtor = global.DOMException;
+    const domAccessors = [];
+    const domNames = ['DOMException', 'atob', 'btoa'];
+    for (let i = 0; i < domNames.length; i++) {
+      const k = domNames[i];
+      if (k in global) continue;
+      domAccessors.push(k, () => domApi()[k], (value) => defineGlobal(k, value));
+    }
+    defineAccessors(global, domAccessors);
+  }
+  const domException = () =>
+    DOMExceptionCtor ??= ops.intrinsic !== undefined ? ops.intrinsic('DOMException') : domApi().DOMException;
   function makeError(name, message) {
-    if (name === 'DataCloneError') return new (DOMExceptionCtor ??= ops.intrinsic('DOMException'))(message, name);
+    if (name === 'DataCloneError') return new (domException())(message, name);
     const ctor = errorCtors[name] || global[name];
     if (typeof ctor === 'function' && (ctor === Error || ctor.prototype instanceof Error)) return new ctor(message);
     const e = new Error(message);
@@ -575,7 +583,7 @@
     if (web === undefined) {
       web = ops.load('web')({
         ops: more(), global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-        defineProperty, defineGlobal, WORKER_TAG, WeakSet,
+        defineProperty, defineGlobal, WORKER_TAG, WeakSet, DOMException: domException(),
       });
     }
     return web;

@@ -9,8 +9,7 @@
 // (closeOnEnd): when it ends, however it ends, the parent drains what it
 // posted and then hears of its end (an `error` event if it failed).
 ({ ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-   defineProperty, defineGlobal, WORKER_TAG, WeakSet }) => {
-  const DOMException = global.DOMException;
+   defineProperty, defineGlobal, WORKER_TAG, WeakSet, DOMException }) => {
   const cloneError = (message) => new DOMException(message, 'DataCloneError');
   const listenerMap = new WeakMap();
   class Event {

@@ -790,6 +790,9 @@ DEF(hz_prelude_185, "start")
 DEF(hz_prelude_186, "intrinsic")
 DEF(hz_prelude_187, "hz:worker")
 DEF(hz_prelude_188, "viewCtorsFrom")
+DEF(hz_prelude_189, "domApi")
+DEF(hz_prelude_190, "dom")
+DEF(hz_prelude_191, "domException")
 /* private symbols */
 DEF(Private_brand, "<brand>")
 /* symbols */
