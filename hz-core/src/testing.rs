@@ -6,9 +6,10 @@
 //! zero-delay timers), records the worker thread of each, and returns the
 //! list of worker indices as its result. The script `panic` panics, to test
 //! that a bug in a backend ends only its agent; `panic-when-terminated`
-//! spins in its first turn until the agent is terminated, then panics. The script `relay`, given
-//! two channels, receives from the first and sends each value on to the
-//! second (never blocking on it) in the same turn, until the first closes.
+//! spins in its first turn until the agent is terminated, then panics. The
+//! script `relay`, given two channels, receives from the first and sends
+//! each value on to the second (never blocking on it) in the same turn,
+//! until the first closes.
 
 use hz_clone::Value;
 

@@ -583,7 +583,7 @@
     if (web === undefined) {
       web = ops.load('web')({
         ops: more(), global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-        defineProperty, defineGlobal, WORKER_TAG, WeakSet, DOMException: domException(),
+        defineProperty, defineGlobal, WORKER_TAG, WeakSet, domException,
       });
     }
     return web;

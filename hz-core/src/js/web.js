@@ -9,8 +9,9 @@
 // (closeOnEnd): when it ends, however it ends, the parent drains what it
 // posted and then hears of its end (an `error` event if it failed).
 ({ ops, global, channel, select, spawn, structuredClone, performance, apply, isArray, PromiseResolve, PromiseReject,
-   defineProperty, defineGlobal, WORKER_TAG, WeakSet, DOMException }) => {
-  const cloneError = (message) => new DOMException(message, 'DataCloneError');
+   defineProperty, defineGlobal, WORKER_TAG, WeakSet, domException }) => {
+  // domException() gives the constructor, made or loaded when first needed.
+  const cloneError = (message) => new (domException())(message, 'DataCloneError');
   const listenerMap = new WeakMap();
   class Event {
     constructor(type, init) {
@@ -442,7 +443,7 @@
     }
     postMessage(message) {
       const s = bcState(this, 'postMessage');
-      if (s.closed) throw new DOMException('BroadcastChannel.postMessage: the channel is closed', 'InvalidStateError');
+      if (s.closed) throw new (domException())('BroadcastChannel.postMessage: the channel is closed', 'InvalidStateError');
       broadcast(['post', s.name, s.ch, message]);
     }
     close() {
