@@ -80,15 +80,29 @@ fn creation_failures_and_bad_builders_are_typed_errors() {
     assert!(matches!(rt.spawn_on("missing", AgentSpec::script("t", "1")), Err(crate::Error::UnknownEngine(_))));
 }
 
+/// Keeps the panic hook from printing the test engine's expected panics;
+/// every other panic prints as before. Installed once for the process
+/// (tests run in parallel, and a hook swapped per test could be left
+/// silencing another test's failure).
+fn quiet_test_engine_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info.payload().downcast_ref::<&str>().copied().unwrap_or("");
+            if !message.starts_with("the test engine") {
+                default(info);
+            }
+        }));
+    });
+}
+
 #[test]
 fn a_panicking_agent_ends_alone() {
+    quiet_test_engine_panics();
     let rt = runtime(1);
-    // Keep the default hook from printing the expected panic.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
     let bad = rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "panic")).unwrap();
     let result = bad.join();
-    std::panic::set_hook(hook);
     match result {
         Err(JoinError::Engine(m)) => assert!(m.contains("asked to panic"), "{m}"),
         other => panic!("expected an engine error, got {other:?}"),
@@ -103,16 +117,12 @@ fn a_panicking_agent_ends_alone() {
 /// as a module started loading).
 #[test]
 fn a_terminated_agent_whose_turn_panics_ends_terminated() {
+    quiet_test_engine_panics();
     let rt = runtime(1);
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
     let h = rt.spawn::<MigratableTestEngine>(AgentSpec::script("t", "panic-when-terminated")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let terminated = h.terminate();
-    let result = h.join();
-    std::panic::set_hook(hook);
-    assert!(terminated);
-    assert_eq!(result, Err(JoinError::Terminated));
+    assert!(h.terminate());
+    assert_eq!(h.join(), Err(JoinError::Terminated));
 }
 
 /// Spawn -> send -> terminate, raced: every value the sender was told is
