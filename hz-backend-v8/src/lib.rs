@@ -346,15 +346,26 @@ impl V8Agent {
     }
 }
 
-/// Runs `f` in the agent's context under a TryCatch; an exception it leaves
-/// is the agent's uncaught error (unless the agent is being terminated).
-fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &Host)) {
+/// Runs `f` with `task` in the agent's context under a TryCatch; an
+/// exception it leaves is the agent's uncaught error (unless the agent is
+/// being terminated).
+///
+/// The terminate flag is checked again once the isolate is locked: V8
+/// keeps a requested termination in the locking thread's state, which it
+/// archives when that thread lets the isolate go. A terminate that came
+/// after `run_task` checked the flag, while another thread still held the
+/// isolate (parked), was lost that way, and the turn ran on unterminated.
+/// One that comes after this check finds the isolate locked by this thread.
+fn with_context(agent: &mut V8Agent, task: Task, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &Host, Task)) {
     let Some(isolate) = agent.isolate.as_ref() else { return };
     let Some(context) = agent.context.as_ref() else { return };
     let host = &agent.host;
     let terminate = &agent.terminate;
     let meter = agent.meter.as_deref();
     let mut locker = parked::turn(isolate);
+    if terminate.load(Ordering::Acquire) {
+        return host.discard(task);
+    }
     if let Some(bytes) = host.limits().stack_bytes {
         set_stack_limit(&mut locker, bytes);
     }
@@ -364,7 +375,7 @@ fn with_context(agent: &mut V8Agent, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &
     let scope = &mut v8::ContextScope::new(&mut scope, context);
     {
         v8::tc_scope!(let tc, scope);
-        f(tc, host);
+        f(tc, host, task);
         if tc.has_caught() {
             let exc = tc.exception();
             if let Some(exc) = exc {
@@ -580,13 +591,11 @@ impl hz_core::Agent for V8Agent {
         if self.terminating() {
             return self.host.discard(task);
         }
-        match task {
-            Task::Start(spec) => with_context(self, |scope, host| start(scope, host, spec)),
-            Task::Complete { op, completion } => {
-                with_context(self, |scope, host| complete(scope, host, op, completion))
-            }
+        with_context(self, task, |scope, host, task| match task {
+            Task::Start(spec) => start(scope, host, spec),
+            Task::Complete { op, completion } => complete(scope, host, op, completion),
             _ => {}
-        }
+        });
     }
 }
 

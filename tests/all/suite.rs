@@ -2513,17 +2513,17 @@ pub(crate) fn terminate_keeps_what_was_sent_both_ways(e: &str) {
 
 /// HOSTILE 28: terminate during a module's evaluation (a top-level loop)
 /// and during its top-level await: no crash, the join says terminated.
-/// Then terminates at once or after 1 to 3 ms, and a module of 40,000
-/// lines (Boa parses it for about 0.3 s) after 20, 60 and 120 ms, so that
-/// some terminates come as a module is parsed or starts loading (Boa once
-/// panicked there). These modules end in a top-level await, not a loop:
-/// a Boa agent that spins holds the agents homed on its thread.
+/// Then terminates spinning modules at once or after 1 to 3 ms, and a
+/// spinning module of 40,000 lines (Boa parses it for about 0.3 s) after
+/// 20, 60 and 120 ms, so that some terminates come as a module is parsed or
+/// starts loading (Boa once panicked there), or as its first turn waits
+/// for the isolate's lock (V8 once lost those, and the module spun on).
 pub(crate) fn terminate_during_module_evaluation(e: &str) {
     let scratch = Scratch::new(&format!("modterm-{e}"));
     let dir = scratch.path();
     std::fs::write(dir.join("spin.js"), "for (;;) {}\nexport default 1;\n").unwrap();
     std::fs::write(dir.join("tla.js"), "await new Promise(() => {});\nexport default 1;\n").unwrap();
-    let big = format!("let x = 0;\n{}await new Promise(() => {{}});\nexport default x;\n", "x += 1;\n".repeat(40_000));
+    let big = format!("let x = 0;\n{}for (;;) {{}}\nexport default x;\n", "x += 1;\n".repeat(40_000));
     std::fs::write(dir.join("big.js"), big).unwrap();
     let (spin, tla, big) = (dir.join("spin.js"), dir.join("tla.js"), dir.join("big.js"));
     let out = json(
@@ -2536,7 +2536,7 @@ pub(crate) fn terminate_during_module_evaluation(e: &str) {
                 const why = (h) => h.join().then(() => 'resolved', (e) => e.message);
                 const early = new Set();
                 for (let i = 0; i < 15; i++) {{
-                    const h = hz.spawn({{ module: i < 12 ? {tla:?} : {big:?} }});
+                    const h = hz.spawn({{ module: i < 12 ? {spin:?} : {big:?} }});
                     const ms = i < 12 ? i % 4 : [20, 60, 120][i - 12];
                     if (ms) await new Promise((r) => setTimeout(r, ms));
                     early.add(h.terminate() + ' ' + await why(h));
