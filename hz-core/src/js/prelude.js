@@ -259,8 +259,8 @@
   let timerSeq = 0;
 
   // DOMException, atob and btoa: the engine's, or the unit 'dom' (js/dom.js),
-  // evaluated on first use, for an engine without them (globals that are
-  // accessors, as the Web classes below). A backend whose engine makes
+  // evaluated on first use, for an engine without them (defineLazyGlobals,
+  // as the Web classes below). A backend whose engine makes
   // DOMException on first use gives it through ops.intrinsic, called when
   // the first DataCloneError is made (reading the global would make it).
   let DOMExceptionCtor, dom;
@@ -270,14 +270,7 @@
   }
   if (ops.intrinsic === undefined) {
     if (typeof global.DOMException === 'function') DOMExceptionCtor = global.DOMException;
-    const domAccessors = [];
-    const domNames = ['DOMException', 'atob', 'btoa'];
-    for (let i = 0; i < domNames.length; i++) {
-      const k = domNames[i];
-      if (k in global) continue;
-      domAccessors.push(k, () => domApi()[k], (value) => defineGlobal(k, value));
-    }
-    defineAccessors(global, domAccessors);
+    defineLazyGlobals(['DOMException', 'atob', 'btoa'], domApi);
   }
   const domException = () =>
     DOMExceptionCtor ??= ops.intrinsic !== undefined ? ops.intrinsic('DOMException') : domApi().DOMException;
@@ -592,18 +585,24 @@
     isWorker = true;
     webApi().becomeWorker(to, from, name);
   }
-  // The Web classes, as globals built on first use. The getter stays (it
-  // does not redefine itself as a data property): Boa 0.22's inline cache
-  // of a global read does not see an accessor become a data property, and
-  // would call the class as the getter at a site that read it before.
-  const webAccessors = [];
-  const webNames = ['Worker', 'Event', 'MessageEvent', 'ErrorEvent', 'EventTarget', 'MessageChannel', 'MessagePort', 'BroadcastChannel'];
-  for (let i = 0; i < webNames.length; i++) {
-    const k = webNames[i];
-    if (k in global) continue;
-    webAccessors.push(k, () => webApi()[k], (value) => defineGlobal(k, value));
+  // Globals built on first use: each of `names` the engine lacks becomes an
+  // accessor that reads it from `api()`, and that a write turns into a
+  // plain global. The getter stays (it does not redefine itself as a data
+  // property): Boa 0.22's inline cache of a global read does not see an
+  // accessor become a data property, and would call the class as the
+  // getter at a site that read it before.
+  function defineLazyGlobals(names, api) {
+    const list = [];
+    for (let i = 0; i < names.length; i++) {
+      const k = names[i];
+      if (k in global) continue;
+      list.push(k, () => api()[k], (value) => defineGlobal(k, value));
+    }
+    defineAccessors(global, list);
   }
-  defineAccessors(global, webAccessors);
+  // The Web classes.
+  defineLazyGlobals(['Worker', 'Event', 'MessageEvent', 'ErrorEvent', 'EventTarget', 'MessageChannel', 'MessagePort',
+    'BroadcastChannel'], webApi);
 
   const hz = {
     spawn, channel, select, createRealm, LimitError, host,

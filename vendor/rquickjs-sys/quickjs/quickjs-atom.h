@@ -793,6 +793,7 @@ DEF(hz_prelude_188, "viewCtorsFrom")
 DEF(hz_prelude_189, "domApi")
 DEF(hz_prelude_190, "dom")
 DEF(hz_prelude_191, "domException")
+DEF(hz_prelude_192, "defineLazyGlobals")
 /* private symbols */
 DEF(Private_brand, "<brand>")
 /* symbols */
